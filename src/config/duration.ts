@@ -1,0 +1,29 @@
+import { ConfigError } from '../errors.ts';
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 };
+
+/**
+ * Parses a duration such as `500ms`, `30s`, `5m`, `1h`; a bare number means seconds.
+ * Returns milliseconds. `what` names the flag or variable for the error message.
+ */
+export function parseDuration(value: string | number, what: string): number {
+  if (typeof value === 'number') {
+    if (Number.isFinite(value) && value >= 0) return Math.round(value * 1000);
+  } else {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?\s*$/i.exec(value);
+    if (m) return Math.round(Number(m[1]) * UNITS[(m[2] ?? 's').toLowerCase()]!);
+  }
+  throw new ConfigError('duration', `${what} '${value}' is not a duration`, {
+    hint: `give ${what} as e.g. 500ms, 30s, 5m or 1h (a bare number means seconds)`,
+  });
+}
+
+export function parsePositiveInt(value: string | number, what: string, { min = 1, max = Number.MAX_SAFE_INTEGER } = {}): number {
+  const n = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError('integer', `${what} '${value}' must be an integer between ${min} and ${max}`, {
+      hint: `fix ${what}`,
+    });
+  }
+  return n;
+}

@@ -1,0 +1,76 @@
+export const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+export type SslMode = (typeof SSL_MODES)[number];
+
+export interface ConnectionSettings {
+  readonly host: string; // a host name, an IP, or a socket directory starting with '/'
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  /** Never enumerable: JSON.stringify and util.inspect of the config cannot leak it. */
+  readonly password?: string;
+  readonly sslMode: SslMode;
+  readonly sslRootCert?: string;
+  readonly applicationName: string;
+  readonly connectTimeoutSeconds: number;
+  /** The URL looks like a transaction pooler (PgBouncer): session features such as advisory locks are unsafe. */
+  readonly pgbouncer: boolean;
+  /** postgres://user@host:port/db without the password. */
+  readonly redactedUrl: string;
+}
+
+export interface PoolSettings {
+  readonly min: number;
+  readonly max: number;
+  readonly idleTimeoutMillis: number;
+  readonly connectionTimeoutMillis: number;
+}
+
+export type ConfigSource = 'flag' | 'env' | 'file' | 'default';
+
+export interface AxisorConfig {
+  readonly connection: ConnectionSettings;
+  readonly pool: PoolSettings;
+  /** Per-statement timeout for the tool's own queries; 0 disables. */
+  readonly statementTimeoutMs: number;
+  /** lock_timeout for the tool's own DDL and writes; 0 disables. */
+  readonly lockTimeoutMs: number;
+  readonly backupDir: string;
+  /** Schema holding the Axisor tables. */
+  readonly schema: string;
+  readonly migrationsDir: string;
+  readonly configFile?: string;
+  /** Where each setting came from, for `--verbose` and debugging precedence. */
+  readonly sources: Readonly<Record<string, ConfigSource>>;
+}
+
+/** A partial set of connection fields, as one precedence layer provides them. */
+export interface ConnectionLayer {
+  host?: string;
+  port?: number;
+  database?: string;
+  user?: string;
+  password?: string;
+  sslMode?: SslMode;
+  sslRootCert?: string;
+  applicationName?: string;
+  connectTimeoutSeconds?: number;
+  pgbouncer?: boolean;
+  schema?: string;
+}
+
+/** Flags shared by every command (see src/cli/options.ts). All optional. */
+export interface ConfigFlags {
+  databaseUrl?: string;
+  host?: string;
+  port?: string | number;
+  dbname?: string;
+  user?: string;
+  sslMode?: string;
+  sslRootCert?: string;
+  schema?: string;
+  statementTimeout?: string | number;
+  lockTimeout?: string | number;
+  backupDir?: string;
+  config?: string;
+  poolMax?: string | number;
+}

@@ -1,0 +1,160 @@
+import { chownSync, mkdtempSync, rmSync, appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa, execaSync } from 'execa';
+import { PrerequisiteError, ToolError } from '../errors.ts';
+import type { ConnectionSettings } from '../config/types.ts';
+import { redactedUrl } from '../config/url.ts';
+import { findPgTool } from './find.ts';
+import { stderrTail } from './run.ts';
+
+export interface ThrowawayClusterOptions {
+  /** Server settings written to postgresql.conf, e.g. { wal_level: 'logical', shared_preload_libraries: 'pg_stat_statements' }. */
+  settings?: Record<string, string | number | boolean>;
+  /** Environment for finding binaries (PG_BIN, PATH). */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Minimum server major version; default: the newest installed. */
+  minMajor?: number;
+  /** Called with progress lines ('initdb', 'start'...). */
+  onProgress?: (step: string) => void;
+}
+
+export interface ThrowawayCluster {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly major: number;
+  /** Superuser connection to the 'postgres' database (trust auth, 127.0.0.1 only). */
+  readonly connection: ConnectionSettings;
+  /** postgres://postgres@127.0.0.1:PORT/postgres */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function confValue(v: string | number | boolean): string {
+  if (typeof v === 'number') return String(v);
+  if (typeof v === 'boolean') return v ? 'on' : 'off';
+  return `'${v.replace(/'/g, "''")}'`;
+}
+
+const live = new Set<{ pgCtl: string; dataDir: string; base: string; asPostgres: boolean }>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // Last resort if the owner never called stop(): an immediate shutdown and removal, synchronously.
+  process.on('exit', () => {
+    for (const c of live) {
+      try {
+        execaSync(c.asPostgres ? 'runuser' : c.pgCtl, [...(c.asPostgres ? ['-u', 'postgres', '--', c.pgCtl] : []), '-D', c.dataDir, '-m', 'immediate', '-w', 'stop'], { reject: false, stdio: 'ignore' });
+        rmSync(c.base, { recursive: true, force: true });
+      } catch {
+        /* exiting anyway */
+      }
+    }
+  });
+}
+
+/**
+ * Starts a private PostgreSQL cluster (initdb + pg_ctl) on a free 127.0.0.1 port with chosen settings.
+ * initdb and postgres refuse to run as root, so as root they run as the 'postgres' OS user via runuser,
+ * in a directory that user owns. stop() shuts it down immediately and deletes everything.
+ */
+export async function startThrowawayCluster(opts: ThrowawayClusterOptions = {}): Promise<ThrowawayCluster> {
+  const env = opts.env ?? {};
+  const initdb = await findPgTool('initdb', { env: { ...env, PATH: '' }, minMajor: opts.minMajor }).catch(() => findPgTool('initdb', { env, minMajor: opts.minMajor }));
+  const binDir = initdb.path.replace(/\/initdb$/, '');
+  const pgCtl = join(binDir, 'pg_ctl');
+  const asPostgres = typeof process.getuid === 'function' && process.getuid() === 0;
+  let uid: number | undefined;
+  let gid: number | undefined;
+  if (asPostgres) {
+    const id = await execa('id', ['-u', 'postgres'], { reject: false });
+    const g = await execa('id', ['-g', 'postgres'], { reject: false });
+    if (id.exitCode !== 0) {
+      throw new PrerequisiteError('no_postgres_user', 'running as root, but there is no "postgres" OS user to run initdb and postgres as', {
+        hint: 'install the postgresql server package (it creates the user) or run as a non-root user',
+      });
+    }
+    uid = Number(id.stdout.trim());
+    gid = Number(g.stdout.trim());
+  }
+  const run = (bin: string, args: string[]) =>
+    execa(asPostgres ? 'runuser' : bin, asPostgres ? ['-u', 'postgres', '--', bin, ...args] : args, { reject: false, env: { LC_ALL: 'C', PATH: env.PATH ?? '/usr/bin:/bin' }, extendEnv: false });
+
+  const base = mkdtempSync(join(tmpdir(), 'axisor-cluster-'));
+  if (asPostgres) chownSync(base, uid!, gid!);
+  const dataDir = join(base, 'data');
+  const cleanupBase = () => rmSync(base, { recursive: true, force: true });
+
+  opts.onProgress?.('initdb');
+  const init = await run(initdb.path, ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions']);
+  if (init.exitCode !== 0) {
+    cleanupBase();
+    throw new ToolError('initdb', `initdb failed (exit ${init.exitCode})`, { stderrTail: stderrTail(init.stderr), hint: 'check that the PostgreSQL server binaries are installed and /tmp is writable' });
+  }
+
+  let lastError = '';
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const settings: Record<string, string | number | boolean> = {
+      listen_addresses: '127.0.0.1',
+      port,
+      unix_socket_directories: base,
+      fsync: false, // a throwaway cluster: durability of the server itself does not matter
+      synchronous_commit: false,
+      full_page_writes: false,
+      max_connections: 50,
+      shared_buffers: '64MB',
+      ...opts.settings,
+    };
+    appendFileSync(join(dataDir, 'postgresql.conf'), `\n# axisor-db throwaway cluster\n${Object.entries(settings).map(([k, v]) => `${k} = ${confValue(v)}`).join('\n')}\n`);
+    opts.onProgress?.('start');
+    const log = join(base, 'server.log');
+    const start = await run(pgCtl, ['-D', dataDir, '-l', log, '-w', '-t', '60', 'start']);
+    if (start.exitCode === 0) {
+      const entry = { pgCtl, dataDir, base, asPostgres };
+      live.add(entry);
+      installExitHook();
+      const connection: ConnectionSettings = Object.freeze({
+        host: '127.0.0.1', port, user: 'postgres', database: 'postgres', sslMode: 'disable', applicationName: 'axisor-db',
+        connectTimeoutSeconds: 10, pgbouncer: false, redactedUrl: redactedUrl({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' }),
+      });
+      let stopped = false;
+      return {
+        host: '127.0.0.1',
+        port,
+        dataDir,
+        major: initdb.major,
+        connection,
+        url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+        async stop() {
+          if (stopped) return;
+          stopped = true;
+          await run(pgCtl, ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
+          live.delete(entry);
+          cleanupBase();
+        },
+      };
+    }
+    lastError = existsSync(log) ? readFileSync(log, 'utf8').slice(-1500) : stderrTail(start.stderr);
+    if (!/could not bind|address already in use/i.test(lastError)) break;
+  }
+  cleanupBase();
+  throw new ToolError('cluster_start', 'could not start the throwaway PostgreSQL cluster', { stderrTail: lastError, hint: 'check the settings passed to the cluster; the server log tail is in the error details (--verbose)' });
+}

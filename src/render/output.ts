@@ -1,0 +1,144 @@
+import type { Writable } from 'node:stream';
+import { Chalk, type ChalkInstance } from 'chalk';
+import { redact } from '../config/secrets.ts';
+import { AxisorError } from '../errors.ts';
+
+/** Version of every --json document's envelope. Bump only on a breaking change; adding fields is not breaking. */
+export const JSON_DOC_VERSION = 1;
+
+export interface OutputOptions {
+  json: boolean;
+  quiet: boolean;
+  verbose: boolean;
+  color: boolean;
+  /** stdout is a terminal: spinners and colour are allowed. */
+  isTTY: boolean;
+  stdout: Writable;
+  stderr: Writable;
+}
+
+export interface ProgressEvent {
+  /** Short phase name: 'dump', 'compress', 'verify', 'restore'... */
+  phase: string;
+  message?: string;
+  done?: number;
+  total?: number;
+  unit?: 'bytes' | 'rows' | 'tables' | 'items';
+}
+
+export type ProgressFn = (event: ProgressEvent) => void;
+
+/**
+ * Everything the CLI prints goes through here, and through `redact`: results on stdout, everything else on
+ * stderr. With --json stdout carries exactly one JSON document. Colour and spinners only on a TTY.
+ */
+export class Output {
+  readonly json: boolean;
+  readonly quiet: boolean;
+  readonly verbose: boolean;
+  readonly isTTY: boolean;
+  readonly c: ChalkInstance;
+  private readonly stdout: Writable;
+  private readonly stderr: Writable;
+
+  constructor(opts: OutputOptions) {
+    this.json = opts.json;
+    this.quiet = opts.quiet;
+    this.verbose = opts.verbose;
+    this.isTTY = opts.isTTY && !opts.json;
+    this.stdout = opts.stdout;
+    this.stderr = opts.stderr;
+    this.c = new Chalk({ level: opts.color && this.isTTY ? 1 : 0 });
+  }
+
+  /** A human line on stdout (the result view). Suppressed by --json and --quiet. */
+  print(text = ''): void {
+    if (this.json || this.quiet) return;
+    this.stdout.write(`${redact(text)}\n`);
+  }
+
+  /** A status line on stderr; suppressed by --quiet and --json. */
+  info(text: string): void {
+    if (this.quiet || this.json) return;
+    this.stderr.write(`${redact(text)}\n`);
+  }
+
+  /** A warning on stderr; shown even with --json (stdout stays clean), hidden by --quiet. */
+  warn(text: string): void {
+    if (this.quiet) return;
+    this.stderr.write(`${redact(`${this.c.yellow('warning:')} ${text}`)}\n`);
+  }
+
+  debug(text: string): void {
+    if (!this.verbose) return;
+    this.stderr.write(`${redact(this.c.dim(text))}\n`);
+  }
+
+  /** The one JSON document of a run. */
+  document(command: string, exitCode: number, body: { result?: unknown; error?: unknown }): void {
+    const doc = { version: JSON_DOC_VERSION, command, ok: body.error === undefined, exitCode, ...body };
+    this.stdout.write(`${redact(JSON.stringify(doc, jsonReplacer, 2))}\n`);
+  }
+
+  /** One line per error (plus hint and, with --verbose or for internal errors, the stack) on stderr. */
+  error(command: string, err: AxisorError): void {
+    if (this.json) {
+      this.document(command, err.exitCode, { error: err.toJSON() });
+    }
+    const hint = err.hint ? ` ${this.c.dim(`(fix: ${err.hint})`)}` : '';
+    this.stderr.write(`${redact(`${this.c.red('error:')} ${err.message}${hint}`)}\n`);
+    const tail = (err as { stderrTail?: string }).stderrTail;
+    if (this.verbose && tail) this.stderr.write(`${redact(tail)}\n`);
+    if (this.verbose || err.code === 'internal') {
+      const cause = err.cause instanceof Error ? err.cause : err;
+      if (cause.stack) this.stderr.write(`${redact(this.c.dim(cause.stack))}\n`);
+    }
+  }
+
+  /** A progress reporter: an ora spinner on a TTY, lines with --verbose otherwise, else silent. */
+  async progress(): Promise<{ report: ProgressFn; stop: (final?: string) => void }> {
+    if (this.quiet || this.json) return { report: () => {}, stop: () => {} };
+    if (!this.isTTY) {
+      return {
+        report: (e) => this.debug(formatProgress(e)),
+        stop: () => {},
+      };
+    }
+    const { default: ora } = await import('ora');
+    const spinner = ora({ stream: this.stderr as NodeJS.WritableStream, discardStdin: false }).start();
+    return {
+      report: (e) => {
+        spinner.text = redact(formatProgress(e));
+      },
+      stop: (final) => {
+        if (final) spinner.succeed(redact(final));
+        else spinner.stop();
+      },
+    };
+  }
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+export function formatProgress(e: ProgressEvent): string {
+  const amount = e.done === undefined ? '' : e.unit === 'bytes'
+    ? ` ${formatBytes(e.done)}${e.total ? ` / ${formatBytes(e.total)}` : ''}`
+    : ` ${e.done}${e.total ? `/${e.total}` : ''}${e.unit ? ` ${e.unit}` : ''}`;
+  return `${e.phase}${amount}${e.message ? `: ${e.message}` : ''}`;
+}
+
+/** bigint as string, Error as message: JSON.stringify must never throw on a result. */
+function jsonReplacer(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Error) return { message: value.message };
+  return value;
+}

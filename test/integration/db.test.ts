@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { connectClient, withAdvisoryLock, withClient, withTransaction, createPool } from '../../src/db/index.ts';
+import { withDatabase } from '../../src/db/connect.ts';
+import { AxisorError, ExitCode } from '../../src/errors.ts';
+import { createTestDatabase, query, type TestDatabase } from '../helpers/db.ts';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase('db');
+  await query(db.url, 'CREATE TABLE t (id int PRIMARY KEY, v text)');
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+async function errorOf(p: Promise<unknown>): Promise<AxisorError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as AxisorError;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('connection errors are mapped to one clear error', () => {
+  test('unreachable port', async () => {
+    const e = await errorOf(connectClient({ ...db.connection, port: 1 }));
+    expect([e.code, e.exitCode]).toEqual(['connection.refused', ExitCode.CONNECTION]);
+    expect(e.message).toContain('127.0.0.1:1');
+  });
+  test('missing database', async () => {
+    const e = await errorOf(connectClient(withDatabase(db.connection, 'axisor_test_no_such_db')));
+    expect([e.code, e.exitCode]).toEqual(['not_found.database', ExitCode.NOT_FOUND]);
+  });
+  test('unknown role (pg_hba trust lets it reach role lookup)', async () => {
+    const e = await errorOf(connectClient({ ...db.connection, user: 'axisor_no_such_role' }));
+    expect(e.exitCode).toBe(ExitCode.CONNECTION);
+  });
+});
+
+test('withTransaction commits, rolls back on error, and applies the isolation level', async () => {
+  await withClient(db.connection, async (c) => {
+    await withTransaction(c, { isolationLevel: 'repeatable read' }, async (tx) => {
+      const { rows } = await tx.query(`SELECT current_setting('transaction_isolation') AS iso`);
+      expect(rows[0].iso).toBe('repeatable read');
+      await tx.query(`INSERT INTO t VALUES (1, 'a')`);
+    });
+    await expect(withTransaction(c, {}, async (tx) => {
+      await tx.query(`INSERT INTO t VALUES (2, 'b')`);
+      throw new Error('boom');
+    })).rejects.toThrow('boom');
+    const e = await errorOf(withTransaction(c, {}, async (tx) => tx.query(`INSERT INTO t VALUES (1, 'dup')`)));
+    expect((e as AxisorError & { sqlState?: string }).sqlState).toBe('23505');
+    const { rows } = await c.query('SELECT id FROM t ORDER BY id');
+    expect(rows).toEqual([{ id: 1 }]);
+  });
+});
+
+test('withTransaction over a pool releases the client', async () => {
+  const pool = await createPool(db.connection, { pool: { max: 2 } });
+  try {
+    for (let i = 0; i < 5; i++) await withTransaction(pool, { readOnly: true }, (tx) => tx.query('SELECT 1'));
+    expect(pool.idleCount).toBeLessThanOrEqual(2);
+    expect(pool.waitingCount).toBe(0);
+  } finally {
+    await pool.end();
+  }
+});
+
+test('withAdvisoryLock: a second session times out and learns the holder pid; a dead holder releases it', async () => {
+  const holder = await connectClient(db.connection, { applicationName: 'axisor-holder' });
+  const holderPid = (await holder.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+  let release!: () => void;
+  const held = withAdvisoryLock(holder, 'axisor-test-lock', { timeoutMs: 0, label: 'test' }, () => new Promise<void>((r) => (release = r)));
+  await new Promise((r) => setTimeout(r, 100));
+  await withClient(db.connection, async (c) => {
+    const e = await errorOf(withAdvisoryLock(c, 'axisor-test-lock', { timeoutMs: 300, pollMs: 50, label: 'test', waitFlag: '--lock-timeout' }, async () => 1));
+    expect(e.exitCode).toBe(ExitCode.LOCK_HELD);
+    expect((e.details?.holder as { pid: number }).pid).toBe(holderPid);
+    expect((e.details?.holder as { applicationName: string }).applicationName).toBe('axisor-holder');
+    expect(e.message).toContain(String(holderPid));
+  });
+  release();
+  await held;
+  // A holder that dies (killed process) leaves no lock: the server drops session locks with the session.
+  await withAdvisoryLock(holder, 'axisor-test-lock', { timeoutMs: 0, label: 'test' }, async () => {
+    await holder.end().catch(() => {});
+  }).catch(() => {});
+  await withClient(db.connection, (c) => withAdvisoryLock(c, 'axisor-test-lock', { timeoutMs: 2000, pollMs: 50, label: 'test' }, async () => 'got it'))
+    .then((v) => expect(v).toBe('got it'));
+});
