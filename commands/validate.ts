@@ -1,7 +1,65 @@
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { defineAction } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
-import { configureNotImplemented } from '../src/cli/not-implemented.ts';
+import { parsePositiveInt } from '../src/config/index.ts';
+import type { AxisorConfig } from '../src/config/types.ts';
+import { withClient } from '../src/db/connect.ts';
+import { renderTable } from '../src/render/table.ts';
+import { renderValidate } from '../src/validate/report.ts';
+import { buildChecks, selectChecks, validateDatabase } from '../src/validate/service.ts';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export interface ValidateFlags {
+  check?: string[];
+  table?: string[];
+  samples?: string;
+  jobs?: string;
+  prismaSchema?: string;
+  amcheck?: boolean;
+  list?: boolean;
+}
+
+/** schema.prisma: --prisma-schema, else next to the migrations directory (prisma/schema.prisma), optional. */
+export function prismaSchemaSpec(flag: string | undefined, config: AxisorConfig, cwd: string) {
+  return flag ? { path: resolve(cwd, flag), required: true } : { path: resolve(dirname(config.migrationsDir), 'schema.prisma'), required: false };
+}
 
 export function configure(cmd: Command, ctx: CliContext): void {
-  configureNotImplemented(cmd, ctx, 'issue #6');
+  cmd
+    .description('data-integrity checks derived from the schema: every FK / Prisma relation, plus the business rules')
+    .option('--check <name>', 'run only this check (repeatable; a trailing * matches a prefix, e.g. orphan:*)', collect)
+    .option('--table <table>', 'run only the checks on this table (repeatable)', collect)
+    .option('--samples <n>', 'sample primary keys per failing check', '5')
+    .option('--jobs <n>', 'parallel connections sharing one exported snapshot', '1')
+    .option('--prisma-schema <file>', 'schema.prisma whose relations are checked too (default: prisma/schema.prisma if present)')
+    .option('--amcheck', 'also run amcheck: verify_heapam on tables, bt_index_check on btree indexes (creates the extension if missing)')
+    .option('--list', 'list the checks and their SQL; run nothing');
+  cmd.addHelpText('after', '\nResult: 0 all checks pass, 1 warnings only, 2 errors found; 71 if a check could not run (e.g. --statement-timeout).\n');
+  defineAction<ValidateFlags>(cmd, ctx, async ({ opts, out, config }) => {
+    const cfg = config();
+    const prismaSchema = prismaSchemaSpec(opts.prismaSchema, cfg, ctx.cwd);
+    const samples = parsePositiveInt(opts.samples ?? '5', '--samples', { min: 0, max: 10000 });
+    const jobs = parsePositiveInt(opts.jobs ?? '1', '--jobs', { max: 64 });
+    if (opts.list) {
+      const set = await withClient(cfg, (c) => buildChecks(c, cfg.schema, prismaSchema));
+      const checks = selectChecks(set.checks, { checks: opts.check, tables: opts.table })
+        .map((c) => ({ name: c.name, table: c.table, kind: c.kind, severity: c.severity, fixable: c.fix !== undefined, description: c.description, sql: c.sql }));
+      return {
+        result: { checks, skipped: set.skipped, uncheckedRelations: set.uncheckedRelations },
+        render: (r, o) => o.print(renderTable(['check', 'table', 'severity', 'fix', 'description'], r.checks.map((c: typeof checks[0]) => [c.name, c.table, c.severity, c.fixable ? 'yes' : '', c.description]))),
+      };
+    }
+    const progress = await out.progress();
+    try {
+      const { report, exitCode } = await validateDatabase(cfg, {
+        checks: opts.check, tables: opts.table, samples, jobs, prismaSchema, amcheck: opts.amcheck, signal: ctx.signal,
+        onProgress: (done, total, unit) => progress.report({ phase: 'validate', message: unit, done, total, unit: 'items' }),
+      });
+      return { result: report, exitCode, render: renderValidate };
+    } finally {
+      progress.stop();
+    }
+  });
 }

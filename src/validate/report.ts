@@ -1,0 +1,90 @@
+import { ExitCode } from '../errors.ts';
+import type { Output } from '../render/output.ts';
+import { renderTable } from '../render/table.ts';
+import type { Severity } from './checks.ts';
+import type { SkippedRule } from './rules.ts';
+
+export interface CheckResult {
+  name: string;
+  table: string;
+  kind: 'relationship' | 'rule' | 'physical';
+  severity: Severity;
+  description: string;
+  /** pass: no failing row; fail: failures > 0; error: the query itself failed (timeout, permission...). */
+  status: 'pass' | 'fail' | 'error';
+  /** Number of failing rows (null when the query failed). */
+  failures: number | null;
+  /** Up to --samples primary keys of failing rows (a value for one-column keys, an object for composite ones). */
+  samples: unknown[];
+  /** SQL that lists every failing row, key columns first. */
+  sql: string;
+  /** `axisor-db fix` can repair this check. */
+  fixable: boolean;
+  /** Time of the query that computed this check (shared by the checks of a grouped scan). */
+  unitMs: number;
+  error?: { code: string; sqlState?: string; message: string };
+}
+
+export interface ValidateReport {
+  database: string;
+  schema: string;
+  /** The instant of the snapshot every check saw (transaction start). */
+  snapshotAt: string;
+  jobs: number;
+  prismaSchema: string | null;
+  checks: CheckResult[];
+  /** Rules that could not run because the schema lacks a table or column they need. */
+  skipped: SkippedRule[];
+  /** schema.prisma relations whose tables do not exist in the database. */
+  uncheckedRelations: string[];
+  summary: { checks: number; passed: number; errors: number; warnings: number; failedToRun: number };
+  durationMs: number;
+}
+
+export function summarize(checks: CheckResult[]): ValidateReport['summary'] {
+  return {
+    checks: checks.length,
+    passed: checks.filter((c) => c.status === 'pass').length,
+    errors: checks.filter((c) => c.status === 'fail' && c.severity === 'error').length,
+    warnings: checks.filter((c) => c.status === 'fail' && c.severity === 'warn').length,
+    failedToRun: checks.filter((c) => c.status === 'error').length,
+  };
+}
+
+/**
+ * 0 all pass, 1 warnings only, 2 errors found (Soda's scheme). A check that could not run makes the result
+ * incomplete, which is a runtime failure (71), whatever the others found.
+ */
+export function exitCodeFor(s: ValidateReport['summary']): number {
+  if (s.failedToRun > 0) return ExitCode.DATABASE;
+  if (s.errors > 0) return ExitCode.CHECK_FAILED;
+  if (s.warnings > 0) return ExitCode.WARNINGS;
+  return ExitCode.OK;
+}
+
+function sampleText(samples: unknown[]): string {
+  return samples.map((s) => (typeof s === 'string' ? s : JSON.stringify(s))).join(', ');
+}
+
+export function renderValidate(r: ValidateReport, out: Output): void {
+  const c = out.c;
+  const status = (x: CheckResult) => {
+    if (x.status === 'pass') return c.green('pass');
+    if (x.status === 'error') return c.magenta('not run');
+    return x.severity === 'error' ? c.red('ERROR') : c.yellow('warn');
+  };
+  const shown = out.verbose ? r.checks : r.checks.filter((x) => x.status !== 'pass');
+  if (shown.length) {
+    out.print(renderTable(
+      ['check', 'table', 'severity', 'status', 'failures', out.verbose ? 'samples' : 'sample keys'],
+      shown.map((x) => [x.name, x.table, x.severity, status(x), x.failures ?? '-', x.status === 'error' ? x.error?.message : sampleText(x.samples.slice(0, out.verbose ? undefined : 3))]),
+      { colAligns: ['left', 'left', 'left', 'left', 'right', 'left'] },
+    ));
+    for (const x of r.checks.filter((y) => y.status === 'fail')) out.print(`${c.dim(`-- ${x.name}: every failing row`)}\n${x.sql};`);
+  }
+  for (const s of r.skipped) out.print(c.yellow(`skipped ${s.name}: ${s.reason}`));
+  for (const u of r.uncheckedRelations) out.print(c.yellow(`not checked: ${u} (table missing in the database)`));
+  const s = r.summary;
+  const line = `${s.checks} checks on ${r.schema} at ${r.snapshotAt}: ${s.passed} passed, ${s.errors} with errors, ${s.warnings} with warnings${s.failedToRun ? `, ${s.failedToRun} could not run` : ''} (${(r.durationMs / 1000).toFixed(2)} s)`;
+  out.print(s.errors || s.failedToRun ? c.red(line) : s.warnings ? c.yellow(line) : c.green(line));
+}

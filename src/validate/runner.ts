@@ -1,0 +1,98 @@
+import type pg from 'pg';
+import type { AxisorConfig } from '../config/types.ts';
+import { connectClient } from '../db/connect.ts';
+import { toDatabaseError } from '../db/errors.ts';
+import { AbortedError } from '../errors.ts';
+import type { Check } from './checks.ts';
+import type { CheckResult } from './report.ts';
+import { planUnits, type Unit } from './scan-sql.ts';
+
+export interface RunOptions {
+  samples: number;
+  /** Connections sharing one exported snapshot. 1 = a single REPEATABLE READ transaction. */
+  jobs: number;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number, unit: string) => void;
+  applicationName?: string;
+}
+
+const BEGIN = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY';
+
+/**
+ * Runs every check against one consistent snapshot. With jobs > 1 the first connection exports its snapshot
+ * (pg_export_snapshot) and the others adopt it (SET TRANSACTION SNAPSHOT), so parallel workers still see the
+ * same data. Each unit runs under a savepoint: a unit that fails (statement_timeout, permissions) is reported
+ * as an error for its checks, and the others still run in the same snapshot.
+ */
+export async function runChecks(config: AxisorConfig, checks: Check[], opts: RunOptions): Promise<{ results: CheckResult[]; snapshotAt: string }> {
+  const units = planUnits(config.schema, checks);
+  // Largest tables first, so parallel workers finish together.
+  const clients: pg.Client[] = [];
+  const results = new Map<string, CheckResult>();
+  try {
+    const first = await connectClient(config, { applicationName: opts.applicationName });
+    clients.push(first);
+    await first.query(BEGIN);
+    const { rows: [info] } = await first.query(`SELECT now() AS at, CASE WHEN $1::int > 1 THEN pg_export_snapshot() END AS snapshot`, [Math.min(opts.jobs, units.length)]);
+    const order = await orderBySize(first, config.schema, units);
+    const jobs = Math.max(1, Math.min(opts.jobs, order.length));
+    for (let i = 1; i < jobs; i++) {
+      const c = await connectClient(config, { applicationName: opts.applicationName });
+      clients.push(c);
+      await c.query(BEGIN);
+      await c.query(`SET TRANSACTION SNAPSHOT '${String(info.snapshot).replace(/'/g, "''")}'`);
+    }
+    let next = 0;
+    let done = 0;
+    const worker = async (client: pg.Client) => {
+      for (;;) {
+        if (opts.signal?.aborted) throw new AbortedError('validate interrupted', { hint: 'rerun; nothing was changed' });
+        const unit = order[next++];
+        if (!unit) return;
+        for (const r of await runUnit(client, unit, opts.samples)) results.set(r.name, r);
+        opts.onProgress?.(++done, order.length, unit.table);
+      }
+    };
+    await Promise.all(clients.map(worker));
+    return { results: checks.map((c) => results.get(c.name)!), snapshotAt: new Date(info.at).toISOString() };
+  } finally {
+    // Read-only: ROLLBACK and COMMIT are the same; ending the client ends the transaction either way.
+    await Promise.all(clients.map((c) => c.query('ROLLBACK').catch(() => {}).then(() => c.end().catch(() => {}))));
+  }
+}
+
+async function orderBySize(client: pg.Client, schema: string, units: Unit[]): Promise<Unit[]> {
+  const { rows } = await client.query(
+    `SELECT c.relname, pg_relation_size(c.oid) AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')`,
+    [schema],
+  );
+  const size = new Map<string, number>(rows.map((r) => [r.relname, Number(r.bytes)]));
+  // Set checks on Automation scan TradeLog too: weigh a unit by the largest table its SQL names.
+  const weight = (u: Unit) => Math.max(...[...size.entries()].filter(([t]) => u.sql.includes(`."${t.replace(/"/g, '""')}"`)).map(([, b]) => b), 0);
+  return [...units].sort((a, b) => weight(b) - weight(a));
+}
+
+async function runUnit(client: pg.Client, unit: Unit, samples: number): Promise<CheckResult[]> {
+  const started = Date.now();
+  await client.query('SAVEPOINT axisor_unit');
+  try {
+    const { rows: [row] } = await client.query(unit.sql, [samples]);
+    await client.query('RELEASE SAVEPOINT axisor_unit');
+    const ms = Date.now() - started;
+    return unit.checks.map((c, i) => {
+      const failures = Number(row[`n${i}`]);
+      return result(c, failures === 0 ? 'pass' : 'fail', failures, (row[`s${i}`] ?? []).slice(0, samples), ms);
+    });
+  } catch (err) {
+    await client.query('ROLLBACK TO SAVEPOINT axisor_unit');
+    const e = toDatabaseError(err);
+    return unit.checks.map((c) => ({ ...result(c, 'error', null, [], Date.now() - started), error: { code: e.code, sqlState: (e as { sqlState?: string }).sqlState, message: e.message } }));
+  }
+}
+
+function result(c: Check, status: CheckResult['status'], failures: number | null, samples: unknown[], ms: number): CheckResult {
+  return {
+    name: c.name, table: c.table, kind: c.kind, severity: c.severity, description: c.description,
+    status, failures, samples, sql: c.sql, fixable: c.fix !== undefined, unitMs: ms,
+  };
+}
