@@ -63,7 +63,8 @@ export async function runChecks(config: AxisorConfig, checks: Check[], opts: Run
 
 async function orderBySize(client: pg.Client, schema: string, units: Unit[]): Promise<Unit[]> {
   const { rows } = await client.query(
-    `SELECT c.relname, pg_relation_size(c.oid) AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')`,
+    // relpages, not pg_relation_size(): the latter takes a lock and would wait behind an ALTER on the table.
+    `SELECT c.relname, c.relpages AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')`,
     [schema],
   );
   const size = new Map<string, number>(rows.map((r) => [r.relname, Number(r.bytes)]));
