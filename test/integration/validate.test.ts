@@ -53,7 +53,7 @@ describe('validate on a seeded database', () => {
     await withPg(db.url, async (pg) => {
       for (const c of dirty.json.result.checks) {
         const { rows } = await pg.query(c.sql);
-        expect({ name: c.name, ids: rows.map((r) => r.id).sort() }).toEqual({ name: c.name, ids: [...(PLANTED[c.name] ?? [])].sort() });
+        expect({ name: c.name, ids: rows.map((r: any) => r.id).sort() }).toEqual({ name: c.name, ids: [...(PLANTED[c.name] ?? [])].sort() });
       }
     });
   });
