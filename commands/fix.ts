@@ -1,7 +1,64 @@
 import type { Command } from 'commander';
+import { defineAction } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
-import { configureNotImplemented } from '../src/cli/not-implemented.ts';
+import { parsePositiveInt } from '../src/config/index.ts';
+import { UsageError } from '../src/errors.ts';
+import { renderFix, renderHistory, renderUndo } from '../src/fix/report.ts';
+import { fixDatabase, fixHistory, undoFix } from '../src/fix/service.ts';
+import { prismaSchemaSpec } from './validate.ts';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+interface FixFlags {
+  apply?: boolean;
+  dryRun?: boolean;
+  check?: string[];
+  table?: string[];
+  batchSize?: string;
+  samples?: string;
+  undo?: string;
+  history?: boolean | string;
+  prismaSchema?: string;
+}
 
 export function configure(cmd: Command, ctx: CliContext): void {
-  configureNotImplemented(cmd, ctx, 'issue #6');
+  cmd
+    .description('repair what validate finds: quarantine + delete orphans and negative sizes, reset invalid plan types, recount executions (dry run by default; undoable)')
+    .option('--apply', 'change the data (default: a dry run that changes nothing)')
+    .option('--dry-run', 'show what would change, in a transaction that is rolled back (the default)')
+    .option('--check <name>', 'fix only this check (repeatable; a trailing * matches a prefix)', collect)
+    .option('--table <table>', 'fix only the checks on this table (repeatable)', collect)
+    .option('--batch-size <n>', 'rows per statement inside the run\'s transaction', '5000')
+    .option('--samples <n>', 'sample keys per check in the report', '5')
+    .option('--lock-timeout <duration>', 'lock_timeout for the run, e.g. 10s (AXISOR_LOCK_TIMEOUT)')
+    .option('--undo <run-id>', 'put back exactly what that run removed or changed')
+    .option('--history [n]', 'list the last n fix runs (default 20)')
+    .option('--prisma-schema <file>', 'schema.prisma whose relations are checked too (default: prisma/schema.prisma if present)');
+  cmd.addHelpText('after', '\nEvery applied run is recorded in axisor_quarantine.fix_runs; removed and changed rows are kept in axisor_quarantine.rows.\n');
+  defineAction<FixFlags>(cmd, ctx, async ({ opts, out, config }) => {
+    const modes = [opts.apply, opts.undo !== undefined, opts.history !== undefined].filter(Boolean).length;
+    if (modes > 1) throw new UsageError('--apply, --undo and --history are exclusive', { hint: 'run them one at a time' });
+    if (opts.apply && opts.dryRun) throw new UsageError('--apply and --dry-run contradict each other', { hint: 'drop one of them' });
+    const cfg = config();
+    if (opts.history !== undefined) {
+      const limit = opts.history === true ? 20 : parsePositiveInt(String(opts.history), '--history', { max: 10000 });
+      return { result: { runs: await fixHistory(cfg, limit) }, render: renderHistory };
+    }
+    if (opts.undo !== undefined) {
+      return { result: await undoFix(cfg, opts.undo, ctx.osUser), render: renderUndo };
+    }
+    const progress = await out.progress();
+    try {
+      const { report, exitCode } = await fixDatabase(cfg, {
+        checks: opts.check, tables: opts.table, apply: Boolean(opts.apply), osUser: ctx.osUser, signal: ctx.signal,
+        batchSize: parsePositiveInt(opts.batchSize ?? '5000', '--batch-size', { max: 1_000_000 }),
+        samples: parsePositiveInt(opts.samples ?? '5', '--samples', { min: 0, max: 10000 }),
+        prismaSchema: prismaSchemaSpec(opts.prismaSchema, cfg, ctx.cwd),
+        onProgress: (done, total, check) => progress.report({ phase: opts.apply ? 'fix' : 'fix (dry run)', message: check, done, total, unit: 'items' }),
+      });
+      return { result: report, exitCode, render: renderFix };
+    } finally {
+      progress.stop();
+    }
+  });
 }

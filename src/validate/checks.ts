@@ -25,6 +25,11 @@ export interface Check {
    */
   row?: { joins: RowJoin[]; predicate: string };
   fix?: FixKind;
+  /**
+   * For fixable checks: the failure condition over alias `t` alone (no joins), re-evaluated by fix on each row
+   * it changes, so a row repaired concurrently since detection is left alone.
+   */
+  recheck?: string;
   relation?: Relation;
 }
 
@@ -84,6 +89,7 @@ export function relationshipCheck(catalog: Catalog, r: Relation): Check {
       predicate: `${r.childColumns.map((c) => `t.${quoteIdent(c)} IS NOT NULL`).join(' AND ')} AND {j0}.${quoteIdent(r.parentColumns[0])} IS NULL`,
     },
     fix: 'quarantine-delete',
+    recheck: `${r.childColumns.map((c) => `t.${quoteIdent(c)} IS NOT NULL`).join(' AND ')} AND NOT EXISTS (SELECT 1 FROM ${parent} p WHERE ${match('p', 't')})`,
     relation: r,
   };
 }
@@ -96,6 +102,7 @@ export function rowRule(catalog: Catalog, spec: {
   name: string; table: string; severity: Severity; description: string; predicate: string; show: string[];
   joins?: Array<Omit<RowJoin, 'id'> & { id?: string }>; fix?: FixKind;
 }): Check {
+  if (spec.fix && spec.joins?.length) throw new Error(`fixable rule ${spec.name} must not need joins`);
   const key = keyColumns(catalog.tables.get(spec.table));
   const joins = (spec.joins ?? []).map((j, i) => ({ id: j.id ?? `${spec.name}#${i}`, table: j.table, on: j.on }));
   const aliases = joins.map((_, i) => `j${i}`);
@@ -111,11 +118,12 @@ export function rowRule(catalog: Catalog, spec: {
     sql: `SELECT ${selectList(key, spec.show, 't')} FROM ${from} WHERE ${predicate}`,
     row: { joins, predicate: spec.predicate },
     fix: spec.fix,
+    recheck: spec.fix ? spec.predicate : undefined,
   };
 }
 
 /** A set-level rule (duplicates, aggregates): `sql` already lists the failing rows of `table` with its key first. */
-export function setRule(catalog: Catalog, spec: { name: string; table: string; severity: Severity; description: string; sql: string; fix?: FixKind }): Check {
+export function setRule(catalog: Catalog, spec: { name: string; table: string; severity: Severity; description: string; sql: string; fix?: FixKind; recheck?: string }): Check {
   return { ...spec, kind: 'rule', key: keyColumns(catalog.tables.get(spec.table)) };
 }
 

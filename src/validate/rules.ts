@@ -87,9 +87,15 @@ const RULES: RuleDef[] = [
       name: 'execution_count_mismatch', table: 'Automation', severity: 'error', description: 'Automation.execution_count differs from its TradeLog row count',
       sql: `SELECT a.${q('id')}, a.${q('execution_count')}, coalesce(n.actual, 0) AS actual_count FROM ${qualifiedName(c.schema, 'Automation')} a LEFT JOIN (SELECT l.${q('automation_id')} AS automation_id, count(*) AS actual FROM ${qualifiedName(c.schema, 'TradeLog')} l WHERE l.${q('automation_id')} IS NOT NULL GROUP BY l.${q('automation_id')}) n ON n.automation_id = a.${q('id')} WHERE a.${q('execution_count')} IS DISTINCT FROM coalesce(n.actual, 0)`,
       fix: 'recount-executions',
+      recheck: `t.${q('execution_count')} IS DISTINCT FROM ${executionCountOf(c.schema)}`,
     }),
   },
 ];
+
+/** The true execution count of the Automation row aliased `t` (uses the TradeLog automation_id index). */
+export function executionCountOf(schema: string): string {
+  return `(SELECT count(*) FROM ${qualifiedName(schema, 'TradeLog')} l WHERE l.${q('automation_id')} = t.${q('id')})`;
+}
 
 export const RULE_NAMES = RULES.map((r) => r.name);
 
