@@ -20,6 +20,9 @@ function buildProgram(ctx: CliContext): Command {
       writeErr: (s) => ctx.stderr.write(s),
     })
     .exitOverride()
+    // Options belong to the command they follow: without this the program (and a command with subcommands)
+    // would consume `--json` etc. written after a subcommand, and `migrate status --json` would not see it.
+    .enablePositionalOptions()
     .addHelpText('after', `${exitCodeHelp()}\nConfiguration: flags > DATABASE_URL > PG* variables > axisor-db.config.json > defaults.\nRun 'axisor-db <command> --help' for a command's options.\n`);
   return program;
 }
@@ -40,6 +43,7 @@ export async function main(argv: readonly string[], ctx: CliContext): Promise<nu
     addOutputOptions(cmd);
     mod.configure(cmd, ctx);
     applyToTree(cmd, (sub) => {
+      if (sub.commands.length) sub.enablePositionalOptions();
       sub.exitOverride().configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) })
         .showHelpAfterError('(run with --help for usage)');
       if (!sub.helpInformation().includes('Exit codes:')) sub.addHelpText('after', exitCodeHelp());
