@@ -33,9 +33,10 @@ export async function parseStatements(sql: string): Promise<ParsedStatement[]> {
     tree = (await parse(sql)) as unknown as typeof tree;
   } catch (err) {
     const e = err as Error & { cursorPosition?: number; sqlDetails?: { cursorPosition?: number } };
+    // libpg_query reports a 0-based byte offset.
     const pos = e.sqlDetails?.cursorPosition ?? e.cursorPosition;
     const bytes = Buffer.from(sql, 'utf8');
-    throw new SqlParseError(e.message, typeof pos === 'number' ? lineOfByte(bytes, Math.max(0, pos - 1)) : undefined);
+    throw new SqlParseError(e.message, typeof pos === 'number' ? lineOfByte(bytes, Math.max(0, pos)) : undefined);
   }
   const bytes = Buffer.from(sql, 'utf8');
   const out: ParsedStatement[] = [];
