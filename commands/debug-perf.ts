@@ -1,7 +1,30 @@
 import type { Command } from 'commander';
+import { defineAction } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
-import { configureNotImplemented } from '../src/cli/not-implemented.ts';
+import { parseDuration, parsePositiveInt } from '../src/config/index.ts';
+import { debugPerf } from '../src/diagnostics/perf.ts';
+import { renderPerf } from '../src/diagnostics/render.ts';
+
+interface Opts {
+  slowMs: string;
+  slowCalls: string;
+  limit: string;
+}
 
 export function configure(cmd: Command, ctx: CliContext): void {
-  configureNotImplemented(cmd, ctx, 'issue #7');
+  cmd
+    .description('slow queries, table/index sizes, cache hit, index usage, bloat, vacuum, xid wraparound, sequences, index problems (read-only)')
+    .option('--slow-ms <duration>', 'a statement is slow from this mean time (bare number = ms)', '20')
+    .option('--slow-calls <n>', '...when it ran at least this many times', '100')
+    .option('--limit <n>', 'rows per list', '20')
+    .addHelpText('after', '\nExit status: 0 nothing worse than info, 1 warnings, 2 critical findings (Nagios style).\nWithout pg_stat_statements the slow-query check is skipped with a note; everything else runs.\n');
+  defineAction<Opts>(cmd, ctx, async ({ opts, config }) => {
+    const { result, exitCode } = await debugPerf({
+      config: config(),
+      slowMs: /^\s*\d+(\.\d+)?\s*$/.test(opts.slowMs) ? Number(opts.slowMs) : parseDuration(opts.slowMs, '--slow-ms'),
+      slowCalls: parsePositiveInt(opts.slowCalls, '--slow-calls', { min: 0 }),
+      limit: parsePositiveInt(opts.limit, '--limit', { max: 1000 }),
+    });
+    return { result, exitCode, render: renderPerf };
+  });
 }

@@ -1,7 +1,29 @@
 import type { Command } from 'commander';
+import { defineAction } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
-import { configureNotImplemented } from '../src/cli/not-implemented.ts';
+import { parseDuration } from '../src/config/index.ts';
+import { debugPool } from '../src/diagnostics/pool.ts';
+import { renderPool } from '../src/diagnostics/render.ts';
+
+interface Opts {
+  longQuery: string;
+  idleInTransaction: string;
+  poolMax?: string;
+}
 
 export function configure(cmd: Command, ctx: CliContext): void {
-  configureNotImplemented(cmd, ctx, 'issue #7');
+  cmd
+    .description('connections by state and application, long queries, idle-in-transaction sessions, blocking chains (read-only)')
+    .option('--long-query <duration>', 'flag active queries running longer than this (warning; critical at 5x)', '60s')
+    .option('--idle-in-transaction <duration>', 'flag sessions idle in a transaction longer than this (warning; critical at 5x)', '60s')
+    .option('--pool-max <n>', 'the application pool size to compare with max_connections (default: config pool.max, AXISOR_POOL_MAX)')
+    .addHelpText('after', '\nExit status: 0 nothing worse than info, 1 warnings, 2 critical findings (Nagios style).\n');
+  defineAction<Opts>(cmd, ctx, async ({ opts, config }) => {
+    const { result, exitCode } = await debugPool({
+      config: config(),
+      longQueryMs: parseDuration(opts.longQuery, '--long-query'),
+      idleInTransactionMs: parseDuration(opts.idleInTransaction, '--idle-in-transaction'),
+    });
+    return { result, exitCode, render: renderPool };
+  });
 }
