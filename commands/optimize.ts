@@ -1,7 +1,67 @@
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { defineAction } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
-import { configureNotImplemented } from '../src/cli/not-implemented.ts';
+import { parsePositiveInt } from '../src/config/index.ts';
+import { UsageError } from '../src/errors.ts';
+import { optimize } from '../src/optimize/optimize.ts';
+import { renderOptimize } from '../src/optimize/render.ts';
+
+interface Opts {
+  minImprovement: string;
+  minCost: string;
+  minCalls: string;
+  limit: string;
+  hypopg: boolean;
+  apply?: boolean;
+  writeMigration?: boolean;
+  migrationName: string;
+  schemaFile: string;
+  migrationsDir?: string;
+}
 
 export function configure(cmd: Command, ctx: CliContext): void {
-  configureNotImplemented(cmd, ctx, 'issue #7');
+  cmd
+    .description('index advice from pg_stat_statements, proven with hypothetical indexes (HypoPG); changes nothing unless --apply / --write-migration')
+    .option('--min-improvement <percent>', 'suggest an index only if it cuts a statement\'s planned cost by at least this much', '50')
+    .option('--min-cost <cost>', 'ignore statements whose plan costs less than this (planner units)', '100')
+    .option('--min-calls <n>', 'ignore statements called fewer times', '10')
+    .option('--limit <n>', 'examine the top N statements by total time', '50')
+    .option('--no-hypopg', 'use the statistics heuristic even when HypoPG is installed (lower confidence)')
+    .option('--apply', 'create the suggested indexes (CREATE INDEX CONCURRENTLY IF NOT EXISTS) and ANALYZE tables with stale statistics')
+    .option('--write-migration', 'write the suggestions as prisma/migrations/<ts>_<name>/migration.sql and add @@index to schema.prisma')
+    .option('--migration-name <name>', 'name part of the migration directory', 'optimize_indexes')
+    .option('--schema-file <path>', 'schema.prisma to add @@index lines to', 'prisma/schema.prisma')
+    .option('--migrations-dir <path>', 'migrations directory (default: the config\'s migrationsDir, prisma/migrations)')
+    .addHelpText('after', '\nExit status: 0 nothing to do, 1 suggestions or warnings, 2 critical (e.g. an --apply build failed);\n69 when pg_stat_statements is missing or not preloaded (the message lists the steps to enable it).\n');
+  defineAction<Opts>(cmd, ctx, async ({ opts, config, out }) => {
+    const minImprovement = Number(opts.minImprovement);
+    if (!Number.isFinite(minImprovement) || minImprovement <= 0 || minImprovement >= 100) throw new UsageError(`--min-improvement '${opts.minImprovement}' must be a percentage between 0 and 100`, { hint: 'e.g. --min-improvement 50' });
+    const minCost = Number(opts.minCost);
+    if (!Number.isFinite(minCost) || minCost < 0) throw new UsageError(`--min-cost '${opts.minCost}' must be a non-negative number`, { hint: 'e.g. --min-cost 100' });
+    const cfg = config();
+    const progress = await out.progress();
+    try {
+      const { result, exitCode } = await optimize({
+        config: cfg,
+        minImprovement: minImprovement / 100,
+        minCost,
+        minCalls: parsePositiveInt(opts.minCalls, '--min-calls', { min: 0 }),
+        limit: parsePositiveInt(opts.limit, '--limit', { max: 10_000 }),
+        maxColumnsPerTable: 6,
+        useHypopg: opts.hypopg !== false,
+        apply: Boolean(opts.apply),
+        writeMigration: opts.writeMigration ? {
+          schemaFile: resolve(ctx.cwd, opts.schemaFile),
+          migrationsDir: opts.migrationsDir ? resolve(ctx.cwd, opts.migrationsDir) : cfg.migrationsDir,
+          name: opts.migrationName,
+          now: new Date(),
+        } : null,
+        onProgress: progress.report,
+      });
+      return { result, exitCode, render: renderOptimize };
+    } finally {
+      progress.stop();
+    }
+  });
 }

@@ -49,7 +49,7 @@ export async function readIndexes(client: pg.Client): Promise<IndexInfo[]> {
            pg_get_indexdef(i.indexrelid) AS definition, pg_relation_size(i.indexrelid) AS bytes, s.idx_scan AS scans,
            EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.contype IN ('p', 'u', 'x')) AS constraint,
            EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid) AS building,
-           ARRAY(SELECT a.attname FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
+           ARRAY(SELECT a.attname::text FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
                  LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns
     FROM pg_index i
     JOIN pg_class c ON c.oid = i.indexrelid
@@ -73,7 +73,7 @@ export async function readIndexes(client: pg.Client): Promise<IndexInfo[]> {
 export async function readForeignKeys(client: pg.Client): Promise<ForeignKeyInfo[]> {
   const { rows } = await client.query(`
     SELECT n.nspname AS schema, t.relname AS table, con.conname AS name, array_to_string(con.conkey, ' ') AS attnums,
-           ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
+           ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
                  JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord) AS columns,
            con.confrelid::regclass::text AS referenced, greatest(t.reltuples, 0)::float8 AS rows
     FROM pg_constraint con

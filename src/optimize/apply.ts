@@ -1,0 +1,80 @@
+import type pg from 'pg';
+import type { AxisorConfig } from '../config/types.ts';
+import { withClient } from '../db/index.ts';
+import { qualifiedName } from '../db/ident.ts';
+import type { IndexSuggestion } from './suggestions.ts';
+
+export interface ApplyReport {
+  index: string;
+  status: 'created' | 'exists' | 'in_progress' | 'failed';
+  /** An INVALID index of the same name (a failed concurrent build) was dropped first. */
+  droppedInvalid: boolean;
+  error?: string;
+  sqlState?: string;
+  ms: number;
+}
+
+interface Existing {
+  valid: boolean;
+  building: boolean;
+}
+
+async function findIndex(client: pg.Client, schema: string, name: string): Promise<Existing | null> {
+  const { rows } = await client.query(`
+    SELECT i.indisvalid AS valid, EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = c.oid) AS building
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_index i ON i.indexrelid = c.oid
+    WHERE n.nspname = $1 AND c.relname = $2`, [schema, name]);
+  return rows[0] ?? null;
+}
+
+/**
+ * Creates one suggested index the safe way: CREATE INDEX CONCURRENTLY IF NOT EXISTS (no write lock on the table),
+ * quoted identifiers, a lock_timeout so it never queues behind (and in front of) a long transaction, and no
+ * statement_timeout (a build on a big table legitimately takes long). A failed concurrent build leaves an
+ * INVALID index behind that IF NOT EXISTS would then silently accept; such a leftover is dropped (also
+ * CONCURRENTLY) before building, and after a failure of this build.
+ */
+export async function applySuggestion(client: pg.Client, s: IndexSuggestion): Promise<ApplyReport> {
+  const started = Date.now();
+  const index = qualifiedName(s.schema, s.name);
+  const drop = `DROP INDEX CONCURRENTLY IF EXISTS ${index}`;
+  let droppedInvalid = false;
+  const before = await findIndex(client, s.schema, s.name);
+  if (before?.building) return { index, status: 'in_progress', droppedInvalid, ms: Date.now() - started };
+  if (before && before.valid) return { index, status: 'exists', droppedInvalid, ms: Date.now() - started };
+  if (before && !before.valid) {
+    await client.query(drop);
+    droppedInvalid = true;
+  }
+  try {
+    await client.query(s.sql);
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    const left = await findIndex(client, s.schema, s.name).catch(() => null);
+    if (left && !left.valid) await client.query(drop).catch(() => {});
+    return { index, status: 'failed', droppedInvalid, error: e.message, sqlState: e.code, ms: Date.now() - started };
+  }
+  const after = await findIndex(client, s.schema, s.name);
+  if (!after?.valid) return { index, status: 'failed', droppedInvalid, error: 'the index is not valid after the build', ms: Date.now() - started };
+  return { index, status: 'created', droppedInvalid, ms: Date.now() - started };
+}
+
+/** A dedicated session for DDL: no statement timeout, the configured lock timeout, outside any transaction. */
+export async function withApplyClient<T>(config: AxisorConfig, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  return withClient(config, fn, { statementTimeoutMs: 0, lockTimeoutMs: config.lockTimeoutMs || 10_000, applicationName: 'axisor-db optimize --apply' });
+}
+
+/**
+ * ANALYZE of one table whose statistics are stale. It takes a SHARE UPDATE EXCLUSIVE lock (it waits for, and
+ * blocks, other VACUUM/ANALYZE/DDL on the table) so it gets the lock timeout; it may run long on a big table.
+ */
+export async function analyzeTable(client: pg.Client, schema: string, table: string): Promise<{ table: string; ok: boolean; error?: string }> {
+  const target = qualifiedName(schema, table);
+  try {
+    await client.query(`ANALYZE ${target}`);
+    return { table: target, ok: true };
+  } catch (err) {
+    return { table: target, ok: false, error: (err as Error).message };
+  }
+}
+

@@ -1,0 +1,184 @@
+import type pg from 'pg';
+import type { AxisorConfig } from '../config/types.ts';
+import { quoteIdent } from '../db/ident.ts';
+import { exitCodeFor, sortFindings, type Finding } from '../diagnostics/findings.ts';
+import { inspectIndexes, type IndexReport } from '../diagnostics/indexes.ts';
+import { oneLine } from '../diagnostics/perf.ts';
+import { readServerInfo, withDiagnosticsClient } from '../diagnostics/session.ts';
+import { detectStatStatements, readStatements, requireStatStatements } from '../diagnostics/stat-statements.ts';
+import { readAutovacuumSettings, readTableMaintenance, staleStatistics, type StaleStatistics } from '../diagnostics/vacuum.ts';
+import type { ProgressFn } from '../render/index.ts';
+import { analyzeTable, applySuggestion, withApplyClient, type ApplyReport } from './apply.ts';
+import { parseStatement, resolveColumns } from './candidates.ts';
+import { TableCatalog } from './catalog.ts';
+import { proveWithHeuristic } from './heuristic.ts';
+import { detectHypopg, proveWithHypopg, type HypopgStatus, type ProofOptions, type ProofOutcome } from './hypo.ts';
+import { explainGeneric } from './plan.ts';
+import { addSuggestion, coveredByExisting, createIndexSql, foldPrefixes, indexName, type IndexSuggestion } from './suggestions.ts';
+import { writeMigration, type MigrationReport, type MigrationTarget } from './write-migration.ts';
+import { readWriteOverhead } from './write-overhead.ts';
+
+export interface OptimizeOptions extends ProofOptions {
+  config: AxisorConfig;
+  /** Statements to examine: the top N by total time. */
+  limit: number;
+  minCalls: number;
+  /** false forces the statistics heuristic even when HypoPG is installed (--no-hypopg). */
+  useHypopg: boolean;
+  apply: boolean;
+  writeMigration: Omit<MigrationTarget, 'defaultSchema'> | null;
+  onProgress?: ProgressFn;
+}
+
+export interface StatementReport {
+  queryid: string;
+  query: string;
+  calls: number;
+  meanMs: number;
+  outcome: ProofOutcome | 'covered_by_existing';
+  initialCost: number | null;
+  newCost: number | null;
+  reduction: number | null;
+  indexes: string[];
+  error?: string;
+}
+
+export interface OptimizeResult {
+  database: string;
+  server: string;
+  statStatements: { version: string | null; columnSet: string | null; statsReset: string | null };
+  method: 'hypopg' | 'heuristic';
+  confidence: 'high' | 'low';
+  hypopg: HypopgStatus & { note: string | null };
+  thresholds: { minImprovement: number; minCost: number; minCalls: number; limit: number };
+  statementsSeen: number;
+  statements: StatementReport[];
+  suggestions: IndexSuggestion[];
+  staleStatistics: Array<StaleStatistics & { analyzed: boolean; error?: string }>;
+  applied: Array<ApplyReport & { verified: boolean | null }> | null;
+  migration: MigrationReport | null;
+  indexes: IndexReport;
+  findings: Finding[];
+}
+
+export async function optimize(opts: OptimizeOptions): Promise<{ result: OptimizeResult; exitCode: number }> {
+  const progress = opts.onProgress ?? (() => {});
+  // queryid → the text actually planned (typed-literal parameters repaired), for re-planning after --apply
+  const planned = new Map<string, string>();
+  const result = await withDiagnosticsClient(opts.config, 'optimize', async (client) => {
+    const server = await readServerInfo(client);
+    const pss = await detectStatStatements(client);
+    requireStatStatements(pss);
+    const hypopg = await detectHypopg(client);
+    const method = opts.useHypopg && hypopg.installed ? 'hypopg' : 'heuristic';
+    const note = method === 'hypopg' ? null : !opts.useHypopg ? 'HypoPG disabled by --no-hypopg'
+      : hypopg.available ? `HypoPG is on the server but not created in this database: CREATE EXTENSION hypopg; for planner-proven advice`
+      : 'HypoPG is not installed on the server (Debian: apt-get install postgresql-15-hypopg, then CREATE EXTENSION hypopg;)';
+
+    // Stale statistics first: with --apply they are refreshed before anything is planned, so costs are real.
+    progress({ phase: 'statistics' });
+    const av = await readAutovacuumSettings(client);
+    const stale = (await readTableMaintenance(client)).map((t) => staleStatistics(t, av)).filter((s): s is StaleStatistics => s !== null);
+    const staleReport: OptimizeResult['staleStatistics'] = [];
+    for (const s of stale) {
+      if (!opts.apply) { staleReport.push({ ...s, analyzed: false }); continue; }
+      const r = await analyzeTable(client, s.schema, s.name);
+      staleReport.push({ ...s, analyzed: r.ok, ...(r.error ? { error: r.error } : {}) });
+    }
+
+    const idx = await inspectIndexes(client, server.statsReset);
+    const statements = await readStatements(client, pss, { limit: opts.limit, minCalls: opts.minCalls, orderBy: 'total' });
+    const catalog = new TableCatalog(client);
+    const reports: StatementReport[] = [];
+    let suggestions: IndexSuggestion[] = [];
+    for (const [i, st] of statements.entries()) {
+      progress({ phase: 'planning', done: i + 1, total: statements.length, unit: 'items' });
+      const shape = await parseStatement(st.query);
+      if (!shape) continue; // utility statements, several statements, unparsable text
+      await catalog.load(shape.relations);
+      const columns = resolveColumns(shape, (r) => catalog.get(r));
+      if (!shape.relations.some((r) => catalog.get(r))) continue; // catalog-only queries (monitoring, this tool)
+      planned.set(st.queryid, shape.sql);
+      const proof = method === 'hypopg'
+        ? await proveWithHypopg(client, hypopg.schema!, shape.sql, columns, opts)
+        : await proveWithHeuristic(client, shape.sql, columns, idx.indexes, opts);
+      const report: StatementReport = { queryid: st.queryid, query: st.query, calls: st.calls, meanMs: st.meanMs, outcome: proof.outcome, initialCost: proof.initialCost, newCost: proof.newCost, reduction: proof.reduction, indexes: [], ...(proof.error ? { error: proof.error } : {}) };
+      if (proof.outcome === 'improved') {
+        for (const ix of proof.indexes) {
+          const name = indexName(ix.table.name, ix.columns);
+          const existing = coveredByExisting({ schema: ix.table.schema, table: ix.table.name, columns: ix.columns }, idx.indexes);
+          if (existing) { report.outcome = 'covered_by_existing'; report.indexes.push(quoteIdent(existing.name)); continue; }
+          report.indexes.push(quoteIdent(name));
+          addSuggestion(suggestions, ix.table, ix.columns, { queryid: st.queryid, calls: st.calls, initialCost: proof.initialCost, newCost: proof.newCost, reduction: proof.reduction, via: 'planned' }, {
+            method, confidence: method === 'hypopg' ? 'high' : 'low', estimatedBytes: ix.bytes, name, sql: createIndexSql(ix.table.schema, ix.table.name, name, ix.columns, quoteIdent),
+          });
+        }
+      }
+      reports.push(report);
+    }
+    suggestions = foldPrefixes(suggestions);
+    const overhead = await readWriteOverhead(client, suggestions);
+    for (const s of suggestions) s.writeOverhead = overhead.get(`${s.schema}\u0000${s.table}`) ?? null;
+
+    const out: OptimizeResult = {
+      database: server.database, server: server.version,
+      statStatements: { version: pss.version, columnSet: pss.columnSet, statsReset: pss.statsReset },
+      method, confidence: method === 'hypopg' ? 'high' : 'low', hypopg: { ...hypopg, note },
+      thresholds: { minImprovement: opts.minImprovement, minCost: opts.minCost, minCalls: opts.minCalls, limit: opts.limit },
+      statementsSeen: statements.length, statements: reports, suggestions, staleStatistics: staleReport,
+      applied: null, migration: null, indexes: idx.report, findings: idx.findings,
+    };
+    return out;
+  });
+
+  if (opts.apply && result.suggestions.length > 0) {
+    progress({ phase: 'apply' });
+    result.applied = await withApplyClient(opts.config, async (client) => {
+      const out: NonNullable<OptimizeResult['applied']> = [];
+      for (const s of result.suggestions) {
+        const r = await applySuggestion(client, s);
+        out.push({ ...r, verified: r.status === 'created' || r.status === 'exists' ? await verifyUsed(client, s, planned, opts.config.schema) : null });
+      }
+      return out;
+    });
+  }
+  if (opts.writeMigration && result.suggestions.length > 0) {
+    result.migration = writeMigration(result.suggestions, { ...opts.writeMigration, defaultSchema: opts.config.schema });
+  }
+  result.findings = sortFindings([...optimizeFindings(result), ...result.findings]);
+  return { result, exitCode: exitCodeFor(result.findings) };
+}
+
+/** After --apply: does the real generic plan of a statement the index was proven for now name it? */
+async function verifyUsed(client: pg.Client, s: IndexSuggestion, planned: ReadonlyMap<string, string>, schema: string): Promise<boolean | null> {
+  const sql = planned.get(s.statements.find((b) => b.via === 'planned')?.queryid ?? '');
+  if (!sql) return null;
+  await client.query(`SELECT set_config('search_path', $1, false)`, [`${quoteIdent(schema)}, public`]);
+  try {
+    return (await explainGeneric(client, sql)).indexNames.includes(s.name);
+  } catch {
+    return null;
+  }
+}
+
+function optimizeFindings(r: OptimizeResult): Finding[] {
+  const f: Finding[] = [];
+  if (r.hypopg.note) f.push({ check: 'hypopg', severity: 'info', message: `${r.hypopg.note}; suggestions below come from a statistics heuristic (lower confidence)` });
+  for (const s of r.suggestions) {
+    const applied = r.applied?.find((a) => a.index.endsWith(quoteIdent(s.name)));
+    const done = applied && (applied.status === 'created' || applied.status === 'exists');
+    const gain = s.reduction === null ? 'estimated by statistics' : `cost -${Math.round(s.reduction * 100)}%`;
+    f.push({
+      check: 'missing_index', severity: done ? 'info' : applied?.status === 'failed' ? 'critical' : 'warning', object: `${quoteIdent(s.schema)}.${quoteIdent(s.table)}`,
+      value: s.reduction === null ? null : Math.round(s.reduction * 1000) / 10, threshold: r.thresholds.minImprovement * 100,
+      message: done ? `created ${s.name} (${s.columns.join(', ')}) on ${s.table}: ${gain}` : applied?.status === 'failed' ? `creating ${s.name} failed: ${applied.error}`
+        : `index on ${s.table} (${s.columns.join(', ')}) would serve ${s.statements.length} statement(s), ${gain}; run with --apply or --write-migration`,
+    });
+  }
+  for (const s of r.staleStatistics) {
+    f.push({ check: 'stale_statistics', severity: s.analyzed ? 'info' : 'warning', object: s.table, value: s.modsSinceAnalyze, threshold: s.threshold,
+      message: s.analyzed ? `analyzed ${s.table} (${s.reason.replace(/_/g, ' ')})` : `${s.table}: statistics are stale (${s.reason.replace(/_/g, ' ')}, ${s.modsSinceAnalyze} changes); --apply runs ANALYZE on it${s.error ? ` (failed: ${s.error})` : ''}` });
+  }
+  for (const st of r.statements) if (st.outcome === 'unplannable') f.push({ check: 'unplannable', severity: 'info', object: `queryid ${st.queryid}`, message: `could not plan ${oneLine(st.query, 80)}: ${st.error}` });
+  return f;
+}
