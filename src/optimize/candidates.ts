@@ -167,7 +167,8 @@ function collect(node: unknown, scope: Scope, clause: Clause, shape: StatementSh
     } else if (key === 'BoolExpr') {
       collect(value.args, scope, clause, shape, null);
     } else if (key === 'SubLink') {
-      collect(value.testexpr, scope, clause, shape, null);
+      // x IN (SELECT ...) / x = ANY (SELECT ...) is an equality probe on x
+      collect(value.testexpr, scope, clause, shape, value.subLinkType === 'ANY_SUBLINK' && value.testexpr?.ColumnRef ? 'IN' : null);
       if (value.subselect) walkStatement(value.subselect, scope, shape);
     } else if (typeof value === 'object') {
       collect(value, scope, clause, shape, null);
