@@ -121,8 +121,8 @@ describe('optimize with HypoPG (planner-proven)', () => {
     expect(schema).toContain('  @@index([symbol])\n  @@index([user_id])\n}');
     expect(schema).toContain('  @@map("we\\"ird tbl")\n  @@index([oddCol])\n}');
 
-    // Until `axisor-db migrate` is on main: run the file as the migrate runner does for CONCURRENTLY files,
-    // outside a transaction, one statement at a time.
+    // The fixture tables are no Prisma history, so the file is run here as `axisor-db migrate` runs a CONCURRENTLY
+    // file (outside a transaction, one statement at a time); optimize-migrate.test.ts goes through migrate itself.
     const statements = readFileSync(m.file, 'utf8').split('\n').filter((l) => l.trim() && !l.startsWith('--'));
     expect(statements).toHaveLength(2);
     for (const s of statements) expect(s).toMatch(/^CREATE INDEX CONCURRENTLY IF NOT EXISTS /);
