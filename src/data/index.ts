@@ -1,0 +1,17 @@
+export { DatabaseManager } from './database-manager.ts';
+export type { DatabaseManagerOptions } from './database-manager.ts';
+export { TransactionService, DEFAULT_TRANSACTION } from './transaction-service.ts';
+export type { TransactionOptions, TransactionDefaults, RegisterUserInput, RegisteredUser, ExecuteTradeInput, IsolationLevel, Tx } from './transaction-service.ts';
+export { BaseRepository, MAX_PAGE } from './repositories/base.ts';
+export type { PageOptions } from './repositories/base.ts';
+export { UserRepository, PLAN_TYPES, normalizeEmail } from './repositories/user.ts';
+export type { PlanType, SafeUser } from './repositories/user.ts';
+export { TradeLogRepository } from './repositories/trade-log.ts';
+export type { TradingStats, DateRange, TradeLogQueryOptions } from './repositories/trade-log.ts';
+export { AutomationRepository, AUTOMATION_TYPES } from './repositories/automation.ts';
+export { NotificationRepository } from './repositories/notification.ts';
+export { isRetryableTransactionError, backoffDelay, RETRYABLE_SQLSTATES } from './retry.ts';
+export { silentLogger, redactingLogger, redactFields, describeError, sqlStateOf, REDACTED } from './logger.ts';
+export type { DataLogger } from './logger.ts';
+export { TRADE_TYPES, TRADE_SIDES, TRADE_STATUSES, tradeNotification } from './trade-rules.ts';
+export { PrismaClient, Prisma } from './prisma.ts';

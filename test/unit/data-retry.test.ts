@@ -1,0 +1,44 @@
+import { describe, expect, test } from '@jest/globals';
+import { backoffDelay, isRetryableTransactionError } from '../../src/data/retry.ts';
+import { REDACTED, redactFields, sqlStateOf } from '../../src/data/logger.ts';
+
+// Shapes as Prisma 7.10 + @prisma/adapter-pg produce them (see src/data/logger.ts sqlStateOf).
+const adapterError = (originalCode: string, kind = 'postgres') => ({ name: 'DriverAdapterError', cause: { kind, originalCode, originalMessage: 'x' } });
+const known = (code: string, dae: unknown) => ({ name: 'PrismaClientKnownRequestError', code, meta: { driverAdapterError: dae } });
+
+describe('retry classification', () => {
+  test.each([
+    ['P2034 wrapping 40001', known('P2034', adapterError('40001', 'TransactionWriteConflict')), true],
+    ['P2034 wrapping 40P01', known('P2034', adapterError('40P01', 'TransactionWriteConflict')), true],
+    ['bare DriverAdapterError (COMMIT) 40001', adapterError('40001', 'TransactionWriteConflict'), true],
+    ['plain pg error 40P01', { code: '40P01', message: 'deadlock detected' }, true],
+    ['P2034 without details', { code: 'P2034' }, true],
+    ['unique violation P2002/23505', known('P2002', adapterError('23505', 'UniqueConstraintViolation')), false],
+    ['raise_exception P0001 in P2010', known('P2010', adapterError('P0001')), false],
+    ['lock timeout 55P03', { code: '55P03' }, false],
+    ['plain Error', new Error('boom'), false],
+  ])('%s', (_name, err, retry) => {
+    expect(isRetryableTransactionError(err)).toBe(retry);
+  });
+
+  test('Prisma codes are not mistaken for SQLSTATEs, PostgreSQL P0xxx are', () => {
+    expect(sqlStateOf({ code: 'P2002' })).toBeUndefined();
+    expect(sqlStateOf({ code: 'P0001' })).toBe('P0001');
+  });
+
+  test('backoff is exponential, capped, and jittered within [0, cap)', () => {
+    const opts = { baseDelayMs: 20, maxDelayMs: 1000 };
+    expect([0, 1, 2, 3, 10].map((a) => backoffDelay(a, opts, () => 0.999999))).toEqual([19, 39, 79, 159, 999]);
+    expect(backoffDelay(3, opts, () => 0)).toBe(0);
+  });
+});
+
+describe('log redaction', () => {
+  test('credential-like keys are masked at any depth; ids and codes stay', () => {
+    const out = redactFields({ id: 'u1', data: { email: 'a@b.c', password_hash: 'h', nested: { api_secret_encrypted: 'c', two_factor_secret: 's', token_hash: 't' } } }) as any;
+    expect(out).toEqual({ id: 'u1', data: { email: 'a@b.c', password_hash: REDACTED, nested: { api_secret_encrypted: REDACTED, two_factor_secret: REDACTED, token_hash: REDACTED } } });
+  });
+  test('connection URLs lose their password', () => {
+    expect(redactFields({ msg: 'postgres://app:s3cr3t@db:5432/x' })).toEqual({ msg: 'postgres://app:***@db:5432/x' });
+  });
+});
