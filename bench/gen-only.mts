@@ -1,0 +1,22 @@
+import { BinaryCopyEncoder } from '../src/seed/binary-copy.ts';
+import { IdFactory } from '../src/seed/ids.ts';
+import { resolveSeedOptions } from '../src/seed/options.ts';
+import { planUser } from '../src/seed/plan.ts';
+import { tradeLogTable } from '../src/seed/tables/trading.ts';
+import { writeFileSync } from 'node:fs';
+const s = resolveSeedOptions({ users: 10000, tradesPerUser: 50 });
+const ctx = { s, ids: new IdFactory(s.seed) };
+const t0 = performance.now();
+const plans = Array.from({ length: s.users }, (_, u) => planUser(s, u));
+const t1 = performance.now();
+const c1 = process.cpuUsage();
+const enc = new BinaryCopyEncoder(1 << 20);
+enc.header();
+const parts: Buffer[] = [];
+let rows = 0;
+for (let u = 0; u < s.users; u++) { rows += tradeLogTable.write(enc, plans[u]!, ctx); if (enc.length > 512 * 1024) parts.push(enc.take()); }
+enc.trailer(); parts.push(enc.take());
+const t2 = performance.now();
+const c2 = process.cpuUsage(c1);
+console.log({ plansMs: t1 - t0, genMs: t2 - t1, rows, rate: rows / ((t2 - t1) / 1000), cpuMs: (c2.user + c2.system) / 1000, cpuRate: rows / ((c2.user + c2.system) / 1e6), bytes: parts.reduce((n, b) => n + b.length, 0) });
+if (process.argv[2]) writeFileSync(process.argv[2], Buffer.concat(parts));

@@ -1,0 +1,129 @@
+/**
+ * Deterministic randomness. Everything the seed generator writes derives from (seed, table, user, index) through
+ * these functions, never from Math.random or the clock, so the same --seed gives byte-identical data.
+ */
+
+/** 32-bit mix of a sequence of integers (murmur3's finaliser over a running hash). */
+export function hash32(...parts: number[]): number {
+  let h = 0x9e3779b9;
+  for (const p of parts) {
+    let k = Math.imul(p | 0, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+    // Parts may exceed 32 bits (user indexes times trade counts); fold the high half in too.
+    const hi = Math.floor(p / 4294967296);
+    if (hi !== 0) h = Math.imul(h ^ hi, 0x85ebca6b);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** hash32 of exactly four 32-bit parts, without the rest-array: for per-row use on hot paths. Same result as hash32(a, b, c, d) for parts < 2^32. */
+export function hash4(a: number, b: number, c: number, d: number): number {
+  let h = 0x9e3779b9;
+  h = mixIn(h, a);
+  h = mixIn(h, b);
+  h = mixIn(h, c);
+  h = mixIn(h, d);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+function mixIn(h: number, p: number): number {
+  let k = Math.imul(p | 0, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  h ^= Math.imul(k, 0x1b873593);
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+/** A string to a 32-bit number (FNV-1a), for seeds given as text and for table names. */
+export function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** sfc32: small, fast, and good enough for test data (passes PractRand to 2^40+). */
+export class Rng {
+  private a: number;
+  private b: number;
+  private c: number;
+  private d: number;
+
+  constructor(...parts: number[]) {
+    this.a = hash32(...parts, 1);
+    this.b = hash32(...parts, 2);
+    this.c = hash32(...parts, 3);
+    this.d = 1;
+    for (let i = 0; i < 12; i++) this.u32();
+  }
+
+  u32(): number {
+    const t = (((this.a + this.b) | 0) + this.d) | 0;
+    this.d = (this.d + 1) | 0;
+    this.a = this.b ^ (this.b >>> 9);
+    this.b = (this.c + (this.c << 3)) | 0;
+    this.c = (this.c << 21) | (this.c >>> 11);
+    this.c = (this.c + t) | 0;
+    return t >>> 0;
+  }
+
+  /** [0, 1) */
+  next(): number {
+    return this.u32() / 4294967296;
+  }
+
+  /** Integer in [min, max]. */
+  int(min: number, max: number): number {
+    return min + Math.floor(this.next() * (max - min + 1));
+  }
+
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+
+  pick<T>(items: readonly T[]): T {
+    return items[Math.floor(this.next() * items.length)]!;
+  }
+
+  /** Picks by weight: `weighted([['FREE', 55], ['PRO', 10]])`. */
+  weighted<T>(table: ReadonlyArray<readonly [T, number]>): T {
+    let total = 0;
+    for (const [, w] of table) total += w;
+    let x = this.next() * total;
+    for (const [v, w] of table) {
+      x -= w;
+      if (x < 0) return v;
+    }
+    return table[table.length - 1]![0];
+  }
+
+  /** Log-uniform in [min, max): many small values, few large (trade sizes). */
+  logUniform(min: number, max: number): number {
+    return Math.exp(Math.log(min) + this.next() * (Math.log(max) - Math.log(min)));
+  }
+
+  /** Standard normal (Box-Muller, one value per call). */
+  normal(): number {
+    const u = 1 - this.next();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
+  }
+
+  /** n random bytes as lower-case hex. */
+  hex(chars: number): string {
+    let s = '';
+    while (s.length < chars) s += this.u32().toString(16).padStart(8, '0');
+    return s.slice(0, chars);
+  }
+}

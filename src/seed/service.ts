@@ -1,0 +1,241 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { from as copyFrom } from 'pg-copy-streams';
+import type pg from 'pg';
+import type { AxisorConfig, ConnectionSettings } from '../config/types.ts';
+import { withClient } from '../db/connect.ts';
+import { qualifiedName, quoteIdent } from '../db/ident.ts';
+import { AbortedError, NotFoundError, RefusedError } from '../errors.ts';
+import type { ProgressEvent } from '../render/output.ts';
+import { BinaryCopyEncoder } from './binary-copy.ts';
+import { captureTableDdl, dropTableDdl, restoreTableDdl, type SavedObject } from './bulk-load.ts';
+import { IdFactory } from './ids.ts';
+import { resolveSeedOptions, type SeedOptions, type SeedSettings } from './options.ts';
+import { planUser, type UserPlan } from './plan.ts';
+import { SEED_TABLES, TEMPLATES, type SeedContext, type SeedTable } from './tables/index.ts';
+
+export interface SeedDeps {
+  connection: AxisorConfig | ConnectionSettings;
+  /** Schema of the Axisor tables (an AxisorConfig carries its own). */
+  schema?: string;
+  onProgress?: (e: ProgressEvent) => void;
+  signal?: AbortSignal;
+}
+
+export interface SeedTableResult {
+  table: string;
+  rows: number;
+  copyMs: number;
+  rowsPerSecond: number;
+}
+
+export interface SeedResult {
+  seed: number;
+  /** The id/email prefix of this seed's rows (first group of every id). */
+  seedTag: string;
+  asOf: string;
+  users: number;
+  tradesPerUser: number;
+  automationsPerUser: number;
+  notificationsPerUser: number;
+  mode: SeedSettings['mode'];
+  /** 'bulk': tables were empty; indexes and foreign keys were dropped, COPY ran, and they were rebuilt. 'constrained': COPY into the full schema. */
+  loadPath: 'bulk' | 'constrained';
+  truncated: boolean;
+  tables: SeedTableResult[];
+  templatesInserted: number;
+  trades: {
+    rows: number;
+    /** COPY of TradeLog only. */
+    copyMs: number;
+    copyRowsPerSecond: number;
+    /** COPY of TradeLog + rebuilding its own indexes and foreign keys. */
+    withRebuildMs: number;
+    withRebuildRowsPerSecond: number;
+  };
+  totalRows: number;
+  copyMs: number;
+  /** Recreating keys, indexes and foreign keys (bulk path). */
+  rebuildMs: number;
+  analyzeMs: number;
+  /** Whole run: checks, COPY, rebuild, commit, ANALYZE. */
+  totalMs: number;
+  rowsPerSecond: number;
+}
+
+const ALL_TABLES = [...SEED_TABLES.map((t) => t.name), 'NotificationTemplate'];
+const CHUNK_BYTES = 512 * 1024;
+const PLAN_CACHE_MAX = 1_000_000;
+
+const rate = (rows: number, ms: number) => (ms > 0 ? Math.round((rows / ms) * 1000) : 0);
+
+/**
+ * Fills the Axisor tables with realistic, deterministic data by binary COPY, in ONE transaction: on any failure
+ * (or SIGINT) nothing is left behind, including the dropped indexes and foreign keys of the bulk path.
+ */
+export async function seedDatabase(options: SeedOptions, deps: SeedDeps): Promise<SeedResult> {
+  const s = resolveSeedOptions(options);
+  const schema = deps.schema ?? ('connection' in deps.connection ? deps.connection.schema : 'public');
+  const progress = deps.onProgress ?? (() => {});
+  const started = performance.now();
+  // Seeding runs longer than any statement timeout meant for the tool's queries.
+  return withClient(deps.connection, async (client) => {
+    await checkTables(client, schema);
+    await client.query('BEGIN');
+    try {
+      const result = await seedInTransaction(client, s, schema, progress, deps.signal, started);
+      await client.query('COMMIT');
+      const a0 = performance.now();
+      progress({ phase: 'analyze' });
+      for (const t of ALL_TABLES) await client.query(`ANALYZE ${qualifiedName(schema, t)}`);
+      result.analyzeMs = Math.round(performance.now() - a0);
+      result.totalMs = Math.round(performance.now() - started);
+      result.rowsPerSecond = rate(result.totalRows, result.totalMs);
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    }
+  }, { applicationName: 'axisor-db seed', statementTimeoutMs: 0 });
+}
+
+async function checkTables(client: pg.Client, schema: string): Promise<void> {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT name FROM unnest($2::text[]) AS name WHERE to_regclass(format('%I.%I', $1::text, name)) IS NULL`, [schema, ALL_TABLES]);
+  if (rows.length > 0) {
+    throw new NotFoundError('tables', `the Axisor tables are missing in schema "${schema}": ${rows.map((r) => r.name).join(', ')}`, {
+      hint: 'run `axisor-db migrate` first (or fix --schema)',
+    });
+  }
+}
+
+async function seedInTransaction(client: pg.Client, s: SeedSettings, schema: string, progress: (e: ProgressEvent) => void, signal: AbortSignal | undefined, started: number): Promise<SeedResult> {
+  const q = (t: string) => qualifiedName(schema, t);
+  const ids = new IdFactory(s.seed);
+  await client.query(`LOCK TABLE ${ALL_TABLES.map(q).join(', ')} IN ${s.bulk || s.mode === 'truncate' ? 'ACCESS EXCLUSIVE' : 'SHARE ROW EXCLUSIVE'} MODE`);
+  const nonEmpty = await nonEmptyTables(client, schema);
+  if (nonEmpty.length > 0 && s.mode === 'refuse') {
+    throw new RefusedError('not_empty', `the database already holds Axisor data (${nonEmpty.join(', ')})`, { hint: 'pass --append to add to it, or --truncate to replace it' });
+  }
+  if (s.mode === 'append' && nonEmpty.includes('User')) {
+    const { rowCount } = await client.query(`SELECT 1 FROM ${q('User')} WHERE id = $1`, [ids.id('User', 0)]);
+    if (rowCount) throw new RefusedError('seed_present', `data of --seed ${s.seed} is already in the database (ids ${ids.seedTag}-...)`, { hint: 'use another --seed, or --truncate' });
+  }
+  const truncate = s.mode === 'truncate' || (s.bulk && nonEmpty.length === 0);
+  // Truncating (even empty tables) in this transaction is what allows COPY ... FREEZE: rows are written frozen,
+  // so the first VACUUM need not rewrite every page.
+  if (truncate) await client.query(`TRUNCATE ${ALL_TABLES.map(q).join(', ')}`);
+  const bulk = s.bulk && (truncate || nonEmpty.length === 0);
+  let saved: SavedObject[] = [];
+  if (bulk) {
+    progress({ phase: 'prepare', message: 'dropping indexes and foreign keys for the load' });
+    saved = await captureTableDdl(client, schema, SEED_TABLES.map((t) => t.name));
+    await dropTableDdl(client, schema, saved);
+  }
+  const templatesInserted = await insertTemplates(client, schema, s);
+
+  const ctx: SeedContext = { s, ids };
+  const plans = s.users <= PLAN_CACHE_MAX ? Array.from({ length: s.users }, (_, u) => planUser(s, u)) : null;
+  const planOf = (u: number) => plans?.[u] ?? planUser(s, u);
+  const tables: SeedTableResult[] = [];
+  for (const table of SEED_TABLES) {
+    if (signal?.aborted) throw new AbortedError('seed interrupted; nothing was written');
+    tables.push(await copyTable(client, schema, table, ctx, planOf, truncate, progress, signal));
+  }
+
+  let rebuildMs = 0;
+  let tradeRebuildMs = 0;
+  if (bulk) {
+    const r0 = performance.now();
+    await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
+    let done = 0;
+    await restoreTableDdl(client, schema, saved, (o, ms) => {
+      if (o.table === 'TradeLog') tradeRebuildMs += ms;
+      progress({ phase: 'rebuild', message: o.name, done: ++done, total: saved.length, unit: 'items' });
+    });
+    rebuildMs = Math.round(performance.now() - r0);
+  }
+  const trade = tables.find((t) => t.table === 'TradeLog')!;
+  const totalRows = tables.reduce((n, t) => n + t.rows, 0) + templatesInserted;
+  return {
+    seed: s.seed,
+    seedTag: ids.seedTag,
+    asOf: new Date(s.asOf).toISOString(),
+    users: s.users,
+    tradesPerUser: s.tradesPerUser,
+    automationsPerUser: s.automationsPerUser,
+    notificationsPerUser: s.notificationsPerUser,
+    mode: s.mode,
+    loadPath: bulk ? 'bulk' : 'constrained',
+    truncated: truncate,
+    tables,
+    templatesInserted,
+    trades: {
+      rows: trade.rows,
+      copyMs: trade.copyMs,
+      copyRowsPerSecond: trade.rowsPerSecond,
+      withRebuildMs: Math.round(trade.copyMs + tradeRebuildMs),
+      withRebuildRowsPerSecond: rate(trade.rows, trade.copyMs + tradeRebuildMs),
+    },
+    totalRows,
+    copyMs: Math.round(tables.reduce((n, t) => n + t.copyMs, 0)),
+    rebuildMs,
+    analyzeMs: 0,
+    totalMs: Math.round(performance.now() - started),
+    rowsPerSecond: 0,
+  };
+}
+
+async function nonEmptyTables(client: pg.Client, schema: string): Promise<string[]> {
+  const checks = ALL_TABLES.map((t, i) => `SELECT ${i} AS i WHERE EXISTS (SELECT 1 FROM ${qualifiedName(schema, t)})`).join(' UNION ALL ');
+  const { rows } = await client.query<{ i: number }>(checks);
+  return rows.map((r) => ALL_TABLES[r.i]!);
+}
+
+async function insertTemplates(client: pg.Client, schema: string, s: SeedSettings): Promise<number> {
+  const at = new Date(s.asOf - 800 * 86_400_000);
+  let n = 0;
+  for (const [id, type, subject, content] of TEMPLATES) {
+    const r = await client.query(
+      `INSERT INTO ${qualifiedName(schema, 'NotificationTemplate')} (id, name, subject, content, type, language, is_active, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, 'en-US', true, $6, $6) ON CONFLICT (id) DO NOTHING`, [id, id.replace(/_template$/, ''), subject, content, type, at]);
+    n += r.rowCount ?? 0;
+  }
+  return n;
+}
+
+async function copyTable(client: pg.Client, schema: string, table: SeedTable, ctx: SeedContext, planOf: (u: number) => UserPlan, freeze: boolean,
+  progress: (e: ProgressEvent) => void, signal: AbortSignal | undefined): Promise<SeedTableResult> {
+  const cols = table.columns.map(quoteIdent).join(', ');
+  const sql = `COPY ${qualifiedName(schema, table.name)} (${cols}) FROM STDIN WITH (FORMAT binary${freeze ? ', FREEZE' : ''})`;
+  let rows = 0;
+  const users = ctx.s.users;
+  function* chunks(): Generator<Buffer> {
+    const enc = new BinaryCopyEncoder(CHUNK_BYTES + 64 * 1024);
+    enc.header();
+    let lastReport = 0;
+    for (let u = 0; u < users; u++) {
+      rows += table.write(enc, planOf(u), ctx);
+      if (enc.length >= CHUNK_BYTES) {
+        yield enc.take();
+        if (rows - lastReport >= 50_000) {
+          lastReport = rows;
+          progress({ phase: 'copy', message: table.name, done: rows, unit: 'rows' });
+        }
+      }
+    }
+    enc.trailer();
+    yield enc.take();
+  }
+  const started = performance.now();
+  const stream = client.query(copyFrom(sql));
+  try {
+    await pipeline(Readable.from(chunks(), { objectMode: false }), stream, { signal });
+  } catch (err) {
+    if ((err as Error)?.name === 'AbortError') throw new AbortedError('seed interrupted; nothing was written', { cause: err });
+    throw err;
+  }
+  const copyMs = performance.now() - started;
+  progress({ phase: 'copy', message: table.name, done: rows, unit: 'rows' });
+  return { table: table.name, rows, copyMs: Math.round(copyMs), rowsPerSecond: rate(rows, copyMs) };
+}
