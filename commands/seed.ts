@@ -1,7 +1,64 @@
 import type { Command } from 'commander';
+import { defineAction } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
-import { configureNotImplemented } from '../src/cli/not-implemented.ts';
+import { UsageError } from '../src/errors.ts';
+import { DEFAULT_AS_OF, SEED_DEFAULTS, seedDatabase, type SeedMode } from '../src/seed/index.ts';
+import { renderSeed } from '../src/seed/render.ts';
+
+interface SeedFlags {
+  users?: string;
+  tradesPerUser?: string;
+  automationsPerUser?: string;
+  notificationsPerUser?: string;
+  seed?: string;
+  asOf?: string;
+  append?: boolean;
+  truncate?: boolean;
+  bulk?: boolean;
+}
+
+function int(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value.trim())) throw new UsageError(`${flag} must be a whole number (got '${value}')`, { hint: `fix ${flag}` });
+  return Number(value);
+}
 
 export function configure(cmd: Command, ctx: CliContext): void {
-  configureNotImplemented(cmd, ctx, 'issue #3');
+  cmd
+    .option('--users <n>', `users to create (default ${SEED_DEFAULTS.users})`)
+    .option('--trades-per-user <n>', `TradeLog rows per user (default ${SEED_DEFAULTS.tradesPerUser})`)
+    .option('--automations-per-user <n>', `automations per user (default ${SEED_DEFAULTS.automationsPerUser})`)
+    .option('--notifications-per-user <n>', `notifications per user, the first a welcome (default ${SEED_DEFAULTS.notificationsPerUser})`)
+    .option('--seed <n>', `random seed: the same seed gives identical data, ids included (default ${SEED_DEFAULTS.seed})`)
+    .option('--as-of <date>', `the "now" of the generated history (default ${DEFAULT_AS_OF})`)
+    .option('--append', 'add to a database that already holds Axisor data (needs a --seed not loaded yet)')
+    .option('--truncate', 'empty all Axisor tables first (in the same transaction as the load)')
+    .option('--no-bulk', 'COPY into the full schema instead of dropping and rebuilding indexes and foreign keys')
+    .addHelpText('after', `
+Refuses (exit 77) when the Axisor tables already hold rows, unless --append or --truncate.
+Everything runs in one transaction: an error or Ctrl-C leaves the database as it was.
+`);
+  defineAction<SeedFlags>(cmd, ctx, async ({ opts, out, config }) => {
+    if (opts.append && opts.truncate) throw new UsageError('--append and --truncate exclude each other', { hint: 'pass one of them' });
+    const mode: SeedMode = opts.truncate ? 'truncate' : opts.append ? 'append' : 'refuse';
+    const cfg = config();
+    const progress = await out.progress();
+    try {
+      const result = await seedDatabase({
+        users: int(opts.users, '--users'),
+        tradesPerUser: int(opts.tradesPerUser, '--trades-per-user'),
+        automationsPerUser: int(opts.automationsPerUser, '--automations-per-user'),
+        notificationsPerUser: int(opts.notificationsPerUser, '--notifications-per-user'),
+        seed: int(opts.seed, '--seed'),
+        asOf: opts.asOf,
+        mode,
+        bulk: opts.bulk !== false,
+      }, { connection: cfg, onProgress: progress.report, signal: ctx.signal });
+      progress.stop(`seeded ${result.totalRows.toLocaleString('en-US')} rows`);
+      return { result, render: renderSeed };
+    } catch (err) {
+      progress.stop();
+      throw err;
+    }
+  });
 }
