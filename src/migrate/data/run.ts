@@ -1,6 +1,6 @@
 import { qualifiedName } from '../../db/ident.ts';
 import { withTransaction } from '../../db/transaction.ts';
-import { PrerequisiteError } from '../../errors.ts';
+import { DatabaseError, PrerequisiteError } from '../../errors.ts';
 import { createDataTableSql, readDataHistory, recordDataMigration } from './history.ts';
 import { dataChecksum, sortDataMigrations } from './registry.ts';
 import type { DataMigration, DataMigrationContext, Queryable } from './types.ts';
@@ -79,6 +79,12 @@ export async function applyDataMigrations(client: Queryable, migrations: readonl
       const outcome = await m.up(tx, ctx);
       const { durationMs } = await recordDataMigration(tx, ctx.schema, { version: m.version, name: m.name, checksum, rowsChanged: outcome.rowsChanged });
       return { version: m.version, name: m.name, checksum, ...outcome, durationMs };
+    }).catch((err: unknown) => {
+      // Name the migration; keep the SQLSTATE (and any non-database error, e.g. an interrupt, as it is).
+      if (!(err instanceof DatabaseError)) throw err;
+      throw new DatabaseError(`data migration ${m.version} ${m.name} failed and was rolled back: ${err.message}`, {
+        sqlState: err.sqlState, cause: err.cause ?? err, details: err.details, hint: err.hint ?? 'fix the cause and run `axisor-db migrate` again; it starts this migration over',
+      });
     });
     done.push(applied);
   }
