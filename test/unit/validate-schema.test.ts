@@ -2,7 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import { mergePrismaRelations, relationKey, type Relation, type TableInfo } from '../../src/validate/catalog.ts';
 import { relationshipCheck, rowRule } from '../../src/validate/checks.ts';
 import { parsePrismaSchema } from '../../src/validate/prisma-schema.ts';
-import { groupedScanSql } from '../../src/validate/scan-sql.ts';
+import { planUnits } from '../../src/validate/scan-sql.ts';
 
 const SCHEMA = `
 // A comment with a brace { and @relation(fields: [nope], references: [id])
@@ -91,13 +91,15 @@ describe('check SQL', () => {
     expect(c.sql).not.toMatch(/NOT IN/i);
   });
 
-  test('row checks of one table share one scan and its joins', () => {
+  test('row checks without joins share one scan; relationship checks run alone on their FK columns', () => {
     const a = relationshipCheck(catalog, rel);
     const b = rowRule(catalog, { name: 'neg', table: 'C', severity: 'error', description: '', predicate: 't."a" < \'0\'', show: ['a'] });
-    const sql = groupedScanSql('s', 'C', [a, b]);
-    expect(sql.match(/FROM "s"\."C"/g)!.length).toBe(1);
-    expect(sql).toContain('LEFT JOIN "s"."P" j0 ON j0."x" = t."a" AND j0."y" = t."b"');
-    expect(sql).toContain('count(*) FILTER (WHERE c1) AS n1');
-    expect(sql).not.toMatch(/NOT IN/i);
+    const c = rowRule(catalog, { name: 'big', table: 'C', severity: 'warn', description: '', predicate: 't."b" > \'9\'', show: ['b'] });
+    const units = planUnits('s', [a, b, c]);
+    expect(units.map((u) => u.checks.map((x) => x.name))).toEqual([['orphan:C.a,b'], ['neg', 'big']]);
+    expect(units[0].sql).toContain('WITH bad AS MATERIALIZED (SELECT c."a" AS v0, c."b" AS v1 FROM "s"."C" c WHERE c."a" IS NOT NULL AND c."b" IS NOT NULL AND NOT EXISTS');
+    expect(units[1].sql.match(/FROM "s"\."C"/g)!.length).toBe(1);
+    expect(units[1].sql).toContain('count(*) FILTER (WHERE c1) AS n1');
+    for (const u of units) expect(u.sql).not.toMatch(/NOT IN/i);
   });
 });
