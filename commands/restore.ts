@@ -1,7 +1,48 @@
+import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
+import { defineAction } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
-import { configureNotImplemented } from '../src/cli/not-implemented.ts';
+import { parsePositiveInt } from '../src/config/index.ts';
+import { UsageError } from '../src/errors.ts';
+import { formatBytes, renderKeyValues } from '../src/render/index.ts';
+import { runRestore, type RestoreResult } from '../src/restore/service.ts';
+
+const DEFAULT_JOBS = Math.max(2, Math.min(4, availableParallelism()));
+
+function render(r: RestoreResult, out: import('../src/render/index.ts').Output): void {
+  out.print(renderKeyValues([
+    ['restored', r.id], ['chain', r.chain.join(' -> ')], ['into', `${r.targetDb}${r.replacedExisting ? ' (replaced)' : ''}`], ['tables', r.tables.length],
+    ['to time', r.toTime], ['replayed', r.replay ? `${r.replay.transactions} transactions, ${r.replay.changes} changes${r.replay.lastCommit ? `, last commit ${r.replay.lastCommit}` : ''}` : null],
+    ['foreign keys skipped', r.droppedForeignKeys || null], ['checked', `${r.checkedFiles} files, ${formatBytes(r.checkedBytes)}`], ['took', `${(r.durationMs / 1000).toFixed(1)} s`],
+  ]));
+}
 
 export function configure(cmd: Command, ctx: CliContext): void {
-  configureNotImplemented(cmd, ctx, 'issue #5');
+  cmd
+    .argument('[id]', 'backup id (see `axisor-db backup list`)')
+    .option('--latest', 'the newest backup of the configured database')
+    .option('--target-db <name>', 'database to restore into (created if missing)')
+    .option('--clean', 'replace a non-empty target (dropped only after the restore succeeded)')
+    .option('--to-time <timestamp>', 'replay changes committed up to this time (ISO 8601)')
+    .option('--table <name...>', 'restore only these tables (schema.table or table)')
+    .option('-j, --jobs <n>', `parallel streams (default ${DEFAULT_JOBS})`)
+    .option('--no-owner', 'do not restore ownership and grants (when the roles do not exist here)')
+    .option('--backup-dir <dir>', 'where backups live (AXISOR_BACKUP_DIR; default ./backups)')
+    .option('--maintenance-db <name>', 'database to connect to for CREATE/RENAME/DROP DATABASE', 'postgres');
+  defineAction<{ latest?: boolean; targetDb?: string; clean?: boolean; toTime?: string; table?: string[]; jobs?: string; owner: boolean; maintenanceDb: string }>(cmd, ctx, async ({ args, opts, out, config }) => {
+    if (!opts.targetDb) throw new UsageError('--target-db is required', { hint: 'e.g. axisor-db restore --latest --target-db axisor_restored' });
+    if (args[0] && opts.latest) throw new UsageError('give a backup id or --latest, not both');
+    const progress = await out.progress();
+    try {
+      const result = await runRestore(config(), {
+        id: args[0] ?? null, latest: Boolean(opts.latest), targetDb: opts.targetDb, clean: Boolean(opts.clean), toTime: opts.toTime ?? null, tables: opts.table ?? [],
+        jobs: opts.jobs === undefined ? DEFAULT_JOBS : parsePositiveInt(opts.jobs, '--jobs'), noOwner: opts.owner === false, maintenanceDb: opts.maintenanceDb,
+        env: ctx.env, onProgress: progress.report, signal: ctx.signal,
+      });
+      progress.stop(`restored ${result.id} into ${result.targetDb}`);
+      return { result, render };
+    } finally {
+      progress.stop();
+    }
+  });
 }

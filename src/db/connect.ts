@@ -23,6 +23,11 @@ export interface SessionOptions {
   applicationName?: string;
   /** Connect to another database on the same server (e.g. 'postgres' to CREATE DATABASE). */
   database?: string;
+  /**
+   * 'database' opens a logical REPLICATION connection (walsender), which accepts replication commands such as
+   * CREATE_REPLICATION_SLOT ... EXPORT_SNAPSHOT through the simple query protocol. Needs the REPLICATION attribute.
+   */
+  replication?: 'database';
 }
 
 type ConnSource = AxisorConfig | ConnectionSettings;
@@ -74,8 +79,9 @@ function clientConfig(c: ConnectionSettings, s: SessionOptions, preferSsl: boole
     application_name: s.applicationName ?? c.applicationName,
     connectionTimeoutMillis: c.connectTimeoutSeconds * 1000,
     ssl: sslOption(c, preferSsl),
+    ...(s.replication ? { replication: s.replication } : {}),
     // Sent in the start-up packet, so they hold from the first statement. A transaction pooler would reject them.
-    ...(c.pgbouncer ? {} : {
+    ...(c.pgbouncer || s.replication ? {} : {
       ...(statementTimeout > 0 ? { statement_timeout: statementTimeout } : {}),
       ...(lockTimeout > 0 ? { lock_timeout: lockTimeout } : {}),
     }),

@@ -1,0 +1,115 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { AxisorError, IntegrityError, NotFoundError, UsageError } from '../errors.ts';
+import { isBackupId } from './id.ts';
+import { processAlive, removeDir, writeFileDurable } from './fsx.ts';
+import { readManifest, type Manifest } from './manifest.ts';
+
+/** A backup is written under this prefix and renamed when complete; list and restore never look at these. */
+export const TMP_PREFIX = '.tmp-';
+const OWNER_FILE = 'owner.json';
+
+export interface CatalogEntry {
+  id: string;
+  dir: string;
+  manifest: Manifest | null;
+  /** Why the entry cannot be used (damaged manifest): listed so nobody mistakes it for good. */
+  problem: string | null;
+}
+
+/** Every published backup in the directory, oldest first. Temporary directories of running or dead runs are skipped. */
+export async function listCatalog(backupDir: string): Promise<CatalogEntry[]> {
+  let names: string[];
+  try {
+    names = await readdir(backupDir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const entries: CatalogEntry[] = [];
+  for (const id of names.filter(isBackupId).sort()) {
+    const dir = join(backupDir, id);
+    try {
+      entries.push({ id, dir, manifest: await readManifest(dir, id), problem: null });
+    } catch (err) {
+      entries.push({ id, dir, manifest: null, problem: err instanceof AxisorError ? err.message : String(err) });
+    }
+  }
+  return entries;
+}
+
+export async function findBackup(backupDir: string, id: string): Promise<{ dir: string; manifest: Manifest }> {
+  if (!isBackupId(id)) throw new UsageError(`'${id}' is not a backup id (like 20250126T020000Z-full-1a2b)`, { hint: 'run `axisor-db backup list` for the ids' });
+  const dir = join(backupDir, id);
+  try {
+    return { dir, manifest: await readManifest(dir, id) };
+  } catch (err) {
+    if ((err as AxisorError).code === 'not_found.backup_manifest') {
+      throw new NotFoundError('backup', `backup ${id} does not exist in ${backupDir}`, { hint: 'run `axisor-db backup list`, or pass --backup-dir' });
+    }
+    throw err;
+  }
+}
+
+/** The newest usable backup (optionally of one database). */
+export async function findLatest(backupDir: string, database?: string): Promise<{ dir: string; manifest: Manifest }> {
+  const all = (await listCatalog(backupDir)).filter((e) => e.manifest && (!database || e.manifest.database === database));
+  const last = all[all.length - 1];
+  if (!last) throw new NotFoundError('backup', `no backup${database ? ` of ${database}` : ''} in ${backupDir}`, { hint: 'take one with `axisor-db backup --type full`' });
+  return { dir: last.dir, manifest: last.manifest! };
+}
+
+/** The chain that restores `id`: its full backup first, then each incremental up to and including `id`. */
+export async function resolveChain(backupDir: string, id: string): Promise<Array<{ dir: string; manifest: Manifest }>> {
+  const chain: Array<{ dir: string; manifest: Manifest }> = [];
+  let cur: string | null = id;
+  while (cur) {
+    let link: { dir: string; manifest: Manifest };
+    try {
+      link = await findBackup(backupDir, cur);
+    } catch (err) {
+      if (chain.length > 0 && (err as AxisorError).code === 'not_found.backup') {
+        throw new IntegrityError('chain_broken', `backup ${chain[0]!.manifest.id} needs ${cur}, which is missing`, { hint: 'the chain is broken; restore an earlier backup or take a new full backup' });
+      }
+      throw err;
+    }
+    chain.unshift(link);
+    if (chain.length > 10_000) throw new IntegrityError('chain_loop', `the chain of ${id} loops`);
+    cur = link.manifest.parent;
+  }
+  return chain;
+}
+
+/** Marks a temporary directory with the pid that writes it, so a later run can tell a dead run's leftovers. */
+export async function claimTempDir(tmpDir: string): Promise<void> {
+  await writeFileDurable(join(tmpDir, OWNER_FILE), JSON.stringify({ pid: process.pid, host: hostname(), startedAt: new Date().toISOString() }));
+}
+
+/** Removes temporary directories whose writer is gone (killed, crashed). Returns what it removed. */
+export async function cleanStaleTemps(backupDir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(backupDir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names.filter((n) => n.startsWith(TMP_PREFIX))) {
+    const dir = join(backupDir, name);
+    let alive: boolean;
+    try {
+      const owner = JSON.parse(await readFile(join(dir, OWNER_FILE), 'utf8')) as { pid?: number; host?: string };
+      // Another host sharing the directory: its runs cannot be checked, so only its own runs clean up after it.
+      alive = owner.host !== hostname() || (owner.pid !== undefined && processAlive(owner.pid));
+    } catch {
+      // No owner file yet: either a run that is just starting, or one killed in that instant. Give it a minute.
+      alive = await stat(dir).then((s) => Date.now() - s.mtimeMs < 60_000, () => false);
+    }
+    if (!alive) {
+      await removeDir(dir);
+      removed.push(name);
+    }
+  }
+  return removed;
+}

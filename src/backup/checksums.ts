@@ -1,0 +1,44 @@
+import { join } from 'node:path';
+import { IntegrityError } from '../errors.ts';
+import type { ProgressFn } from '../render/output.ts';
+import { sha256File } from './fsx.ts';
+import type { Manifest } from './manifest.ts';
+
+export interface ChecksumReport {
+  id: string;
+  files: number;
+  bytes: number;
+  bad: Array<{ path: string; problem: string }>;
+}
+
+/** Re-reads every file of a backup and compares size and sha256 with the manifest. */
+export async function checkFiles(dir: string, m: Manifest, onProgress?: ProgressFn): Promise<ChecksumReport> {
+  const bad: ChecksumReport['bad'] = [];
+  let bytes = 0;
+  for (const f of m.files) {
+    try {
+      const got = await sha256File(join(dir, f.path));
+      bytes += got.bytes;
+      if (got.bytes !== f.bytes) bad.push({ path: f.path, problem: `size ${got.bytes}, manifest says ${f.bytes}` });
+      else if (got.sha256 !== f.sha256) bad.push({ path: f.path, problem: 'sha256 differs from the manifest' });
+    } catch (err) {
+      bad.push({ path: f.path, problem: (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : (err as Error).message });
+    }
+    onProgress?.({ phase: 'checksums', done: bytes, unit: 'bytes', message: m.id });
+  }
+  return { id: m.id, files: m.files.length, bytes, bad };
+}
+
+/** Checks a whole chain and throws IntegrityError (exit 65) naming the damaged files. */
+export async function assertChainIntact(chain: Array<{ dir: string; manifest: Manifest }>, onProgress?: ProgressFn): Promise<ChecksumReport[]> {
+  const reports: ChecksumReport[] = [];
+  for (const link of chain) reports.push(await checkFiles(link.dir, link.manifest, onProgress));
+  const bad = reports.flatMap((r) => r.bad.map((b) => `${r.id}/${b.path}: ${b.problem}`));
+  if (bad.length > 0) {
+    throw new IntegrityError('checksum', `backup files fail their checksums: ${bad.slice(0, 5).join('; ')}${bad.length > 5 ? ` (+${bad.length - 5} more)` : ''}`, {
+      hint: 'this backup cannot be trusted; restore an older one (axisor-db backup list) and take a new full backup',
+      details: { bad },
+    });
+  }
+  return reports;
+}

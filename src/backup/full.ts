@@ -1,0 +1,146 @@
+import { chmod, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { connectClient } from '../db/connect.ts';
+import { qualifiedName, quoteIdent } from '../db/ident.ts';
+import { findPgTool, runPgTool, type PgTool } from '../pgtools/index.ts';
+import { copySessionEnv, dumpChunk } from './copy-stream.ts';
+import { DIR_MODE, FILE_MODE, fsyncPath, sha256File } from './fsx.ts';
+import { listTables, readSequences, schemaFingerprint, type ServerInfo, type SourceTable } from './introspect.ts';
+import type { Manifest, ManifestFile, TableEntry } from './manifest.ts';
+import { runLimited } from './pool.ts';
+import { exportSnapshot } from './slots.ts';
+import type { RunContext } from './types.ts';
+
+const MIN_CHUNK_BYTES = 64 * 1024 * 1024;
+
+export interface ChunkPlan {
+  table: number;
+  chunk: number;
+  fromPage: number | null;
+  toPage: number | null;
+  bytes: number;
+}
+
+/**
+ * pg_dump -j parallelises by table only, so the biggest table bounds its time. We split big tables into ctid
+ * page ranges (TID range scans, PG14+) read in parallel under the same snapshot, so every range sees the same
+ * data; the last range is open-ended so pages added after the size was measured are still read.
+ */
+export function planChunks(tables: Array<{ bytes: number }>, jobs: number, blockSize = 8192): ChunkPlan[] {
+  const total = tables.reduce((s, t) => s + t.bytes, 0);
+  const target = Math.max(MIN_CHUNK_BYTES, Math.ceil(total / Math.max(1, jobs * 2)));
+  const plan: ChunkPlan[] = [];
+  tables.forEach((t, ti) => {
+    const n = jobs > 1 && t.bytes > target * 1.5 ? Math.min(64, Math.ceil(t.bytes / target)) : 1;
+    const pages = Math.ceil(t.bytes / blockSize);
+    for (let k = 0; k < n; k++) {
+      plan.push({
+        table: ti, chunk: k, bytes: Math.ceil(t.bytes / n),
+        fromPage: n === 1 || k === 0 ? null : Math.floor((k * pages) / n),
+        toPage: n === 1 || k === n - 1 ? null : Math.floor(((k + 1) * pages) / n),
+      });
+    }
+  });
+  return plan.sort((a, b) => b.bytes - a.bytes);
+}
+
+export function copyOutSql(t: { schema: string; name: string; columns: string[] }, p: { fromPage: number | null; toPage: number | null }): string {
+  const cols = t.columns.map(quoteIdent).join(', ');
+  if (p.fromPage === null && p.toPage === null) return `COPY ${qualifiedName(t.schema, t.name)} (${cols}) TO STDOUT`;
+  const where = [p.fromPage !== null ? `ctid >= '(${p.fromPage},0)'::tid` : '', p.toPage !== null ? `ctid < '(${p.toPage},0)'::tid` : ''].filter(Boolean).join(' AND ');
+  return `COPY (SELECT ${cols} FROM ONLY ${qualifiedName(t.schema, t.name)} WHERE ${where}) TO STDOUT`;
+}
+
+export interface FullParams {
+  info: ServerInfo;
+  schemaOnly: boolean;
+  slotName: string | null;
+}
+
+/** Writes a full or schema-only backup into ctx.tmpDir and returns its manifest (not yet published). */
+export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<Manifest> {
+  const { config, opts } = ctx;
+  const conn = config.connection;
+  const pgDump = await findPgTool('pg_dump', { minMajor: p.info.major, env: opts.env });
+  const psql = await findPgTool('psql', { env: opts.env });
+  const snap = await exportSnapshot(config, p.slotName);
+  const meta = await connectClient(config, { applicationName: 'axisor-db backup (meta)', statementTimeoutMs: 0 });
+  try {
+    await meta.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    await meta.query(`SET TRANSACTION SNAPSHOT '${snap.name.replace(/'/g, "''")}'`);
+    const consistentAt = (await meta.query<{ t: string }>(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t`)).rows[0]!.t;
+    const tables = await listTables(meta);
+    // Like pg_dump: hold ACCESS SHARE on every table until the end, so no DDL changes what we are reading.
+    if (tables.length > 0) await meta.query(`LOCK TABLE ${tables.map((t) => `ONLY ${qualifiedName(t.schema, t.name)}`).join(', ')} IN ACCESS SHARE MODE`);
+    const fingerprint = await schemaFingerprint(meta);
+    const blockSize = Number((await meta.query<{ b: string }>(`SELECT current_setting('block_size') AS b`)).rows[0]!.b);
+    await mkdir(join(ctx.tmpDir, 'data'), { mode: DIR_MODE });
+
+    const env = copySessionEnv(opts.env, p.info.encoding);
+    let doneBytes = 0;
+    let doneChunks = 0;
+    const report = (phase: string) => opts.onProgress?.({ phase, done: doneBytes, unit: 'bytes', message: `${doneChunks}/${plan.length} data streams` });
+    const plan = p.schemaOnly ? [] : planChunks(tables, opts.jobs, blockSize);
+    const chunkResults = new Map<string, Awaited<ReturnType<typeof dumpChunk>> & { file: string }>();
+    const tasks: Array<() => Promise<void>> = [
+      async () => {
+        // The schema archive is small; pg_dump's own gzip is fine for it, and -Fc keeps pg_restore's section/-L selection.
+        await runPgTool(pgDump, ['-Fc', '-s', `--snapshot=${snap.name}`, '-f', join(ctx.tmpDir, 'schema.dump'), '--no-sync'], conn, { baseEnv: opts.env });
+        await chmod(join(ctx.tmpDir, 'schema.dump'), FILE_MODE); // pg_dump honours the umask; backups are owner-only
+        await fsyncPath(join(ctx.tmpDir, 'schema.dump'));
+      },
+      ...plan.map((c) => async () => {
+        const t = tables[c.table]!;
+        const file = `data/${String(c.table).padStart(4, '0')}-${String(c.chunk).padStart(3, '0')}.copy${ctx.codec.ext}`;
+        const r = await dumpChunk({
+          psql, conn, env, snapshot: snap.name, copySql: copyOutSql(t, c), codec: ctx.codec, outPath: join(ctx.tmpDir, file),
+          onBytes: (n) => {
+            doneBytes += n;
+            report('dump');
+          },
+        });
+        chunkResults.set(`${c.table}:${c.chunk}`, { ...r, file });
+        doneChunks++;
+        report('dump');
+      }),
+    ];
+    opts.onProgress?.({ phase: 'dump', message: `${tables.length} tables, ${plan.length} data streams, ${opts.jobs} jobs` });
+    await runLimited(tasks, opts.jobs + (p.schemaOnly ? 0 : 1), opts.signal);
+    const sequences = await readSequences(meta);
+    await meta.query('COMMIT');
+    return buildManifest(ctx, p, { tables, chunkResults, sequences, fingerprint, consistentAt, snapshot: snap, pgDump });
+  } finally {
+    await meta.end().catch(() => {});
+    await snap.release();
+  }
+}
+
+async function buildManifest(
+  ctx: RunContext, p: FullParams,
+  d: { tables: SourceTable[]; chunkResults: Map<string, { file: string; rows: number; rawBytes: number; contentSha256: string; bytes: number; sha256: string }>; sequences: Manifest['sequences']; fingerprint: string; consistentAt: string; snapshot: { name: string; lsn: string | null; slot: string | null }; pgDump: PgTool },
+): Promise<Manifest> {
+  const files: ManifestFile[] = [{ path: 'schema.dump', ...(await sha256File(join(ctx.tmpDir, 'schema.dump'))) }];
+  const tables: TableEntry[] = d.tables.map((t, ti) => {
+    const chunks = [...d.chunkResults.entries()].filter(([k]) => k.startsWith(`${ti}:`)).sort((a, b) => Number(a[0].split(':')[1]) - Number(b[0].split(':')[1])).map(([, r]) => {
+      files.push({ path: r.file, bytes: r.bytes, sha256: r.sha256 });
+      return { file: r.file, rows: r.rows, rawBytes: r.rawBytes, contentSha256: r.contentSha256 };
+    });
+    return {
+      schema: t.schema, name: t.name, columns: t.columns, rows: chunks.reduce((s, c) => s + c.rows, 0), chunks,
+      objects: t.objects, fkeys: t.fkeys, ownedSequences: t.ownedSequences, hasIdentity: !(t.replident === 'n' || (t.replident === 'd' && !t.hasPk)),
+    };
+  });
+  const finishedAt = new Date();
+  return {
+    format: 1, id: ctx.id, type: p.schemaOnly ? 'schema-only' : 'full', parent: null, chainRoot: ctx.id,
+    database: p.info.database, encoding: p.info.encoding, server: { version: p.info.version, versionNum: p.info.versionNum },
+    tools: { axisorDb: ctx.opts.toolVersion, pgDump: d.pgDump.version, compressor: ctx.compressorVersion },
+    startedAt: ctx.startedAt.toISOString(), finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - ctx.startedAt.getTime(),
+    compression: ctx.codec.name,
+    snapshot: { name: d.snapshot.name, lsn: d.snapshot.lsn },
+    slot: d.snapshot.slot ? { name: d.snapshot.slot, plugin: 'wal2json' } : null,
+    lsn: null, consistentAt: d.consistentAt, commitTimes: null, schemaFingerprint: d.fingerprint,
+    files, tables, sequences: d.sequences, changes: null,
+    totals: { bytes: files.reduce((s, f) => s + f.bytes, 0), rawBytes: tables.reduce((s, t) => s + t.chunks.reduce((a, c) => a + c.rawBytes, 0), 0), rows: tables.reduce((s, t) => s + t.rows, 0) },
+  };
+}

@@ -1,0 +1,125 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { IntegrityError, NotFoundError } from '../errors.ts';
+import { writeFileDurable } from './fsx.ts';
+import type { BackupType } from './id.ts';
+
+export const MANIFEST_FILE = 'manifest.json';
+/** sha256 of manifest.json, so a damaged manifest is detected like any other file. */
+export const MANIFEST_SUM_FILE = 'manifest.sha256';
+export const MANIFEST_FORMAT = 1;
+
+export type Compression = 'zstd' | 'gzip' | 'none';
+
+export interface ManifestFile {
+  /** Relative to the backup directory. */
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface TableChunk {
+  file: string;
+  rows: number;
+  /** Uncompressed COPY text bytes and their sha256: the content fingerprint the restore drill recomputes. */
+  rawBytes: number;
+  contentSha256: string;
+}
+
+export interface TableEntry {
+  schema: string;
+  name: string;
+  /** Columns in COPY order (generated columns excluded: the server recomputes them). */
+  columns: string[];
+  rows: number;
+  chunks: TableChunk[];
+  /** Source catalog OIDs of the table, its indexes, constraints, triggers, defaults, owned sequences: --table uses them to select schema entries. */
+  objects: number[];
+  fkeys: Array<{ oid: number; ref: string }>;
+  ownedSequences: string[];
+  /** It has a primary key or a replica identity, so its UPDATEs and DELETEs can be captured. */
+  hasIdentity: boolean;
+}
+
+export interface SequenceEntry {
+  schema: string;
+  name: string;
+  lastValue: string;
+  isCalled: boolean;
+}
+
+export interface ChangeStats {
+  transactions: number;
+  inserts: number;
+  updates: number;
+  deletes: number;
+  truncates: number;
+}
+
+export interface Manifest {
+  format: number;
+  id: string;
+  type: BackupType;
+  /** Previous backup in the chain (incrementals only). */
+  parent: string | null;
+  /** The full backup this chain starts with (itself for a full). */
+  chainRoot: string;
+  database: string;
+  encoding: string;
+  server: { version: string; versionNum: number };
+  tools: { axisorDb: string; pgDump: string; compressor: string | null };
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  compression: Compression;
+  /** Full: the exported snapshot the data was read in; its LSN (slot consistent point) if a chain starts here. */
+  snapshot: { name: string; lsn: string | null } | null;
+  /** Logical slot that feeds this chain's incrementals, or null if the chain cannot continue. */
+  slot: { name: string; plugin: string } | null;
+  /** Incremental: the LSN range of captured commits (start exclusive, end inclusive of the marker commit). */
+  lsn: { start: string; end: string } | null;
+  /** Commit timestamps: a full's snapshot time, an incremental's first and last captured commit. */
+  consistentAt: string;
+  commitTimes: { first: string | null; last: string | null } | null;
+  schemaFingerprint: string;
+  files: ManifestFile[];
+  /** Row counts per table as of this backup (for an incremental: after applying it to its chain). */
+  tables: TableEntry[];
+  sequences: SequenceEntry[];
+  changes: ChangeStats | null;
+  totals: { bytes: number; rawBytes: number; rows: number };
+}
+
+export function sha256Hex(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export async function writeManifest(dir: string, m: Manifest): Promise<void> {
+  const text = `${JSON.stringify(m, null, 2)}\n`;
+  await writeFileDurable(join(dir, MANIFEST_FILE), text);
+  await writeFileDurable(join(dir, MANIFEST_SUM_FILE), `${sha256Hex(text)}  ${MANIFEST_FILE}\n`);
+}
+
+/** Reads a backup's manifest and checks it against its own checksum. */
+export async function readManifest(dir: string, id: string): Promise<Manifest> {
+  let text: string;
+  let sum: string;
+  try {
+    text = await readFile(join(dir, MANIFEST_FILE), 'utf8');
+    sum = (await readFile(join(dir, MANIFEST_SUM_FILE), 'utf8')).split(/\s+/)[0] ?? '';
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new NotFoundError('backup_manifest', `backup ${id} has no manifest (${dir})`, { hint: 'run `axisor-db backup list` to see the complete backups' });
+    }
+    throw err;
+  }
+  if (sha256Hex(text) !== sum) {
+    throw new IntegrityError('manifest_checksum', `the manifest of backup ${id} does not match its checksum`, { hint: 'the backup directory was modified or damaged; restore from another backup' });
+  }
+  const m = JSON.parse(text) as Manifest;
+  if (m.format !== MANIFEST_FORMAT || m.id !== id) {
+    throw new IntegrityError('manifest_format', `the manifest of backup ${id} has format ${m.format} / id ${m.id}`, { hint: 'this backup was written by an incompatible axisor-db version or renamed' });
+  }
+  return m;
+}

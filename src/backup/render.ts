@@ -1,0 +1,88 @@
+import { formatBytes, renderKeyValues, renderTable, type Output } from '../render/index.ts';
+import type { CatalogEntry } from './catalog.ts';
+import type { Manifest } from './manifest.ts';
+import type { PruneResult } from './prune.ts';
+import type { StatusResult } from './status.ts';
+import type { BackupResult } from './types.ts';
+import type { VerifyResult } from './verify.ts';
+
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+export function renderBackup(r: BackupResult, out: Output): void {
+  for (const w of r.warnings) out.warn(w);
+  out.print(renderKeyValues([
+    ['backup', r.id], ['type', r.type + (r.promotedBecause ? ` (asked for ${r.requestedType}: ${r.promotedBecause})` : '')], ['database', r.database],
+    ['parent', r.parent], ['tables', r.tables], ['rows', r.rows], ['size', `${formatBytes(r.bytes)} (${r.compression}; ${formatBytes(r.rawBytes)} raw)`],
+    ['changes', r.changes ? `${r.changes.transactions} transactions: ${r.changes.inserts} inserts, ${r.changes.updates} updates, ${r.changes.deletes} deletes, ${r.changes.truncates} truncates` : null],
+    ['lsn', r.lsn ? `${r.lsn.start} .. ${r.lsn.end}` : null], ['slot', r.slot], ['took', secs(r.durationMs)], ['directory', r.dir],
+  ]));
+}
+
+export interface ListResult {
+  backupDir: string;
+  backups: Array<{ id: string; type: string | null; database: string | null; parent: string | null; finishedAt: string | null; bytes: number | null; rows: number | null; problem: string | null }>;
+}
+
+export function toListResult(backupDir: string, entries: CatalogEntry[]): ListResult {
+  return {
+    backupDir,
+    backups: entries.map((e) => ({
+      id: e.id, type: e.manifest?.type ?? null, database: e.manifest?.database ?? null, parent: e.manifest?.parent ?? null,
+      finishedAt: e.manifest?.finishedAt ?? null, bytes: e.manifest?.totals.bytes ?? null, rows: e.manifest?.totals.rows ?? null, problem: e.problem,
+    })),
+  };
+}
+
+export function renderList(r: ListResult, out: Output): void {
+  if (r.backups.length === 0) return out.print(`no backups in ${r.backupDir}`);
+  out.print(renderTable(['id', 'type', 'database', 'finished (UTC)', 'size', 'rows', 'parent / problem'], r.backups.map((b) => [
+    b.id, b.type ?? out.c.red('DAMAGED'), b.database, b.finishedAt?.replace('T', ' ').slice(0, 19), b.bytes === null ? '' : formatBytes(b.bytes), b.rows, b.problem ?? b.parent,
+  ])));
+}
+
+export function renderShow(m: Manifest, out: Output): void {
+  out.print(renderKeyValues([
+    ['backup', m.id], ['type', m.type], ['database', m.database], ['parent', m.parent], ['chain', m.chainRoot], ['server', m.server.version],
+    ['pg_dump', m.tools.pgDump], ['axisor-db', m.tools.axisorDb], ['started', m.startedAt], ['finished', m.finishedAt], ['took', secs(m.durationMs)],
+    ['consistent at', m.consistentAt], ['snapshot', m.snapshot ? `${m.snapshot.name}${m.snapshot.lsn ? ` at ${m.snapshot.lsn}` : ''}` : null],
+    ['lsn', m.lsn ? `${m.lsn.start} .. ${m.lsn.end}` : null], ['slot', m.slot?.name], ['compression', m.compression],
+    ['size', `${formatBytes(m.totals.bytes)} in ${m.files.length} files (${formatBytes(m.totals.rawBytes)} raw)`], ['schema fingerprint', m.schemaFingerprint],
+  ]));
+  out.print();
+  out.print(renderTable(['table', 'rows', 'streams'], m.tables.map((t) => [`${t.schema}.${t.name}`, t.rows, t.chunks.length]), { colAligns: ['left', 'right', 'right'] }));
+}
+
+export function renderVerify(r: VerifyResult, out: Output): void {
+  out.print(renderKeyValues([
+    ['backup', r.id], ['chain', r.chain.join(' -> ')],
+    ['checksums', r.checksums.ok ? `ok (${r.checksums.files} files, ${formatBytes(r.checksums.bytes)})` : out.c.red(`FAILED: ${r.checksums.bad.map((b) => `${b.backup}/${b.path} ${b.problem}`).join('; ')}`)],
+    ['restore drill', !r.drill.ran ? 'not run' : r.drill.ok ? `ok (${r.drill.tables.length} tables)` : out.c.red(`FAILED${r.drill.error ? `: ${r.drill.error}` : ''}`)],
+    ['took', secs(r.durationMs)],
+  ]));
+  if (r.drill.tables.length > 0) {
+    out.print(renderTable(['table', 'rows expected', 'rows restored', 'content', 'ok'], r.drill.tables.map((t) => [
+      `${t.schema}.${t.name}`, t.expectedRows, t.rows, t.contentMatches === null ? 'n/a' : t.contentMatches ? 'identical' : 'DIFFERS', t.ok ? 'yes' : out.c.red('NO'),
+    ])));
+  }
+}
+
+export function renderPrune(r: PruneResult, out: Output): void {
+  out.print(renderTable(['id', 'type', 'finished (UTC)', 'size', r.dryRun ? 'would' : 'done', 'why'], r.decisions.map((d) => [
+    d.id, d.type, d.finishedAt.replace('T', ' ').slice(0, 19), formatBytes(d.bytes), d.keep ? 'keep' : r.dryRun ? 'delete' : 'deleted', d.reasons.join('; '),
+  ])));
+  out.print(`${r.dryRun ? 'would delete' : 'deleted'} ${r.deleted} backup(s), ${formatBytes(r.freedBytes)}; kept ${r.kept}${r.dryRun ? ' (dry run: nothing changed)' : ''}`);
+}
+
+export function renderStatus(r: StatusResult, out: Output): void {
+  out.print(renderKeyValues([
+    ['database', r.database], ['backup dir', r.backupDir], ['wal_level', r.walLevel], ['max_slot_wal_keep_size', r.maxSlotWalKeepSize],
+    ['incremental ready', r.incrementalReady ? 'yes' : 'no'], ['chain', r.chain ? `${r.chain.root} .. ${r.chain.head} (${r.chain.length} backups)` : null],
+    ['last backup', r.lastBackup ? `${r.lastBackup.id} (${r.lastBackup.finishedAt})` : null],
+  ]));
+  for (const b of r.blockers) out.print(`${out.c.yellow('blocked:')} ${b.message}${b.hint ? ` (fix: ${b.hint})` : ''}`);
+  if (r.slots.length > 0) {
+    out.print(renderTable(['slot', 'in use', 'wal_status', 'confirmed', 'lag', 'retained WAL'], r.slots.map((s) => [
+      s.name, s.inUse ? 'chain' : 'orphan', s.walStatus, s.confirmedFlushLsn, s.lagBytes === null ? '' : formatBytes(s.lagBytes), s.retainedBytes === null ? '' : formatBytes(s.retainedBytes),
+    ])));
+  }
+}

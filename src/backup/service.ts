@@ -1,0 +1,115 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AxisorConfig } from '../config/types.ts';
+import { connectClient } from '../db/connect.ts';
+import { withAdvisoryLock } from '../db/advisory-lock.ts';
+import { AbortedError, AxisorError, PrerequisiteError, UsageError } from '../errors.ts';
+import { claimTempDir, cleanStaleTemps, listCatalog, TMP_PREFIX } from './catalog.ts';
+import { codecFor, probeCodec } from './compress.ts';
+import { writeFullBackup } from './full.ts';
+import { ensurePrivateDir, DIR_MODE, publishDir, removeDir } from './fsx.ts';
+import { newBackupId } from './id.ts';
+import { advanceSlot, writeIncrementalBackup, IncrementalNeedsFull } from './incremental.ts';
+import { serverInfo } from './introspect.ts';
+import { writeManifest, type Manifest } from './manifest.ts';
+import { dropOtherSlots, logicalBlocker, newSlotName, slotPrefix } from './slots.ts';
+import type { BackupOptions, BackupResult, RunContext } from './types.ts';
+
+/**
+ * Keeps exactly one slot per (database, backup directory): the one of the newest full backup that has one.
+ * Old chains' slots and orphans of killed runs would otherwise pin WAL forever.
+ */
+async function reconcileSlots(control: import('pg').Client, prefix: string, backupDir: string, database: string): Promise<void> {
+  const fulls = (await listCatalog(backupDir)).filter((e) => e.manifest?.type === 'full' && e.manifest.database === database && e.manifest.slot);
+  const keep = fulls[fulls.length - 1]?.manifest?.slot?.name ?? null;
+  await dropOtherSlots(control, prefix, keep).catch(() => []);
+}
+
+/** The advisory lock key: one backup per database at a time, whatever directory it writes to. */
+export function backupLockKey(database: string): string {
+  return `axisor-db:backup:${database}`;
+}
+
+/**
+ * `axisor-db backup`: takes the per-database lock, writes the backup under a temporary name, then publishes it
+ * atomically. Nothing is listed unless it is complete and fsynced.
+ */
+export async function runBackup(config: AxisorConfig, opts: BackupOptions): Promise<BackupResult> {
+  if (!Number.isInteger(opts.jobs) || opts.jobs < 1) throw new UsageError(`--jobs must be a positive integer (got ${opts.jobs})`);
+  const codec = codecFor(opts.compression, opts.compressLevel);
+  const compressorVersion = await probeCodec(codec, opts.env);
+  const backupDir = config.backupDir;
+  await ensurePrivateDir(backupDir);
+  const removedTempDirs = await cleanStaleTemps(backupDir);
+  const control = await connectClient(config, { applicationName: 'axisor-db backup', statementTimeoutMs: 0 });
+  try {
+    const info = await serverInfo(control);
+    return await withAdvisoryLock(control, backupLockKey(info.database), { timeoutMs: opts.waitSeconds * 1000, pollMs: 200, label: `backup of ${info.database}`, waitFlag: '--wait <seconds>' }, async () => {
+      const warnings: string[] = [];
+      const warn = (m: string) => {
+        warnings.push(m);
+        opts.onWarning?.(m);
+      };
+      const prefix = slotPrefix(info.database, backupDir);
+      await reconcileSlots(control, prefix, backupDir, info.database);
+      const startedAt = opts.now?.() ?? new Date();
+      let type = opts.type;
+      let promotedBecause: string | null = null;
+      const attempt = async (t: typeof type): Promise<{ manifest: Manifest; ctx: RunContext }> => {
+        const id = newBackupId(t, startedAt);
+        const tmpDir = join(backupDir, `${TMP_PREFIX}${id}`);
+        await mkdir(tmpDir, { mode: DIR_MODE });
+        const ctx: RunContext = { config, opts, codec, compressorVersion, id, tmpDir, startedAt, warnings };
+        try {
+          await claimTempDir(tmpDir);
+          let manifest: Manifest;
+          if (t === 'incremental') {
+            manifest = await writeIncrementalBackup(ctx, { info, control, prefix, catalog: await listCatalog(backupDir) });
+          } else {
+            let slotName: string | null = null;
+            if (t === 'full' && opts.startChain) {
+              const blocker = logicalBlocker(info);
+              if (!blocker) slotName = newSlotName(prefix, id);
+              else if (info.walLevel === 'logical') warn(`this full backup cannot start an incremental chain: ${blocker.message} (${blocker.hint})`);
+            }
+            manifest = await writeFullBackup(ctx, { info, schemaOnly: t === 'schema-only', slotName });
+          }
+          if (opts.signal?.aborted) throw new AbortedError('backup interrupted; nothing was published');
+          await writeManifest(tmpDir, manifest);
+          await rm(join(tmpDir, 'owner.json'), { force: true });
+          await publishDir(tmpDir, join(backupDir, id), backupDir);
+          return { manifest, ctx };
+        } catch (err) {
+          await removeDir(tmpDir).catch(() => {});
+          if (opts.signal?.aborted && !(err instanceof AxisorError)) throw new AbortedError('backup interrupted; nothing was published', { cause: err });
+          throw err;
+        }
+      };
+      let done: { manifest: Manifest; ctx: RunContext };
+      try {
+        done = await attempt(type);
+      } catch (err) {
+        if (!(err instanceof IncrementalNeedsFull)) throw err;
+        promotedBecause = err.message;
+        warn(`taking a full backup instead of an incremental: ${err.message}`);
+        type = 'full';
+        if (!opts.startChain) throw new PrerequisiteError('needs_full', err.message, { hint: 'run axisor-db backup --type full' });
+        done = await attempt('full');
+      }
+      const m = done.manifest;
+      if (m.type === 'incremental' && m.slot && m.lsn) await advanceSlot(control, m.slot.name, m.lsn.end);
+      if (m.type === 'full' && m.slot) {
+        const noId = m.tables.filter((t) => !t.hasIdentity).map((t) => `${t.schema}.${t.name}`);
+        if (noId.length > 0) warn(`incremental backups will refuse until these tables have a primary key or replica identity: ${noId.join(', ')}`);
+      }
+      await reconcileSlots(control, prefix, backupDir, info.database);
+      return {
+        id: m.id, type: m.type, requestedType: opts.type, promotedBecause, parent: m.parent, database: m.database, dir: join(backupDir, m.id),
+        compression: m.compression, bytes: m.totals.bytes, rawBytes: m.totals.rawBytes, rows: m.totals.rows, tables: m.tables.length,
+        files: m.files.length, durationMs: m.durationMs, slot: m.slot?.name ?? null, lsn: m.lsn, changes: m.changes, removedTempDirs, warnings,
+      };
+    });
+  } finally {
+    await control.end().catch(() => {});
+  }
+}

@@ -1,0 +1,59 @@
+import type { AxisorConfig } from '../config/types.ts';
+import type { ProgressFn } from '../render/output.ts';
+import type { Codec } from './compress.ts';
+import type { BackupType } from './id.ts';
+import type { Compression, Manifest } from './manifest.ts';
+
+export interface BackupOptions {
+  type: BackupType;
+  compression: Compression;
+  compressLevel?: number;
+  /** Parallel data streams (COPY sessions + compressors). */
+  jobs: number;
+  /** Wait this long for another backup of the same database to finish (0: fail at once with LOCK_HELD). */
+  waitSeconds: number;
+  /** Full backups start an incremental chain (a logical slot) when the server allows it. */
+  startChain: boolean;
+  /** Environment for PATH / PG_BIN (passed in: nothing below commands/ reads process.env). */
+  env: Readonly<Record<string, string | undefined>>;
+  toolVersion: string;
+  signal?: AbortSignal;
+  onProgress?: ProgressFn;
+  onWarning?: (message: string) => void;
+  now?: () => Date;
+}
+
+export interface BackupResult {
+  id: string;
+  type: BackupType;
+  requestedType: BackupType;
+  /** Why an incremental became a full backup (schema change), or null. */
+  promotedBecause: string | null;
+  parent: string | null;
+  database: string;
+  dir: string;
+  compression: Compression;
+  bytes: number;
+  rawBytes: number;
+  rows: number;
+  tables: number;
+  files: number;
+  durationMs: number;
+  slot: string | null;
+  lsn: { start: string; end: string } | null;
+  changes: Manifest['changes'];
+  removedTempDirs: string[];
+  warnings: string[];
+}
+
+/** What a backup run hands to the full/incremental writers. */
+export interface RunContext {
+  config: AxisorConfig;
+  opts: BackupOptions;
+  codec: Codec;
+  compressorVersion: string | null;
+  id: string;
+  tmpDir: string;
+  startedAt: Date;
+  warnings: string[];
+}

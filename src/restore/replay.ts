@@ -1,0 +1,144 @@
+import { createInterface } from 'node:readline';
+import { createReadStream } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { execa } from 'execa';
+import type pg from 'pg';
+import type { Codec } from '../backup/compress.ts';
+import { parseChange, timestampMicros, type ChangeRecord, type ColumnValue } from '../backup/changes.ts';
+import { sha256Hex, type Manifest, type TableEntry } from '../backup/manifest.ts';
+import { qualifiedName, quoteIdent } from '../db/ident.ts';
+import { IntegrityError, ToolError } from '../errors.ts';
+import { stderrTail } from '../pgtools/index.ts';
+
+export interface ReplayStats {
+  transactions: number;
+  changes: number;
+  /** Commit time of the last replayed transaction (ISO), or null. */
+  lastCommit: string | null;
+  /** A transaction after --to-time was reached: later changes were not applied. */
+  stoppedAtTarget: boolean;
+}
+
+async function* changeLines(dir: string, m: Manifest, codec: Codec, env: Readonly<Record<string, string | undefined>>): AsyncGenerator<string> {
+  const file = join(dir, m.files[0]!.path);
+  const dec = codec.decompress?.(file);
+  const child = dec ? execa(dec.bin, dec.args, { env: { PATH: env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
+  const input = (child ? child.stdout : createReadStream(file)) as Readable;
+  try {
+    for await (const line of createInterface({ input, crlfDelay: Infinity })) if (line) yield line;
+  } finally {
+    if (child) {
+      if (child.exitCode === null) child.kill();
+      const r = await child;
+      if (r.exitCode !== 0 && !r.isTerminated) throw new ToolError('failed', `${dec!.bin} failed on ${file} (exit ${r.exitCode})`, { stderrTail: stderrTail(r.stderr) });
+    }
+  }
+}
+
+class Applier {
+  private readonly tables = new Map<string, TableEntry>();
+  private pendingTruncate: { lsn: string; names: string[] } | null = null;
+  changes = 0;
+  constructor(private readonly client: pg.Client, tables: TableEntry[], private readonly only: Set<string> | null) {
+    for (const t of tables) this.tables.set(`${t.schema}.${t.name}`, t);
+  }
+
+  private table(r: ChangeRecord): TableEntry | null {
+    const key = `${r.schema}.${r.table}`;
+    if (this.only && !this.only.has(key)) return null;
+    const t = this.tables.get(key);
+    if (!t) throw new IntegrityError('replay_unknown_table', `a captured change names table ${key}, which the chain's schema does not have`);
+    return t;
+  }
+
+  private async run(text: string, values: unknown[], expectOne: boolean, what: string): Promise<void> {
+    const res = await this.client.query({ name: `axr_${sha256Hex(text).slice(0, 16)}`, text, values });
+    if (expectOne && res.rowCount !== 1) {
+      throw new IntegrityError('replay_mismatch', `${what} matched ${res.rowCount} rows instead of 1 while replaying`, { hint: 'the chain does not match its base backup; verify it (axisor-db backup verify) and restore an earlier backup' });
+    }
+  }
+
+  private where(ident: ColumnValue[], start: number): { sql: string; values: unknown[] } {
+    const values: unknown[] = [];
+    const parts = ident.map((c) => {
+      if (c.value === null) return `${quoteIdent(c.name)} IS NULL`;
+      values.push(c.value);
+      return `${quoteIdent(c.name)} = $${start + values.length}`;
+    });
+    return { sql: parts.join(' AND '), values };
+  }
+
+  async flushTruncate(): Promise<void> {
+    const t = this.pendingTruncate;
+    this.pendingTruncate = null;
+    if (t && t.names.length > 0) {
+      await this.client.query(`TRUNCATE ONLY ${t.names.join(', ')}`);
+      this.changes++;
+    }
+  }
+
+  async apply(r: ChangeRecord): Promise<void> {
+    if (r.action !== 'T') await this.flushTruncate();
+    if (!'IUDT'.includes(r.action)) return;
+    const t = this.table(r);
+    if (r.action === 'T') {
+      if (this.pendingTruncate && this.pendingTruncate.lsn !== r.lsn) await this.flushTruncate();
+      this.pendingTruncate ??= { lsn: r.lsn ?? '', names: [] };
+      // Tables truncated together (CASCADE, or a list) arrive as one change per table with the same LSN.
+      if (t) this.pendingTruncate.names.push(qualifiedName(t.schema, t.name));
+      return;
+    }
+    if (!t) return;
+    const name = qualifiedName(t.schema, t.name);
+    const known = new Set(t.columns);
+    // Columns absent from an UPDATE are unchanged TOASTed values: leave them as they are.
+    const cols = (r.columns ?? []).filter((c) => known.has(c.name));
+    if (r.action === 'I') {
+      await this.run(`INSERT INTO ${name} (${cols.map((c) => quoteIdent(c.name)).join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`, cols.map((c) => c.value), false, `INSERT into ${t.schema}.${t.name}`);
+    } else {
+      const ident = r.identity ?? [];
+      if (ident.length === 0) throw new IntegrityError('replay_no_identity', `an ${r.action === 'U' ? 'UPDATE' : 'DELETE'} on ${t.schema}.${t.name} carries no key`, { hint: 'the table had no primary key or replica identity when it was captured' });
+      if (r.action === 'U') {
+        const w = this.where(ident, cols.length);
+        // The ctid sub-select touches exactly one row even under REPLICA IDENTITY FULL with duplicate rows.
+        await this.run(`UPDATE ${name} SET ${cols.map((c, i) => `${quoteIdent(c.name)} = $${i + 1}`).join(', ')} WHERE ctid = (SELECT ctid FROM ${name} WHERE ${w.sql} LIMIT 1)`, [...cols.map((c) => c.value), ...w.values], true, `an UPDATE of ${t.schema}.${t.name}`);
+      } else {
+        const w = this.where(ident, 0);
+        await this.run(`DELETE FROM ${name} WHERE ctid = (SELECT ctid FROM ${name} WHERE ${w.sql} LIMIT 1)`, w.values, true, `a DELETE from ${t.schema}.${t.name}`);
+      }
+    }
+    this.changes++;
+  }
+}
+
+/**
+ * Replays the incrementals of a chain in commit order into `client`, which is inside one transaction with
+ * session_replication_role = replica (triggers and FK checks do not fire twice). Stops before the first
+ * transaction that committed after `toTimeMicros`.
+ */
+export async function replayChain(client: pg.Client, links: Array<{ dir: string; manifest: Manifest }>, o: {
+  codecFor: (m: Manifest) => Codec; env: Readonly<Record<string, string | undefined>>; only: Set<string> | null; toTimeMicros: bigint | null; tables: TableEntry[];
+}): Promise<ReplayStats> {
+  const applier = new Applier(client, o.tables, o.only);
+  const stats: ReplayStats = { transactions: 0, changes: 0, lastCommit: null, stoppedAtTarget: false };
+  for (const link of links) {
+    for await (const line of changeLines(link.dir, link.manifest, o.codecFor(link.manifest), o.env)) {
+      const r = parseChange(line);
+      if (r.action === 'B') {
+        if (o.toTimeMicros !== null && r.timestamp && timestampMicros(r.timestamp) > o.toTimeMicros) {
+          stats.stoppedAtTarget = true;
+          break;
+        }
+        stats.transactions++;
+        stats.lastCommit = r.timestamp ?? stats.lastCommit;
+        continue;
+      }
+      await applier.apply(r);
+    }
+    await applier.flushTruncate();
+    if (stats.stoppedAtTarget) break;
+  }
+  stats.changes = applier.changes;
+  return stats;
+}
