@@ -1,4 +1,5 @@
-import { chownSync, mkdtempSync, rmSync, appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chownSync, mkdtempSync, rmSync, appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,13 @@ export interface ThrowawayClusterOptions {
   minMajor?: number;
   /** Called with progress lines ('initdb', 'start'...). */
   onProgress?: (step: string) => void;
+  /**
+   * 'scram': TCP connections need the superuser's password (scram-sha-256), for tests of password handling.
+   * Default 'trust'. The password goes into `connection` (non-enumerable), never into `url`.
+   */
+  auth?: 'trust' | 'scram';
+  /** The superuser's password with auth 'scram' (default: a random one). */
+  superuserPassword?: string;
 }
 
 export interface ThrowawayCluster {
@@ -25,7 +33,7 @@ export interface ThrowawayCluster {
   readonly port: number;
   readonly dataDir: string;
   readonly major: number;
-  /** Superuser connection to the 'postgres' database (trust auth, 127.0.0.1 only). */
+  /** Superuser connection to the 'postgres' database (127.0.0.1 only; carries the password with auth 'scram'). */
   readonly connection: ConnectionSettings;
   /** postgres://postgres@127.0.0.1:PORT/postgres */
   readonly url: string;
@@ -103,7 +111,16 @@ export async function startThrowawayCluster(opts: ThrowawayClusterOptions = {}):
   const cleanupBase = () => rmSync(base, { recursive: true, force: true });
 
   opts.onProgress?.('initdb');
-  const init = await run(initdb.path, ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions']);
+  const password = opts.auth === 'scram' ? opts.superuserPassword ?? `pw-${randomBytes(12).toString('hex')}` : undefined;
+  const authArgs = ['-A', 'trust'];
+  if (password !== undefined) {
+    const pwfile = join(base, 'pwfile');
+    writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
+    if (asPostgres) chownSync(pwfile, uid!, gid!);
+    authArgs.splice(0, 2, '--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwfile}`);
+  }
+  const init = await run(initdb.path, ['-D', dataDir, '-U', 'postgres', ...authArgs, '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions']);
+  if (password !== undefined) rmSync(join(base, 'pwfile'), { force: true });
   if (init.exitCode !== 0) {
     cleanupBase();
     throw new ToolError('initdb', `initdb failed (exit ${init.exitCode})`, { stderrTail: stderrTail(init.stderr), hint: 'check that the PostgreSQL server binaries are installed and /tmp is writable' });
@@ -131,10 +148,12 @@ export async function startThrowawayCluster(opts: ThrowawayClusterOptions = {}):
       const entry = { pgCtl, dataDir, base, asPostgres };
       live.add(entry);
       installExitHook();
-      const connection: ConnectionSettings = Object.freeze({
+      const connection: ConnectionSettings = {
         host: '127.0.0.1', port, user: 'postgres', database: 'postgres', sslMode: 'disable', applicationName: 'axisor-db',
         connectTimeoutSeconds: 10, pgbouncer: false, redactedUrl: redactedUrl({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' }),
-      });
+      };
+      if (password !== undefined) Object.defineProperty(connection, 'password', { value: password, enumerable: false });
+      Object.freeze(connection);
       let stopped = false;
       return {
         host: '127.0.0.1',

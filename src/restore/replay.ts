@@ -36,6 +36,12 @@ async function* changeLines(dir: string, m: Manifest, codec: Codec, env: Readonl
   }
 }
 
+/** wal2json prints bytea as bare hex (no \\x prefix), which the server would read as escape format. */
+function sqlValue(c: ColumnValue): unknown {
+  if (c.type === 'bytea' && typeof c.value === 'string') return `\\x${c.value}`;
+  return c.value;
+}
+
 class Applier {
   private readonly tables = new Map<string, TableEntry>();
   private pendingTruncate: { lsn: string; names: string[] } | null = null;
@@ -63,7 +69,7 @@ class Applier {
     const values: unknown[] = [];
     const parts = ident.map((c) => {
       if (c.value === null) return `${quoteIdent(c.name)} IS NULL`;
-      values.push(c.value);
+      values.push(sqlValue(c));
       return `${quoteIdent(c.name)} = $${start + values.length}`;
     });
     return { sql: parts.join(' AND '), values };
@@ -95,14 +101,14 @@ class Applier {
     // Columns absent from an UPDATE are unchanged TOASTed values: leave them as they are.
     const cols = (r.columns ?? []).filter((c) => known.has(c.name));
     if (r.action === 'I') {
-      await this.run(`INSERT INTO ${name} (${cols.map((c) => quoteIdent(c.name)).join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`, cols.map((c) => c.value), false, `INSERT into ${t.schema}.${t.name}`);
+      await this.run(`INSERT INTO ${name} (${cols.map((c) => quoteIdent(c.name)).join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`, cols.map(sqlValue), false, `INSERT into ${t.schema}.${t.name}`);
     } else {
       const ident = r.identity ?? [];
       if (ident.length === 0) throw new IntegrityError('replay_no_identity', `an ${r.action === 'U' ? 'UPDATE' : 'DELETE'} on ${t.schema}.${t.name} carries no key`, { hint: 'the table had no primary key or replica identity when it was captured' });
       if (r.action === 'U') {
         const w = this.where(ident, cols.length);
         // The ctid sub-select touches exactly one row even under REPLICA IDENTITY FULL with duplicate rows.
-        await this.run(`UPDATE ${name} SET ${cols.map((c, i) => `${quoteIdent(c.name)} = $${i + 1}`).join(', ')} WHERE ctid = (SELECT ctid FROM ${name} WHERE ${w.sql} LIMIT 1)`, [...cols.map((c) => c.value), ...w.values], true, `an UPDATE of ${t.schema}.${t.name}`);
+        await this.run(`UPDATE ${name} SET ${cols.map((c, i) => `${quoteIdent(c.name)} = $${i + 1}`).join(', ')} WHERE ctid = (SELECT ctid FROM ${name} WHERE ${w.sql} LIMIT 1)`, [...cols.map(sqlValue), ...w.values], true, `an UPDATE of ${t.schema}.${t.name}`);
       } else {
         const w = this.where(ident, 0);
         await this.run(`DELETE FROM ${name} WHERE ctid = (SELECT ctid FROM ${name} WHERE ${w.sql} LIMIT 1)`, w.values, true, `a DELETE from ${t.schema}.${t.name}`);

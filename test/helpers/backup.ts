@@ -1,0 +1,60 @@
+import { execa } from 'execa';
+import pg from 'pg';
+import { runCli, type CliResult } from './cli.ts';
+
+export const PG_BIN = '/usr/lib/postgresql/15/bin';
+
+/** A small schema with the things a logical backup must carry: enum, serial, FK, jsonb, numeric, bytea, arrays, generated column, view, trigger, TOAST. */
+export const FIXTURE_SQL = `
+CREATE TYPE plan AS ENUM ('FREE', 'PRO');
+CREATE TABLE "User" (id text PRIMARY KEY, email text NOT NULL UNIQUE, plan plan NOT NULL DEFAULT 'FREE', created_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE "TradeLog" (
+  id bigserial PRIMARY KEY, user_id text NOT NULL REFERENCES "User"(id), size numeric(20,8) NOT NULL, price double precision,
+  tags text[], metadata jsonb NOT NULL DEFAULT '{}', raw bytea, notional numeric GENERATED ALWAYS AS (size * 2) STORED, note text,
+  executed_at timestamptz NOT NULL DEFAULT now());
+CREATE INDEX trade_user_idx ON "TradeLog"(user_id, executed_at);
+CREATE TABLE audit (id serial PRIMARY KEY, what text);
+CREATE FUNCTION audit_trade() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO audit(what) VALUES ('trade ' || NEW.id); RETURN NEW; END $$;
+CREATE TRIGGER trade_audit AFTER INSERT ON "TradeLog" FOR EACH ROW EXECUTE FUNCTION audit_trade();
+CREATE VIEW user_volume AS SELECT user_id, sum(size) AS volume FROM "TradeLog" GROUP BY user_id;
+`;
+
+export const FIXTURE_DATA_SQL = `
+INSERT INTO "User"(id, email, plan) SELECT 'u' || g, 'u' || g || '@example.com', CASE WHEN g % 3 = 0 THEN 'PRO'::plan ELSE 'FREE' END FROM generate_series(1, 50) g;
+INSERT INTO "TradeLog"(user_id, size, price, tags, metadata, raw, note)
+  SELECT 'u' || (g % 50 + 1), g / 7.0, g * 1.1, ARRAY['a', 'b' || g], jsonb_build_object('g', g, 'q', 'it''s "x"'), decode(md5(g::text), 'hex'),
+         CASE WHEN g % 500 = 0 THEN repeat(md5(g::text), 400) ELSE E'tab\\there' END
+    FROM generate_series(1, 3000) g;
+`;
+
+export async function q<R extends pg.QueryResultRow = any>(url: string, sql: string, params: unknown[] = []): Promise<R[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query<R>(sql, params)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+/** Per table: row count and an ordered content hash (the research note's "md5(string_agg(t::text ORDER BY ...))"). */
+export async function contentFingerprint(url: string): Promise<Record<string, { rows: number; md5: string | null }>> {
+  const tables = await q<{ s: string; t: string }>(url, `SELECT schemaname AS s, tablename AS t FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2`);
+  const out: Record<string, { rows: number; md5: string | null }> = {};
+  for (const { s, t } of tables) {
+    const qn = `"${s}"."${t.replace(/"/g, '""')}"`;
+    const [r] = await q(url, `SELECT count(*)::int AS n, md5(string_agg(x::text, E'\\n' ORDER BY x::text)) AS h FROM ${qn} x`);
+    out[`${s}.${t}`] = { rows: r.n, md5: r.h };
+  }
+  return out;
+}
+
+/** pg_dump -s without comments and blank lines (they carry the database name and dump times). */
+export async function normalizedSchema(url: string, env: Record<string, string> = {}): Promise<string> {
+  const r = await execa(`${PG_BIN}/pg_dump`, ['-s', '--no-owner', '-d', url], { env });
+  return r.stdout.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('--') && !l.startsWith('\\restrict') && !l.startsWith('\\unrestrict')).join('\n');
+}
+
+export async function cli(args: string[], url: string, backupDir: string, extra: { env?: Record<string, string | undefined> } = {}): Promise<CliResult> {
+  return runCli([...args, '--database-url', url, '--backup-dir', backupDir, '--json'], { env: extra.env });
+}

@@ -1,0 +1,120 @@
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startThrowawayCluster, type ThrowawayCluster } from '../../src/pgtools/index.ts';
+import { ADMIN_URL, urlWithDatabase } from '../helpers/db.ts';
+import { cli, contentFingerprint, FIXTURE_DATA_SQL, FIXTURE_SQL, q } from '../helpers/backup.ts';
+
+// Incremental chains need wal_level = logical: a throwaway cluster. This server build only lets trusted
+// output plugins decode (output_plugin_libraries); allow wal2json there when the setting exists.
+let cluster: ThrowawayCluster;
+let dir: string;
+let src: string;
+const dbUrl = (name: string) => urlWithDatabase(cluster.url, name);
+
+async function serverNow(): Promise<string> {
+  const [{ t }] = await q(src, `SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t`);
+  await new Promise((r) => setTimeout(r, 30));
+  return t;
+}
+
+beforeAll(async () => {
+  const [opl] = await q(ADMIN_URL, `SELECT 1 AS x FROM pg_settings WHERE name = 'output_plugin_libraries'`);
+  cluster = await startThrowawayCluster({
+    env: process.env,
+    settings: { wal_level: 'logical', max_replication_slots: 8, max_wal_senders: 8, ...(opl ? { output_plugin_libraries: 'pgoutput, test_decoding, wal2json' } : {}) },
+  });
+  await q(cluster.url, 'CREATE DATABASE shop');
+  src = dbUrl('shop');
+  await q(src, FIXTURE_SQL);
+  await q(src, FIXTURE_DATA_SQL);
+  await q(src, `CREATE TABLE docs (id int PRIMARY KEY, body text NOT NULL, n int NOT NULL);
+    ALTER TABLE docs ALTER body SET STORAGE EXTERNAL;
+    INSERT INTO docs SELECT g, (SELECT string_agg(md5(g::text || x::text), '') FROM generate_series(1, 1500) x), 0 FROM generate_series(1, 5) g;
+    CREATE TABLE sentinel (id int PRIMARY KEY, msg text)`);
+  dir = mkdtempSync(join(tmpdir(), 'axisor-bk-inc-'));
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('a chain of incrementals restores exactly, to the end and to points in time; refusals and promotion', async () => {
+  const full = await cli(['backup', '--type', 'full'], src, dir);
+  expect(full.exitCode).toBe(0);
+  expect(full.json.result.slot).toMatch(/^axisor_/);
+  const [{ toasted }] = await q(src, `SELECT pg_relation_size(reltoastrelid) > 0 AS toasted FROM pg_class WHERE relname = 'docs'`);
+  expect(toasted).toBe(true);
+
+  // Changes before the first incremental: inserts, updates that leave a TOASTed column unchanged, deletes, a TRUNCATE.
+  await q(src, `INSERT INTO "TradeLog"(user_id, size, note) SELECT 'u1', g, 'new' FROM generate_series(1, 40) g;
+    UPDATE docs SET n = n + 1;
+    DELETE FROM "TradeLog" WHERE id % 10 = 0;
+    TRUNCATE audit;
+    UPDATE "User" SET plan = 'PRO' WHERE id = 'u2';
+    INSERT INTO sentinel VALUES (1, 'A')`);
+  const fpA = await contentFingerprint(src);
+  const tA = await serverNow();
+  await q(src, `UPDATE "TradeLog" SET size = size + 0.00000001, metadata = metadata || '{"x": 1}' WHERE id < 100; INSERT INTO sentinel VALUES (2, 'B')`);
+  const inc1 = await cli(['backup', '--type', 'incremental'], src, dir);
+  expect(inc1.exitCode).toBe(0);
+  expect(inc1.json.result).toMatchObject({ type: 'incremental', parent: full.json.result.id });
+  expect(inc1.json.result.changes.truncates).toBe(1);
+
+  await q(src, `DELETE FROM "TradeLog" WHERE id BETWEEN 200 AND 260; UPDATE docs SET n = n * 10 WHERE id < 3; INSERT INTO sentinel VALUES (3, 'C')`);
+  const fpC = await contentFingerprint(src);
+  const tC = await serverNow();
+  await q(src, `INSERT INTO "User"(id, email) VALUES ('u999', 'late@example.com'); TRUNCATE sentinel; INSERT INTO sentinel VALUES (4, 'D')`);
+  const inc2 = await cli(['backup', '--type', 'incremental'], src, dir);
+  expect(inc2.exitCode).toBe(0);
+  expect(inc2.json.result.parent).toBe(inc1.json.result.id);
+  const fpEnd = await contentFingerprint(src);
+
+  const end = await cli(['restore', '--latest', '--target-db', 'r_end'], src, dir);
+  expect(end.exitCode).toBe(0);
+  expect(end.json.result.chain).toHaveLength(3);
+  expect(await contentFingerprint(dbUrl('r_end'))).toEqual(fpEnd);
+  const [seqSrc] = await q(src, `SELECT last_value FROM "TradeLog_id_seq"`);
+  const [seqDst] = await q(dbUrl('r_end'), `SELECT last_value FROM "TradeLog_id_seq"`);
+  expect(Number(seqDst.last_value)).toBeGreaterThanOrEqual(Number(seqSrc.last_value));
+
+  const atA = await cli(['restore', inc2.json.result.id, '--target-db', 'r_a', '--to-time', tA], src, dir);
+  expect(atA.exitCode).toBe(0);
+  expect(await contentFingerprint(dbUrl('r_a'))).toEqual(fpA);
+  const atC = await cli(['restore', inc2.json.result.id, '--target-db', 'r_c', '--to-time', tC], src, dir);
+  expect(atC.exitCode).toBe(0);
+  expect(await q(dbUrl('r_c'), 'SELECT msg FROM sentinel ORDER BY id')).toEqual([{ msg: 'A' }, { msg: 'B' }, { msg: 'C' }]);
+  expect(await contentFingerprint(dbUrl('r_c'))).toEqual(fpC);
+
+  const verify = await cli(['backup', 'verify', inc2.json.result.id], src, dir);
+  expect(verify.exitCode).toBe(0);
+  expect(verify.json.result.drill.ok).toBe(true);
+
+  // A table without a primary key: refused, naming it.
+  await q(src, 'CREATE TABLE nopk (x int)');
+  const refused = await cli(['backup', '--type', 'incremental'], src, dir);
+  expect(refused.exitCode).toBe(69);
+  expect(refused.json.error.code).toBe('prerequisite.no_identity');
+  expect(refused.json.error.message).toContain('public.nopk');
+  await q(src, 'DROP TABLE nopk');
+
+  // A schema change since the last backup: the incremental becomes a new full backup and a new chain.
+  await q(src, 'ALTER TABLE docs ADD COLUMN extra text');
+  const promoted = await cli(['backup', '--type', 'incremental'], src, dir);
+  expect(promoted.exitCode).toBe(0);
+  expect(promoted.json.result.type).toBe('full');
+  expect(promoted.json.result.promotedBecause).toMatch(/schema/);
+  const status = await cli(['backup', 'status'], src, dir);
+  expect(status.exitCode).toBe(0);
+  expect(status.json.result.chain.root).toBe(promoted.json.result.id);
+  expect(status.json.result.slots).toHaveLength(1);
+  expect(status.json.result.slots[0].retainedBytes).toEqual(expect.any(Number));
+});
+
+test('a server without wal_level = logical refuses incrementals with the prerequisite code', async () => {
+  const r = await cli(['backup', '--type', 'incremental'], urlWithDatabase(ADMIN_URL, 'postgres'), dir);
+  expect(r.exitCode).toBe(69);
+  expect(r.json.error.code).toBe('prerequisite.wal_level');
+});
