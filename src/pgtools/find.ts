@@ -56,7 +56,9 @@ async function probe(name: PgToolName, dir: string): Promise<PgTool | null> {
   if (cache.has(path)) return cache.get(path)!;
   let tool: PgTool | null = null;
   try {
-    const { stdout } = await execa(path, ['--version'], { timeout: 10_000, reject: true });
+    // A minimal environment: the caller's may hold DATABASE_URL or PGPASSWORD, and /proc/<pid>/environ of even a
+    // `--version` child shows it (Debian's /usr/bin wrappers also re-export it to the real binary).
+    const { stdout } = await execa(path, ['--version'], { timeout: 10_000, reject: true, env: { PATH: '/usr/local/bin:/usr/bin:/bin', LC_ALL: 'C' }, extendEnv: false });
     const v = parseToolVersion(stdout);
     if (v) tool = { name, path, ...v };
   } catch {
