@@ -108,7 +108,7 @@ describe('full backup', () => {
     try {
       await execa('cp', ['-a', join(dir, id), join(copyDir, id)]);
       const m = JSON.parse(readFileSync(join(copyDir, id, 'manifest.json'), 'utf8'));
-      const victim = join(copyDir, id, m.files.find((f: { path: string }) => f.path.startsWith('data/') && f.bytes > 100).path);
+      const victim = join(copyDir, id, m.files.find((f: { path: string; bytes: number }) => f.path.startsWith('data/') && f.bytes > 100).path);
       const buf = readFileSync(victim);
       buf[Math.floor(buf.length / 2)] ^= 0x01;
       writeFileSync(victim, buf);
