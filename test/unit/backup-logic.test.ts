@@ -1,0 +1,84 @@
+import { describe, expect, test } from '@jest/globals';
+import { lsnToBigInt, microsToIso, parseExact, timestampMicros } from '../../src/backup/changes.ts';
+import { copyOutSql, planChunks } from '../../src/backup/full.ts';
+import type { Manifest, TableEntry } from '../../src/backup/manifest.ts';
+import { planPrune } from '../../src/backup/prune.ts';
+import { filterTocList } from '../../src/restore/toc.ts';
+
+describe('wal2json values', () => {
+  test('numbers keep their exact digits; strings with digits and quotes are untouched', () => {
+    const r = parseExact('{"a":1.234567890123456789012,"b":-3e5,"s":"x\\"1.5\\" 2","t":true,"n":null,"arr":[1,"2"]}') as Record<string, unknown>;
+    expect(r).toEqual({ a: '1.234567890123456789012', b: '-3e5', s: 'x"1.5" 2', t: true, n: null, arr: ['1', '2'] });
+  });
+  test('timestamps keep microseconds and LSNs compare numerically', () => {
+    expect(timestampMicros('2026-11-26 10:51:22.101018+00')).toBe(timestampMicros('2026-11-26T10:51:22.101018Z'));
+    expect(timestampMicros('2026-11-26 12:51:22.5+02')).toBe(timestampMicros('2026-11-26T10:51:22.500000Z'));
+    expect(microsToIso(timestampMicros('2026-11-26T10:51:22.000007Z'))).toBe('2026-11-26T10:51:22.000007Z');
+    expect(lsnToBigInt('1/0') > lsnToBigInt('0/FFFFFFFF')).toBe(true);
+  });
+});
+
+describe('chunk planning', () => {
+  test('splits only big tables, into ranges that cover every page, last one open-ended', () => {
+    const plan = planChunks([{ bytes: 1_000_000_000 }, { bytes: 10_000 }], 2);
+    const big = plan.filter((p) => p.table === 0).sort((a, b) => a.chunk - b.chunk);
+    expect(big.length).toBeGreaterThan(1);
+    expect(big[0]!.fromPage).toBeNull();
+    expect(big[big.length - 1]!.toPage).toBeNull();
+    for (let i = 1; i < big.length; i++) expect(big[i]!.fromPage).toBe(big[i - 1]!.toPage);
+    expect(plan.filter((p) => p.table === 1)).toHaveLength(1);
+    expect(planChunks([{ bytes: 1_000_000_000 }], 1)).toHaveLength(1);
+  });
+  test('quotes identifiers in the COPY statements', () => {
+    const t = { schema: 'public', name: 'Trade"Log', columns: ['id', 'Weird Col'] };
+    expect(copyOutSql(t, { fromPage: null, toPage: null })).toBe('COPY "public"."Trade""Log" ("id", "Weird Col") TO STDOUT');
+    expect(copyOutSql(t, { fromPage: 10, toPage: null })).toBe(`COPY (SELECT "id", "Weird Col" FROM ONLY "public"."Trade""Log" WHERE ctid >= '(10,0)'::tid) TO STDOUT`);
+  });
+});
+
+function table(name: string, objects: number[], fkeys: Array<{ oid: number; ref: string }> = []): TableEntry {
+  return { schema: 'public', name, columns: ['id'], rows: 0, chunks: [], objects, fkeys, ownedSequences: [`${name}_id_seq`], hasIdentity: true };
+}
+
+test('--table keeps chosen tables and non-table objects, drops the rest and dangling foreign keys', () => {
+  const list = [
+    ';', '; Archive created at ...',
+    '210; 1247 16390 TYPE public plan postgres',
+    '211; 1259 16400 TABLE public User postgres',
+    '212; 1259 16410 TABLE public TradeLog postgres',
+    '213; 1259 16411 SEQUENCE public TradeLog_id_seq postgres',
+    '214; 0 0 SEQUENCE OWNED BY public TradeLog_id_seq postgres',
+    '215; 2606 16420 CONSTRAINT public User User_pkey postgres',
+    '216; 1259 16430 INDEX public trade_user_idx postgres',
+    '217; 2606 16440 FK CONSTRAINT public TradeLog TradeLog_user_id_fkey postgres',
+    '218; 0 0 COMMENT public TABLE User postgres',
+  ].join('\n');
+  const tables = [table('User', [16400, 16420]), table('TradeLog', [16410, 16411, 16430], [{ oid: 16440, ref: 'public.User' }])];
+  const onlyTrade = filterTocList(list, tables, new Set(['public.TradeLog']));
+  expect(onlyTrade.list.trim().split('\n').map((l) => l.split(';')[0])).toEqual(['210', '212', '213', '214', '216']);
+  expect(onlyTrade.droppedForeignKeys).toBe(1);
+  const onlyUser = filterTocList(list, tables, new Set(['public.User']));
+  expect(onlyUser.list.trim().split('\n').map((l) => l.split(';')[0])).toEqual(['210', '211', '215', '218']);
+});
+
+describe('retention', () => {
+  const m = (id: string, type: Manifest['type'], parent: string | null, finishedAt: string) => ({ id, type, parent, database: 'axisor', finishedAt, totals: { bytes: 10, rawBytes: 0, rows: 0 } }) as unknown as Manifest;
+  const all = [
+    m('20250101T020000Z-full-0001', 'full', null, '2025-01-01T02:00:00Z'),
+    m('20250101T030000Z-incr-0002', 'incremental', '20250101T020000Z-full-0001', '2025-01-01T03:00:00Z'),
+    m('20250102T020000Z-full-0003', 'full', null, '2025-01-02T02:00:00Z'),
+    m('20250102T030000Z-incr-0004', 'incremental', '20250102T020000Z-full-0003', '2025-01-02T03:00:00Z'),
+    m('20250102T040000Z-incr-0005', 'incremental', '20250102T030000Z-incr-0004', '2025-01-02T04:00:00Z'),
+  ];
+  test('keep-last keeps the chain a kept incremental needs', () => {
+    const d = Object.fromEntries(planPrune(all, { keepLast: 1, keepDaily: 0, keepWeekly: 0 }).map((x) => [x.id.slice(-4), x]));
+    expect(Object.entries(d).filter(([, x]) => x.keep).map(([k]) => k)).toEqual(['0003', '0004', '0005']);
+    expect(d['0003']!.reasons).toContain('needed by 20250102T040000Z-incr-0005');
+    expect(d['0001']!.reasons).toEqual(['matched no keep rule']);
+  });
+  test('keep-daily keeps the newest of each day, with its chain', () => {
+    const kept = planPrune(all, { keepLast: 0, keepDaily: 2, keepWeekly: 0 }).filter((x) => x.keep).map((x) => x.id.slice(-4));
+    expect(kept).toEqual(['0001', '0002', '0003', '0004', '0005']);
+    expect(() => planPrune(all, { keepLast: -1, keepDaily: 0, keepWeekly: 0 })).toThrow();
+  });
+});
