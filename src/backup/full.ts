@@ -73,6 +73,12 @@ export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<M
     // Like pg_dump: hold ACCESS SHARE on every table until the end, so no DDL changes what we are reading.
     if (tables.length > 0) await meta.query(`LOCK TABLE ${tables.map((t) => `ONLY ${qualifiedName(t.schema, t.name)}`).join(', ')} IN ACCESS SHARE MODE`);
     const fingerprint = await schemaFingerprint(meta);
+    const [{ n: largeObjects }] = (await meta.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_largeobject_metadata')).rows as [{ n: number }];
+    if (largeObjects > 0) {
+      const m = `${largeObjects} large objects (pg_largeobject) are not included in this backup`;
+      ctx.warnings.push(m);
+      opts.onWarning?.(m);
+    }
     const blockSize = Number((await meta.query<{ b: string }>(`SELECT current_setting('block_size') AS b`)).rows[0]!.b);
     await mkdir(join(ctx.tmpDir, 'data'), { mode: DIR_MODE });
 

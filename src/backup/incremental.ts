@@ -4,7 +4,7 @@ import { quoteLiteral } from '../db/ident.ts';
 import { AxisorError, ExitCode, PrerequisiteError } from '../errors.ts';
 import type { CatalogEntry } from './catalog.ts';
 import { lsnToBigInt } from './changes.ts';
-import { listTables, readSequences, schemaFingerprint, tablesWithoutIdentity, type ServerInfo } from './introspect.ts';
+import { listTables, readSequences, schemaFingerprint, tablesWithoutIdentity, unloggedTables, type ServerInfo } from './introspect.ts';
 import type { ChangeStats, Manifest, TableEntry } from './manifest.ts';
 import { listSlots, logicalBlocker, WAL2JSON_OPTIONS } from './slots.ts';
 import type { RunContext } from './types.ts';
@@ -58,6 +58,12 @@ export async function writeIncrementalBackup(ctx: RunContext, p: { info: ServerI
   if (noIdentity.length > 0) {
     throw new PrerequisiteError('no_identity', `incremental backups need a primary key or replica identity on every table; missing on: ${noIdentity.join(', ')}`, {
       hint: `add a primary key, or run ALTER TABLE ${noIdentity[0]} REPLICA IDENTITY FULL; then take a full backup`,
+    });
+  }
+  const unlogged = unloggedTables(tables);
+  if (unlogged.length > 0) {
+    throw new PrerequisiteError('unlogged', `changes to unlogged tables are not in the WAL, so incrementals cannot capture them: ${unlogged.join(', ')}`, {
+      hint: `run ALTER TABLE ${unlogged[0]} SET LOGGED; then take a full backup`,
     });
   }
   const fingerprint = await schemaFingerprint(control);

@@ -5,7 +5,7 @@ import type { SequenceEntry } from './manifest.ts';
 /** Ordinary tables whose rows a backup carries: user schemas, not temporary, not owned by an extension. */
 const TABLES_SQL = `
 SELECT n.nspname AS schema, c.relname AS name, c.oid::int8 AS oid, pg_relation_size(c.oid)::int8 AS bytes,
-       c.relreplident::text AS replident,
+       c.relreplident::text AS replident, c.relpersistence::text AS persistence,
        EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS "hasPk",
        (SELECT coalesce(array_agg(a.attname::text ORDER BY a.attnum), '{}') FROM pg_attribute a
          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '') AS columns,
@@ -35,6 +35,8 @@ export interface SourceTable {
   bytes: number;
   /** d = default (primary key), n = nothing, f = full, i = index. */
   replident: string;
+  /** p = permanent, u = unlogged (not WAL-logged, so logical decoding never sees its changes). */
+  persistence: string;
   hasPk: boolean;
   columns: string[];
   /** Source catalog OIDs of the table and everything attached to it (indexes, constraints, triggers...). */
@@ -51,6 +53,10 @@ export async function listTables(c: pg.Client): Promise<SourceTable[]> {
 /** Tables whose UPDATE/DELETE logical decoding cannot identify (wal2json silently drops those changes). */
 export function tablesWithoutIdentity(tables: SourceTable[]): string[] {
   return tables.filter((t) => t.replident === 'n' || (t.replident === 'd' && !t.hasPk)).map((t) => `${t.schema}.${t.name}`);
+}
+
+export function unloggedTables(tables: SourceTable[]): string[] {
+  return tables.filter((t) => t.persistence === 'u').map((t) => `${t.schema}.${t.name}`);
 }
 
 export async function readSequences(c: pg.Client): Promise<SequenceEntry[]> {

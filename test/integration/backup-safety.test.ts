@@ -24,7 +24,7 @@ beforeAll(async () => {
   src = await createTestDatabase('bksafe');
   await q(src.url, FIXTURE_SQL);
   await q(src.url, FIXTURE_DATA_SQL);
-  await q(src.url, `INSERT INTO "TradeLog"(user_id, size, note) SELECT 'u' || (g % 50 + 1), g, repeat('x', 200) FROM generate_series(1, 60000) g`);
+  await q(src.url, `INSERT INTO "TradeLog"(user_id, size, note) SELECT 'u' || (g % 50 + 1), g, repeat('x', 200) FROM generate_series(1, 20000) g`);
   dir = mkdtempSync(join(tmpdir(), 'axisor-bk-safe-'));
 });
 
@@ -36,9 +36,9 @@ afterAll(async () => {
 test('SIGKILL at random points never leaves a listed backup that fails verify', async () => {
   let seed = 42;
   const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-  for (let i = 0; i < 12; i++) {
+  for (let i = 0; i < 10; i++) {
     const child = execa(BIN, ['backup', '--database-url', src.url, '--backup-dir', dir, '--quiet'], { env: cleanEnv(), extendEnv: false, reject: false });
-    const delay = 150 + Math.floor(rand() * 2200);
+    const delay = 150 + Math.floor(rand() * 1600);
     const timer = setTimeout(() => child.kill('SIGKILL'), delay);
     await child;
     clearTimeout(timer);
