@@ -31,6 +31,20 @@ describe('validate on a seeded database', () => {
     expect(clean.json.result.skipped).toEqual([]);
   });
 
+  test('a database filled by `axisor-db seed` passes too (exit 0)', async () => {
+    const d = await createTestDatabase('validate_seeded');
+    try {
+      await createAxisorSchema(d.url);
+      const seeded = await runCli(['seed', '--users', '50', '--json', '--database-url', d.url]);
+      expect(seeded.exitCode).toBe(ExitCode.OK);
+      const r = await runCli(['validate', '--json', '--database-url', d.url]);
+      expect(r.json.result.checks.filter((c: any) => c.status !== 'pass')).toEqual([]);
+      expect(r.exitCode).toBe(ExitCode.OK);
+    } finally {
+      await d.drop();
+    }
+  });
+
   test('planted defects: exit 2 and exactly the planted count per check', () => {
     expect(dirty.exitCode).toBe(ExitCode.CHECK_FAILED);
     expect(dirty.json.exitCode).toBe(2);
