@@ -7,12 +7,11 @@ import { withClient } from '../db/connect.ts';
 import { qualifiedName, quoteIdent } from '../db/ident.ts';
 import { AbortedError, NotFoundError, RefusedError } from '../errors.ts';
 import type { ProgressEvent } from '../render/output.ts';
-import { BinaryCopyEncoder } from './binary-copy.ts';
 import { captureTableDdl, dropTableDdl, restoreTableDdl, type SavedObject } from './bulk-load.ts';
+import { createChunkSource, type ChunkSource } from './chunk-source.ts';
 import { IdFactory } from './ids.ts';
 import { resolveSeedOptions, type SeedOptions, type SeedSettings } from './options.ts';
-import { planUser, type UserPlan } from './plan.ts';
-import { SEED_TABLES, TEMPLATES, type SeedContext, type SeedTable } from './tables/index.ts';
+import { SEED_TABLES, TEMPLATES, type SeedTable } from './tables/index.ts';
 
 export interface SeedDeps {
   connection: AxisorConfig | ConnectionSettings;
@@ -20,6 +19,8 @@ export interface SeedDeps {
   schema?: string;
   onProgress?: (e: ProgressEvent) => void;
   signal?: AbortSignal;
+  /** Generate rows in a worker thread (default: yes when running from the build). */
+  threads?: boolean;
 }
 
 export interface SeedTableResult {
@@ -42,6 +43,8 @@ export interface SeedResult {
   /** 'bulk': tables were empty; indexes and foreign keys were dropped, COPY ran, and they were rebuilt. 'constrained': COPY into the full schema. */
   loadPath: 'bulk' | 'constrained';
   truncated: boolean;
+  /** Where rows were generated: a worker thread (in parallel with the COPY) or inline. */
+  generator: 'thread' | 'inline';
   tables: SeedTableResult[];
   templatesInserted: number;
   trades: {
@@ -64,8 +67,6 @@ export interface SeedResult {
 }
 
 const ALL_TABLES = [...SEED_TABLES.map((t) => t.name), 'NotificationTemplate'];
-const CHUNK_BYTES = 512 * 1024;
-const PLAN_CACHE_MAX = 1_000_000;
 
 const rate = (rows: number, ms: number) => (ms > 0 ? Math.round((rows / ms) * 1000) : 0);
 
@@ -83,7 +84,7 @@ export async function seedDatabase(options: SeedOptions, deps: SeedDeps): Promis
     await checkTables(client, schema);
     await client.query('BEGIN');
     try {
-      const result = await seedInTransaction(client, s, schema, progress, deps.signal, started);
+      const result = await seedInTransaction(client, s, schema, progress, deps.signal, started, deps.threads);
       await client.query('COMMIT');
       const a0 = performance.now();
       progress({ phase: 'analyze' });
@@ -109,7 +110,7 @@ async function checkTables(client: pg.Client, schema: string): Promise<void> {
   }
 }
 
-async function seedInTransaction(client: pg.Client, s: SeedSettings, schema: string, progress: (e: ProgressEvent) => void, signal: AbortSignal | undefined, started: number): Promise<SeedResult> {
+async function seedInTransaction(client: pg.Client, s: SeedSettings, schema: string, progress: (e: ProgressEvent) => void, signal: AbortSignal | undefined, started: number, threads: boolean | undefined): Promise<SeedResult> {
   const q = (t: string) => qualifiedName(schema, t);
   const ids = new IdFactory(s.seed);
   await client.query(`LOCK TABLE ${ALL_TABLES.map(q).join(', ')} IN ${s.bulk || s.mode === 'truncate' ? 'ACCESS EXCLUSIVE' : 'SHARE ROW EXCLUSIVE'} MODE`);
@@ -134,13 +135,16 @@ async function seedInTransaction(client: pg.Client, s: SeedSettings, schema: str
   }
   const templatesInserted = await insertTemplates(client, schema, s);
 
-  const ctx: SeedContext = { s, ids };
-  const plans = s.users <= PLAN_CACHE_MAX ? Array.from({ length: s.users }, (_, u) => planUser(s, u)) : null;
-  const planOf = (u: number) => plans?.[u] ?? planUser(s, u);
+  const source = createChunkSource(s, { threads: threads });
   const tables: SeedTableResult[] = [];
-  for (const table of SEED_TABLES) {
-    if (signal?.aborted) throw new AbortedError('seed interrupted; nothing was written');
-    tables.push(await copyTable(client, schema, table, ctx, planOf, truncate, progress, signal));
+  const generator = source.threaded ? 'thread' : 'inline';
+  try {
+    for (const table of SEED_TABLES) {
+      if (signal?.aborted) throw new AbortedError('seed interrupted; nothing was written');
+      tables.push(await copyTable(client, schema, table, source, truncate, progress, signal));
+    }
+  } finally {
+    await source.close();
   }
 
   let rebuildMs = 0;
@@ -168,6 +172,7 @@ async function seedInTransaction(client: pg.Client, s: SeedSettings, schema: str
     mode: s.mode,
     loadPath: bulk ? 'bulk' : 'constrained',
     truncated: truncate,
+    generator,
     tables,
     templatesInserted,
     trades: {
@@ -204,38 +209,29 @@ async function insertTemplates(client: pg.Client, schema: string, s: SeedSetting
   return n;
 }
 
-async function copyTable(client: pg.Client, schema: string, table: SeedTable, ctx: SeedContext, planOf: (u: number) => UserPlan, freeze: boolean,
+async function copyTable(client: pg.Client, schema: string, table: SeedTable, source: ChunkSource, freeze: boolean,
   progress: (e: ProgressEvent) => void, signal: AbortSignal | undefined): Promise<SeedTableResult> {
   const cols = table.columns.map(quoteIdent).join(', ');
   const sql = `COPY ${qualifiedName(schema, table.name)} (${cols}) FROM STDIN WITH (FORMAT binary${freeze ? ', FREEZE' : ''})`;
-  let rows = 0;
-  const users = ctx.s.users;
-  function* chunks(): Generator<Buffer> {
-    const enc = new BinaryCopyEncoder(CHUNK_BYTES + 64 * 1024);
-    enc.header();
+  const counter = { rows: 0 };
+  async function* reported(): AsyncGenerator<Buffer> {
     let lastReport = 0;
-    for (let u = 0; u < users; u++) {
-      rows += table.write(enc, planOf(u), ctx);
-      if (enc.length >= CHUNK_BYTES) {
-        yield enc.take();
-        if (rows - lastReport >= 50_000) {
-          lastReport = rows;
-          progress({ phase: 'copy', message: table.name, done: rows, unit: 'rows' });
-        }
+    for await (const chunk of source.chunks(table.name, counter)) {
+      yield chunk;
+      if (counter.rows - lastReport >= 50_000) {
+        lastReport = counter.rows;
+        progress({ phase: 'copy', message: table.name, done: counter.rows, unit: 'rows' });
       }
     }
-    enc.trailer();
-    yield enc.take();
   }
   const started = performance.now();
-  const stream = client.query(copyFrom(sql));
   try {
-    await pipeline(Readable.from(chunks(), { objectMode: false }), stream, { signal });
+    await pipeline(Readable.from(reported(), { objectMode: false }), client.query(copyFrom(sql)), { signal });
   } catch (err) {
     if ((err as Error)?.name === 'AbortError') throw new AbortedError('seed interrupted; nothing was written', { cause: err });
     throw err;
   }
   const copyMs = performance.now() - started;
-  progress({ phase: 'copy', message: table.name, done: rows, unit: 'rows' });
-  return { table: table.name, rows, copyMs: Math.round(copyMs), rowsPerSecond: rate(rows, copyMs) };
+  progress({ phase: 'copy', message: table.name, done: counter.rows, unit: 'rows' });
+  return { table: table.name, rows: counter.rows, copyMs: Math.round(copyMs), rowsPerSecond: rate(counter.rows, copyMs) };
 }

@@ -143,8 +143,18 @@ describe('axisor-db seed (CLI)', () => {
   test('--json result, then refusal with exit 77 on the now non-empty database', async () => {
     const db = await createMigratedDatabase('seed_cli');
     try {
-      const ok = await runCli(['seed', '--database-url', db.url, '--users', '12', '--trades-per-user', '4', '--json']);
+      const ok = await runCli(['seed', '--database-url', db.url, '--users', '12', '--trades-per-user', '4', '--seed', '5', '--json']);
       expect(ok.exitCode).toBe(0);
+      // The built CLI generates in a worker thread, the library under Jest inline: same bytes either way.
+      expect(ok.json.result.generator).toBe('thread');
+      const inline = await createMigratedDatabase('seed_inline');
+      try {
+        const r = await seedDatabase({ users: 12, tradesPerUser: 4, seed: 5 }, { connection: inline.connection });
+        expect(r.generator).toBe('inline');
+        expect(await tableHashes(inline.url)).toEqual(await tableHashes(db.url));
+      } finally {
+        await inline.drop();
+      }
       expect(ok.json.result.trades.rows).toBe(48);
       expect(ok.json.result.tables.find((t: { table: string }) => t.table === 'User').rows).toBe(12);
       const refused = await runCli(['seed', '--database-url', db.url, '--users', '12', '--json']);
