@@ -49,6 +49,11 @@ export const automationTable: SeedTable = {
  */
 const F = {
   NULL: encodeTextField(null),
+  OPEN: encodeTextField('OPEN'),
+  CLOSE: encodeTextField('CLOSE'),
+  BUY: encodeTextField('BUY'),
+  SELL: encodeTextField('SELL'),
+  BTCUSD: encodeTextField('BTCUSD'),
   META_AUTOMATION: encodeJsonbField('{"source":"AUTOMATION"}'),
   META_MANUAL: encodeJsonbField('{"source":"MANUAL"}'),
   LEVERAGE: new Map<number, Buffer>(),
@@ -60,21 +65,6 @@ for (const l of LEVERAGE) {
   const e = new BinaryCopyEncoder(32);
   e.numeric(l * 100, 2);
   F.LEVERAGE.set(l, e.take());
-}
-
-/** user_id .. side: the eight columns that are the same for both trades of a pair, but for type and side. */
-function pairBlock(userField: Buffer, accountPrefix: Buffer, account: number, automationPrefix: Buffer, automation: number, open: boolean, side: string): Buffer {
-  const e = new BinaryCopyEncoder(160);
-  e.field(userField);
-  e.prefixedHex12(accountPrefix, account);
-  if (automation < 0) e.field(F.NULL);
-  else e.prefixedHex12(automationPrefix, automation);
-  e.field(F.NULL); // margin_guard_config_id
-  e.field(F.NULL); // simulation_id
-  e.text(open ? 'OPEN' : 'CLOSE');
-  e.text('BTCUSD');
-  e.text(side);
-  return e.take();
 }
 
 export const tradeLogTable: SeedTable = {
@@ -94,8 +84,7 @@ export const tradeLogTable: SeedTable = {
     let leverage = 1;
     let openFilled = true;
     let automation = -1;
-    let openBlock = F.NULL;
-    let closeBlock = F.NULL;
+    let account = 0;
     for (let k = 0; k < s.tradesPerUser; k++) {
       const open = (k & 1) === 0;
       if (open) {
@@ -105,11 +94,8 @@ export const tradeLogTable: SeedTable = {
         sizeUnits = Math.round(r.logUniform(0.0005, 0.5) * 1e8);
         leverage = LEVERAGE[r.u32() % LEVERAGE.length]!;
         leverageField = F.LEVERAGE.get(leverage)!;
-        const account = p.u * CHILD_SLOTS + c.account;
-        const auto = automation < 0 ? -1 : p.u * CHILD_SLOTS + automation;
-        openBlock = pairBlock(userField, accountPrefix, account, automationPrefix, auto, true, buy ? 'BUY' : 'SELL');
-        // The CLOSE takes the opposite side. An odd trade count leaves the last position open.
-        closeBlock = pairBlock(userField, accountPrefix, account, automationPrefix, auto, false, buy ? 'SELL' : 'BUY');
+        account = p.u * CHILD_SLOTS + c.account;
+        if (automation >= 0) automation = p.u * CHILD_SLOTS + automation;
       }
       const t = tradeTime(s.seed, p, k);
       const priceUnits = Math.round(btcPrice(t) * (1 + 0.002 * r.normal()) * 10); // USD with 1 decimal
@@ -120,7 +106,15 @@ export const tradeLogTable: SeedTable = {
       const size = sizeUnits / 1e8;
       e.row(19);
       e.prefixedHex12(tradePrefix, p.u * s.tradesPerUser + k);
-      e.fields(open ? openBlock : closeBlock);
+      e.field(userField);
+      e.prefixedHex12(accountPrefix, account);
+      if (automation < 0) e.field(F.NULL);
+      else e.prefixedHex12(automationPrefix, automation);
+      e.field(F.NULL); // margin_guard_config_id
+      e.field(F.NULL); // simulation_id
+      e.field(open ? F.OPEN : F.CLOSE);
+      e.field(F.BTCUSD);
+      e.field(open === buy ? F.BUY : F.SELL); // the CLOSE takes the opposite side
       e.numeric(sizeUnits, 8);
       e.numeric(priceUnits, 1);
       e.field(leverageField);
