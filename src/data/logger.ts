@@ -70,9 +70,12 @@ export function sqlStateOf(err: unknown, depth = 0): string | undefined {
   return sqlStateOf(e.meta?.driverAdapterError, depth + 1) ?? sqlStateOf(e.cause, depth + 1);
 }
 
-/** Wraps a sink so every field passes through `redactFields` first. */
+const REDACTING = Symbol('redacting');
+
+/** Wraps a sink so every field passes through `redactFields` first (once: wrapping a wrapped logger returns it). */
 export function redactingLogger(sink: DataLogger): DataLogger {
+  if ((sink as { [REDACTING]?: boolean })[REDACTING]) return sink;
   const wrap = (level: keyof DataLogger) => (message: string, fields?: Record<string, unknown>) =>
     sink[level](redact(message), fields === undefined ? undefined : (redactFields(fields) as Record<string, unknown>));
-  return { debug: wrap('debug'), info: wrap('info'), warn: wrap('warn'), error: wrap('error') };
+  return { debug: wrap('debug'), info: wrap('info'), warn: wrap('warn'), error: wrap('error'), [REDACTING]: true } as DataLogger;
 }

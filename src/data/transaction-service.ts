@@ -1,5 +1,5 @@
 import { AxisorError, ExitCode, NotFoundError } from '../errors.ts';
-import { describeError, type DataLogger } from './logger.ts';
+import { describeError, redactingLogger, type DataLogger } from './logger.ts';
 import { Prisma, type PrismaClient } from './prisma.ts';
 import { backoffDelay, isRetryableTransactionError } from './retry.ts';
 import { AutomationRepository } from './repositories/automation.ts';
@@ -95,7 +95,10 @@ export class TransactionService {
   private readonly random: () => number;
   private readonly schema: string;
 
-  constructor(private readonly prisma: PrismaClient, private readonly logger: DataLogger, deps: TransactionServiceDeps = {}) {
+  private readonly logger: DataLogger;
+
+  constructor(private readonly prisma: PrismaClient, logger: DataLogger, deps: TransactionServiceDeps = {}) {
+    this.logger = redactingLogger(logger);
     this.defaults = { ...DEFAULT_TRANSACTION, ...deps.defaults };
     this.sleep = deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.random = deps.random ?? Math.random;

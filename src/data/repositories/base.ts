@@ -1,4 +1,4 @@
-import { describeError, type DataLogger } from '../logger.ts';
+import { describeError, redactingLogger, type DataLogger } from '../logger.ts';
 import type { Db } from '../prisma.ts';
 
 /** Query options shared by list methods. `take` is capped so a forgotten limit cannot load a whole table. */
@@ -26,11 +26,15 @@ interface Delegate<T> {
 }
 
 export abstract class BaseRepository<T, CreateInput, UpdateInput> {
+  protected readonly logger: DataLogger;
+
   protected constructor(
     protected readonly db: Db,
-    protected readonly logger: DataLogger,
+    logger: DataLogger,
     protected readonly modelName: string,
-  ) {}
+  ) {
+    this.logger = redactingLogger(logger);
+  }
 
   /** The Prisma delegate (`db.user`, `db.tradeLog`...), typed loosely: the subclasses' methods carry the types. */
   protected abstract get delegate(): Delegate<T>;
