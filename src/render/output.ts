@@ -109,6 +109,7 @@ export class Output {
     return {
       report: (e) => {
         spinner.text = redact(formatProgress(e));
+        if (!spinner.isSpinning) spinner.start(); // restarted after a stop() that made room for printed lines
       },
       stop: (final) => {
         if (final) spinner.succeed(redact(final));
