@@ -29,7 +29,7 @@ export interface DemoOptions {
 }
 
 export interface DemoResult {
-  target: { kind: DemoTarget['kind']; reason: string; server: string; serverVersion: string; walLevel: string };
+  target: { kind: DemoTarget['kind']; reason: string; server: string; serverVersion: string; walLevel: string; clusterDataDir: string | null };
   databases: { demo: string; restored: string };
   backupDir: string;
   steps: DemoStep[];
@@ -88,7 +88,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     }
   }
   const result: DemoResult = {
-    target: { kind: target.kind, reason: target.reason, server: withDatabase(target.server, o.demoDb).redactedUrl, serverVersion: target.serverVersion, walLevel: target.walLevel },
+    target: { kind: target.kind, reason: target.reason, server: withDatabase(target.server, o.demoDb).redactedUrl, serverVersion: target.serverVersion, walLevel: target.walLevel, clusterDataDir: target.cluster?.dataDir ?? null },
     databases: { demo: o.demoDb, restored: restoredDb },
     backupDir,
     steps,

@@ -9,13 +9,13 @@ export async function listUserTables(c: pg.Client, schema: string): Promise<stri
   return rows.map((r) => r.name);
 }
 
-/** Row count and an ordered content hash per table: equal hashes mean equal content. */
+/** Row count and an ordered content hash per table (ordered by the row's text, so tables without an id work too). */
 export async function tableFingerprints(c: pg.Client, schema: string, tables: readonly string[]): Promise<Record<string, { rows: number; md5: string }>> {
   const out: Record<string, { rows: number; md5: string }> = {};
   for (const t of tables) {
     const q = qualifiedName(schema, t);
     const { rows } = await c.query<{ n: number; h: string | null }>(
-      `SELECT count(*)::int AS n, md5(coalesce(string_agg(x::text, E'\\n' ORDER BY x.id), '')) AS h FROM ${q} x`);
+      `SELECT count(*)::int AS n, md5(coalesce(string_agg(x::text, E'\\n' ORDER BY x::text), '')) AS h FROM ${q} x`);
     out[t] = { rows: rows[0]!.n, md5: rows[0]!.h ?? '' };
   }
   return out;

@@ -24,6 +24,8 @@ export interface ChooseTargetInput {
   ephemeral: boolean;
   env: Readonly<Record<string, string | undefined>>;
   onProgress?: (message: string) => void;
+  /** The "local server" to try before falling back to a throwaway cluster (tests point it at a dead port). */
+  local?: ConnectionSettings;
 }
 
 const LOCAL: ConnectionSettings = Object.freeze({
@@ -50,12 +52,13 @@ export async function chooseTarget(input: ChooseTargetInput): Promise<DemoTarget
   }
   if (!input.ephemeral) {
     try {
-      const probe = await connectClient(LOCAL);
+      const local = input.local ?? LOCAL;
+      const probe = await connectClient(local);
       await probe.end();
-      return { kind: 'local', reason: 'the local server at 127.0.0.1:5432', server: LOCAL, ...(await describeServer(LOCAL)) };
+      return { kind: 'local', reason: `the local server at ${local.host}:${local.port}`, server: local, ...(await describeServer(local)) };
     } catch (err) {
       if (!(err instanceof AxisorError) || err.exitCode !== 68) throw err;
-      input.onProgress?.('no server answers at 127.0.0.1:5432; starting a throwaway cluster');
+      input.onProgress?.(`no server answers at ${(input.local ?? LOCAL).host}:${(input.local ?? LOCAL).port}; starting a throwaway cluster`);
     }
   }
   let cluster: ThrowawayCluster;
@@ -73,6 +76,21 @@ export async function chooseTarget(input: ChooseTargetInput): Promise<DemoTarget
     throw err;
   }
   const server = { ...cluster.connection, applicationName: 'axisor-db demo' };
+  // Some builds restrict logical decoding plugins with output_plugin_libraries; allow wal2json where it exists.
+  await withClient(server, async (c) => {
+    const { rows } = await c.query<{ setting: string }>(`SELECT setting FROM pg_settings WHERE name = 'output_plugin_libraries'`);
+    if (rows[0] && !/\bwal2json\b/.test(rows[0].setting)) {
+      await c.query(`ALTER SYSTEM SET output_plugin_libraries = pgoutput, test_decoding, wal2json`);
+      await c.query('SELECT pg_reload_conf()');
+    }
+  });
+  // The postmaster applies a reload asynchronously: wait until new sessions see it.
+  for (let i = 0; i < 50; i++) {
+    const seen = await withClient(server, async (c) =>
+      (await c.query<{ ok: boolean }>(`SELECT coalesce(current_setting('output_plugin_libraries', true) ~ 'wal2json', true) AS ok`)).rows[0]!.ok);
+    if (seen) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   return {
     kind: 'ephemeral',
     reason: input.ephemeral ? '--ephemeral: a throwaway cluster' : 'no local server: a throwaway cluster',
