@@ -2,6 +2,14 @@ import { userInfo } from 'node:os';
 import { main } from './cli/main.ts';
 
 // The process edge: the only place that reads process.* and sets the exit code.
+
+// `axisor-db backup list | head`: the reader went away; stop quietly like other Unix tools.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
 const controller = new AbortController();
 let interrupts = 0;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
