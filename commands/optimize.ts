@@ -32,6 +32,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
     .option('--write-migration', 'write the suggestions as prisma/migrations/<ts>_<name>/migration.sql and add @@index to schema.prisma')
     .option('--migration-name <name>', 'name part of the migration directory', 'optimize_indexes')
     .option('--schema-file <path>', 'schema.prisma to add @@index lines to', 'prisma/schema.prisma')
+    .option('--lock-timeout <duration>', 'lock_timeout for the --apply DDL and ANALYZE (default 10s; AXISOR_LOCK_TIMEOUT)')
     .option('--migrations-dir <path>', 'migrations directory (default: the config\'s migrationsDir, prisma/migrations)')
     .addHelpText('after', '\nExit status: 0 nothing to do, 1 suggestions or warnings, 2 critical (e.g. an --apply build failed);\n69 when pg_stat_statements is missing or not preloaded (the message lists the steps to enable it).\n');
   defineAction<Opts>(cmd, ctx, async ({ opts, config, out }) => {

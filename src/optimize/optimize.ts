@@ -145,7 +145,10 @@ export async function optimize(opts: OptimizeOptions): Promise<{ result: Optimiz
   if (opts.writeMigration && result.suggestions.length > 0) {
     result.migration = writeMigration(result.suggestions, { ...opts.writeMigration, defaultSchema: opts.config.schema });
   }
-  result.findings = sortFindings([...optimizeFindings(result), ...result.findings]);
+  // An INVALID leftover that --apply dropped and rebuilt is no longer a problem of this database.
+  const rebuilt = new Set((result.applied ?? []).filter((a) => a.droppedInvalid && a.status === 'created').map((a) => a.index));
+  const catalogFindings = result.findings.filter((f) => !(f.check === 'invalid_index' && f.object && rebuilt.has(f.object)));
+  result.findings = sortFindings([...optimizeFindings(result), ...catalogFindings]);
   return { result, exitCode: exitCodeFor(result.findings) };
 }
 
