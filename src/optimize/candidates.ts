@@ -40,6 +40,8 @@ export interface StatementShape {
   sql: string;
   relations: RelationRef[];
   columns: RawColumnRef[];
+  /** Names of every function the statement calls (last name part), to refuse planning user-defined ones. */
+  functions: string[];
 }
 
 type Node = Record<string, any>;
@@ -59,9 +61,23 @@ export async function parseStatement(sql: string): Promise<StatementShape | null
   const [type, body] = Object.entries(stmts[0]!.stmt ?? {})[0] ?? [];
   const kind = type ? PLANNABLE[type] : undefined;
   if (!kind) return null;
-  const shape: StatementShape = { kind, sql: repairTypedParams(sql, tree), relations: [], columns: [] };
+  const shape: StatementShape = { kind, sql: repairTypedParams(sql, tree), relations: [], columns: [], functions: functionNames(tree) };
   walkStatement({ [type!]: body }, null, shape);
   return shape;
+}
+
+function functionNames(tree: unknown): string[] {
+  const names = new Set<string>();
+  const walk = (n: unknown): void => {
+    if (Array.isArray(n)) { n.forEach(walk); return; }
+    if (!n || typeof n !== 'object') return;
+    const call = (n as Node).FuncCall;
+    const last = call?.funcname?.[call.funcname.length - 1]?.String?.sval;
+    if (typeof last === 'string') names.add(last);
+    for (const v of Object.values(n as object)) walk(v);
+  };
+  walk(tree);
+  return [...names].sort();
 }
 
 function newScope(parent: Scope | null): Scope {

@@ -48,3 +48,17 @@ const NOT_BTREE = new Set(['json', 'jsonb', 'point', 'xml', 'tsvector', 'tsquery
 export function btreeIndexable(type: string): boolean {
   return !NOT_BTREE.has(type);
 }
+
+/**
+ * Functions of these names defined outside pg_catalog. Planning constant-folds IMMUTABLE (and evaluates some
+ * STABLE) function calls, so EXPLAIN of a statement calling a user-defined function would RUN that function with
+ * this tool's role: a statement recorded from a less privileged role could use it to escalate. Such statements are
+ * not planned.
+ */
+export async function userDefinedFunctions(client: pg.Client, names: readonly string[]): Promise<string[]> {
+  if (names.length === 0) return [];
+  const { rows } = await client.query(`
+    SELECT DISTINCT p.proname::text AS name FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE p.proname = ANY($1::text[]) AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`, [names]);
+  return rows.map((r) => r.name as string);
+}

@@ -10,7 +10,7 @@ import { readAutovacuumSettings, readTableMaintenance, staleStatistics, type Sta
 import type { ProgressFn } from '../render/index.ts';
 import { analyzeTable, applySuggestion, withApplyClient, type ApplyReport } from './apply.ts';
 import { parseStatement, resolveColumns } from './candidates.ts';
-import { TableCatalog } from './catalog.ts';
+import { TableCatalog, userDefinedFunctions } from './catalog.ts';
 import { proveWithHeuristic } from './heuristic.ts';
 import { detectHypopg, proveWithHypopg, type HypopgStatus, type ProofOptions, type ProofOutcome } from './hypo.ts';
 import { explainGeneric } from './plan.ts';
@@ -35,7 +35,7 @@ export interface StatementReport {
   query: string;
   calls: number;
   meanMs: number;
-  outcome: ProofOutcome | 'covered_by_existing';
+  outcome: ProofOutcome | 'covered_by_existing' | 'skipped_user_function';
   initialCost: number | null;
   newCost: number | null;
   reduction: number | null;
@@ -98,6 +98,11 @@ export async function optimize(opts: OptimizeOptions): Promise<{ result: Optimiz
       await catalog.load(shape.relations);
       const columns = resolveColumns(shape, (r) => catalog.get(r));
       if (!shape.relations.some((r) => catalog.get(r))) continue; // catalog-only queries (monitoring, this tool)
+      const unsafe = await userDefinedFunctions(client, shape.functions);
+      if (unsafe.length > 0) {
+        reports.push({ queryid: st.queryid, query: st.query, calls: st.calls, meanMs: st.meanMs, outcome: 'skipped_user_function', initialCost: null, newCost: null, reduction: null, indexes: [], error: `calls user-defined function(s) ${unsafe.join(', ')}: planning could run them` });
+        continue;
+      }
       planned.set(st.queryid, shape.sql);
       const proof = method === 'hypopg'
         ? await proveWithHypopg(client, hypopg.schema!, shape.sql, columns, opts)
@@ -182,6 +187,7 @@ function optimizeFindings(r: OptimizeResult): Finding[] {
     f.push({ check: 'stale_statistics', severity: s.analyzed ? 'info' : 'warning', object: s.table, value: s.modsSinceAnalyze, threshold: s.threshold,
       message: s.analyzed ? `analyzed ${s.table} (${s.reason.replace(/_/g, ' ')})` : `${s.table}: statistics are stale (${s.reason.replace(/_/g, ' ')}, ${s.modsSinceAnalyze} changes); --apply runs ANALYZE on it${s.error ? ` (failed: ${s.error})` : ''}` });
   }
+  for (const st of r.statements) if (st.outcome === 'skipped_user_function') f.push({ check: 'not_planned', severity: 'info', object: `queryid ${st.queryid}`, message: `not planned: ${st.error}` });
   for (const st of r.statements) if (st.outcome === 'unplannable') f.push({ check: 'unplannable', severity: 'info', object: `queryid ${st.queryid}`, message: `could not plan ${oneLine(st.query, 80)}: ${st.error}` });
   return f;
 }

@@ -29,7 +29,8 @@ const TABLES = `
   INSERT INTO "Trade" (user_id, symbol, amount, executed_at) SELECT g % 2000, 'S' || (g % 50), g, now() - g * interval '1 minute' FROM generate_series(1, 50000) g;
   CREATE INDEX "Trade_symbol_idx" ON "Trade" (symbol);
   CREATE TABLE "we""ird tbl" (id int PRIMARY KEY, "odd col" int, v text);
-  INSERT INTO "we""ird tbl" SELECT g, g % 3000, 'v' || g FROM generate_series(1, 30000) g;`;
+  INSERT INTO "we""ird tbl" SELECT g, g % 3000, 'v' || g FROM generate_series(1, 30000) g;
+  CREATE FUNCTION bump(numeric) RETURNS numeric IMMUTABLE LANGUAGE sql AS 'SELECT $1 + 1';`;
 
 async function workload(db: string): Promise<void> {
   const c = new pg.Client({ connectionString: url(db) });
@@ -40,6 +41,8 @@ async function workload(db: string): Promise<void> {
       await c.query('SELECT * FROM "Trade" WHERE id = $1', [i]); // primary key: already indexed
       await c.query('SELECT count(*) FROM "Trade" WHERE symbol = $1', [`S${i}`]); // indexed column
       await c.query('SELECT count(*) FROM "we""ird tbl" w WHERE w."odd col" = $1', [i]); // quote and space in names
+      // Unindexed too, but planning would run the user-defined function with optimize's role: never planned.
+      await c.query('SELECT count(*) FROM "Trade" WHERE amount = bump($1)', [i]);
     }
   } finally {
     await c.end();
@@ -94,6 +97,7 @@ describe('optimize with HypoPG (planner-proven)', () => {
     expect(['below_min_cost', 'no_improvement', 'covered_by_existing']).toContain(byText(/WHERE id = \$1/).outcome);
     expect(byText(/WHERE symbol = \$1/).indexes.filter((i: string) => i !== '"Trade_symbol_idx"')).toEqual([]);
     expect(byText(/WHERE symbol = \$1/).outcome).not.toBe('improved');
+    expect(byText(/bump\(\$1\)/)).toMatchObject({ outcome: 'skipped_user_function', initialCost: null, indexes: [] });
     expect(await indexesOf('opt')).toEqual(before);
   });
 

@@ -38,6 +38,10 @@ describe('candidate columns from the parse tree', () => {
     expect(await columnsOf('SELECT * FROM "User" WHERE lower(email) = $1', [user])).toEqual(['User.email:where']);
   });
 
+  test('every called function is listed (a user-defined one must not be planned)', async () => {
+    expect((await parseStatement('SELECT lower(email) FROM "User" WHERE id = public.bump($1) AND now() > (SELECT max(created_at) FROM t)'))!.functions).toEqual(['bump', 'lower', 'max', 'now']);
+  });
+
   test('utility statements, several statements and garbage are not planned', async () => {
     expect(await parseStatement('CREATE INDEX ON t (a)')).toBeNull();
     expect(await parseStatement('SELECT 1; SELECT 2')).toBeNull();
