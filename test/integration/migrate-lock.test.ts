@@ -41,37 +41,75 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 1
   }
 }
 
+const GATE = 918273645;
+
+/** Holds the gate of the 'gated' fixture migration until the returned client ends. */
+async function closeGate(url: string): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: url, application_name: 'axisor-test-gate' });
+  await c.connect();
+  await c.query('SELECT pg_advisory_lock($1)', [GATE]);
+  return c;
+}
+
+/** The backend of a migrator waiting at the gate, once there is one. */
+const gateWaiterPid = async (url: string) =>
+  (await query<{ pid: number }>(url, `SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+     WHERE l.locktype = 'advisory' AND l.objid = $1 AND NOT l.granted AND a.application_name = 'axisor-db migrate'`, [GATE]))[0]?.pid;
+
 const lockHolderPid = async (url: string) =>
   (await query<{ pid: number }>(url, `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 AND objid = $1 AND objsubid = 1 AND granted`, [KEY]))[0]?.pid;
 
 describe('one migration run at a time', () => {
   test('two migrate processes started together: exactly one applies, the other waits and finds nothing', async () => {
-    const t = await setup('mig_race', 'slow');
-    const [a, b] = await Promise.all([runCli([...t.args('--json')]), runCli([...t.args('--json')])]);
-    expect([a.exitCode, b.exitCode]).toEqual([0, 0]);
-    const applied = [a, b].map((r) => r.json.result.schemaMigrations.applied.length);
-    expect(applied.sort()).toEqual([0, 2]);
-    const loser = [a, b].find((r) => r.json.result.schemaMigrations.applied.length === 0)!;
-    expect(loser.json.result.dataMigrations.applied).toEqual([]);
-    expect(loser.json.result.lockWaitMs).toBeGreaterThan(0);
-    expect(await query(t.db.url, 'SELECT migration_name, count(*)::int AS n FROM _prisma_migrations GROUP BY 1 ORDER BY 1')).toEqual([
-      { migration_name: '20250126000000_init', n: 1 },
-      { migration_name: '20300105000000_slow', n: 1 },
-    ]);
-    expect(await query(t.db.url, 'SELECT count(*)::int AS n FROM axisor_data_migrations')).toEqual([{ n: 3 }]);
+    const t = await setup('mig_race', 'gated');
+    const gate = await closeGate(t.db.url);
+    let released = false;
+    try {
+      const runs = Promise.all([runCli([...t.args('--json')]), runCli([...t.args('--json')])]);
+      // One run is inside the gated migration (holding the migration lock); wait until the other one is
+      // connected too, i.e. polling for the lock, before letting the first finish.
+      const winner = await waitFor('a run to reach the gate', () => gateWaiterPid(t.db.url), 60000);
+      await waitFor('the second run to connect', async () =>
+        (await query<{ n: number }>(t.db.url, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'axisor-db migrate' AND datname = current_database() AND pid <> $1`, [winner]))[0]!.n > 0 ? true : undefined, 60000);
+      await gate.end();
+      released = true;
+      const [a, b] = await runs;
+      expect([a.exitCode, b.exitCode]).toEqual([0, 0]);
+      const applied = [a, b].map((r) => r.json.result.schemaMigrations.applied.length);
+      expect(applied.sort()).toEqual([0, 2]);
+      const loser = [a, b].find((r) => r.json.result.schemaMigrations.applied.length === 0)!;
+      expect(loser.json.result.dataMigrations.applied).toEqual([]);
+      expect(loser.json.result.lockWaitMs).toBeGreaterThan(0);
+      expect(await query(t.db.url, 'SELECT migration_name, count(*)::int AS n FROM _prisma_migrations GROUP BY 1 ORDER BY 1')).toEqual([
+        { migration_name: '20250126000000_init', n: 1 },
+        { migration_name: '20300106000000_gated', n: 1 },
+      ]);
+      expect(await query(t.db.url, 'SELECT count(*)::int AS n FROM axisor_data_migrations')).toEqual([{ n: 3 }]);
+    } finally {
+      if (!released) await gate.end();
+    }
   });
 
   test('a second process that cannot get the lock in --lock-timeout exits 75 naming the running one\'s pid', async () => {
-    const t = await setup('mig_busy', 'slow');
-    const first = spawnCli(t.args());
-    const holder = await waitFor('the first run to take the lock', () => lockHolderPid(t.db.url));
-    const second = await runCli(t.args('--lock-timeout', '300ms', '--json'));
-    expect(second.exitCode).toBe(ExitCode.LOCK_HELD);
-    expect(second.json.error.code).toBe('lock.held');
-    expect(second.json.error.details.holder.pid).toBe(holder);
-    expect(second.json.error.details.holder.applicationName).toBe('axisor-db migrate');
-    expect(second.stderr).toContain(`pid ${holder}`);
-    expect((await first).exitCode).toBe(0);
+    const t = await setup('mig_busy', 'gated');
+    const gate = await closeGate(t.db.url);
+    let released = false;
+    try {
+      const first = spawnCli(t.args());
+      await waitFor('the first run to reach the gate', () => gateWaiterPid(t.db.url), 60000);
+      const holder = await waitFor('the first run to hold the lock', () => lockHolderPid(t.db.url));
+      const second = await runCli(t.args('--lock-timeout', '300ms', '--json'));
+      expect(second.exitCode).toBe(ExitCode.LOCK_HELD);
+      expect(second.json.error.code).toBe('lock.held');
+      expect(second.json.error.details.holder.pid).toBe(holder);
+      expect(second.json.error.details.holder.applicationName).toBe('axisor-db migrate');
+      expect(second.stderr).toContain(`pid ${holder}`);
+      await gate.end();
+      released = true;
+      expect((await first).exitCode).toBe(0);
+    } finally {
+      if (!released) await gate.end();
+    }
   });
 
   test('a lock held by another session (e.g. prisma migrate deploy) is reported with its pid, app and state', async () => {
