@@ -60,6 +60,8 @@ export interface SeedResult {
   copyMs: number;
   /** Recreating keys, indexes and foreign keys (bulk path). */
   rebuildMs: number;
+  /** Each recreated object and its build time (bulk path). */
+  rebuild: Array<{ table: string; name: string; kind: SavedObject['kind']; ms: number }>;
   analyzeMs: number;
   /** Whole run: checks, COPY, rebuild, commit, ANALYZE. */
   totalMs: number;
@@ -149,11 +151,13 @@ async function seedInTransaction(client: pg.Client, s: SeedSettings, schema: str
 
   let rebuildMs = 0;
   let tradeRebuildMs = 0;
+  const rebuilt: SeedResult['rebuild'] = [];
   if (bulk) {
     const r0 = performance.now();
     await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
     let done = 0;
     await restoreTableDdl(client, schema, saved, (o, ms) => {
+      rebuilt.push({ table: o.table, name: o.name, kind: o.kind, ms: Math.round(ms) });
       if (o.table === 'TradeLog') tradeRebuildMs += ms;
       progress({ phase: 'rebuild', message: o.name, done: ++done, total: saved.length, unit: 'items' });
     });
@@ -185,6 +189,7 @@ async function seedInTransaction(client: pg.Client, s: SeedSettings, schema: str
     totalRows,
     copyMs: Math.round(tables.reduce((n, t) => n + t.copyMs, 0)),
     rebuildMs,
+    rebuild: rebuilt,
     analyzeMs: 0,
     totalMs: Math.round(performance.now() - started),
     rowsPerSecond: 0,
