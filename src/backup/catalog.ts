@@ -36,7 +36,15 @@ export async function listCatalog(backupDir: string): Promise<CatalogEntry[]> {
       entries.push({ id, dir, manifest: null, problem: err instanceof AxisorError ? err.message : String(err) });
     }
   }
-  return entries;
+  // Ids carry whole seconds only: two backups in one second would sort by their random suffix. Order by the
+  // manifest's start time (milliseconds), falling back to the id's own second for a damaged manifest.
+  const key = (e: CatalogEntry) => {
+    const t = e.manifest ? Date.parse(e.manifest.startedAt) : NaN;
+    if (Number.isFinite(t)) return t;
+    const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/.exec(e.id)!;
+    return Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
+  };
+  return entries.sort((a, b) => key(a) - key(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 export async function findBackup(backupDir: string, id: string): Promise<{ dir: string; manifest: Manifest }> {

@@ -82,3 +82,22 @@ describe('retention', () => {
     expect(() => planPrune(all, { keepLast: -1, keepDaily: 0, keepWeekly: 0 })).toThrow();
   });
 });
+
+describe('catalog order', () => {
+  test('two backups started in the same second are ordered by their manifests\' start times, not the random id suffix', async () => {
+    const { mkdtemp, mkdir } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { listCatalog } = await import('../../src/backup/catalog.ts');
+    const { writeManifest, MANIFEST_FORMAT } = await import('../../src/backup/manifest.ts');
+    const dir = await mkdtemp(join(tmpdir(), 'axisor-cat-'));
+    // 'ffff' sorts after '0000' as a string, but it started first.
+    const ids = [['20260101T000000Z-incr-ffff', '2026-01-01T00:00:00.100Z'], ['20260101T000000Z-incr-0000', '2026-01-01T00:00:00.900Z']];
+    for (const [id, startedAt] of ids) {
+      await mkdir(join(dir, id!));
+      await writeManifest(join(dir, id!), { format: MANIFEST_FORMAT, id, startedAt } as unknown as Manifest);
+    }
+    const got = await listCatalog(dir);
+    expect(got.map((e) => e.id)).toEqual(['20260101T000000Z-incr-ffff', '20260101T000000Z-incr-0000']);
+  });
+});
