@@ -69,8 +69,8 @@ export async function runSteps(i: StepsInput): Promise<void> {
     return { figures: { schemaMigrations: r.schemaMigrations.applied.length, dataMigrations: r.dataMigrations.applied.length } };
   });
 
-  await step('seed', 'Seed realistic data (COPY)', [`axisor-db seed ${db} --users ${i.users} --trades-per-user ${i.tradesPerUser} --seed 42 --append`], async () => {
-    const r = await seedDatabase({ users: i.users, tradesPerUser: i.tradesPerUser, seed: 42, mode: 'append' }, { connection: config, onProgress: i.onProgress, signal: i.signal });
+  await step('seed', 'Seed realistic data (COPY)', [`axisor-db seed ${db} --users ${i.users} --trades-per-user ${i.tradesPerUser} --seed 42`], async () => {
+    const r = await seedDatabase({ users: i.users, tradesPerUser: i.tradesPerUser, seed: 42 }, { connection: config, onProgress: i.onProgress, signal: i.signal });
     return { figures: { users: r.users, trades: r.trades.rows, totalRows: r.totalRows, tradeRowsPerSecond: Math.round(r.trades.copyRowsPerSecond), loadPath: r.loadPath } };
   });
 

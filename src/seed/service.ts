@@ -69,6 +69,12 @@ export interface SeedResult {
 }
 
 const ALL_TABLES = [...SEED_TABLES.map((t) => t.name), 'NotificationTemplate'];
+/**
+ * The tables whose contents decide "empty database". NotificationTemplate is reference data that `axisor-db migrate`
+ * fills (the templates data migration), so a freshly migrated database still counts as empty; the seed upserts
+ * its own templates (ON CONFLICT DO NOTHING) and never truncates that table.
+ */
+const DATA_TABLES = SEED_TABLES.map((t) => t.name);
 
 const rate = (rows: number, ms: number) => (ms > 0 ? Math.round((rows / ms) * 1000) : 0);
 
@@ -127,7 +133,7 @@ async function seedInTransaction(client: pg.Client, s: SeedSettings, schema: str
   const truncate = s.mode === 'truncate' || (s.bulk && nonEmpty.length === 0);
   // Truncating (even empty tables) in this transaction is what allows COPY ... FREEZE: rows are written frozen,
   // so the first VACUUM need not rewrite every page.
-  if (truncate) await client.query(`TRUNCATE ${ALL_TABLES.map(q).join(', ')}`);
+  if (truncate) await client.query(`TRUNCATE ${DATA_TABLES.map(q).join(', ')}`);
   const bulk = s.bulk && (truncate || nonEmpty.length === 0);
   let saved: SavedObject[] = [];
   if (bulk) {
@@ -197,9 +203,9 @@ async function seedInTransaction(client: pg.Client, s: SeedSettings, schema: str
 }
 
 async function nonEmptyTables(client: pg.Client, schema: string): Promise<string[]> {
-  const checks = ALL_TABLES.map((t, i) => `SELECT ${i} AS i WHERE EXISTS (SELECT 1 FROM ${qualifiedName(schema, t)})`).join(' UNION ALL ');
+  const checks = DATA_TABLES.map((t, i) => `SELECT ${i} AS i WHERE EXISTS (SELECT 1 FROM ${qualifiedName(schema, t)})`).join(' UNION ALL ');
   const { rows } = await client.query<{ i: number }>(checks);
-  return rows.map((r) => ALL_TABLES[r.i]!);
+  return rows.map((r) => DATA_TABLES[r.i]!);
 }
 
 async function insertTemplates(client: pg.Client, schema: string, s: SeedSettings): Promise<number> {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { diffCatalogs, readCatalog } from '../../src/data/catalog.ts';
 import { ExitCode } from '../../src/errors.ts';
 import { seedDatabase, type SeedOptions } from '../../src/seed/index.ts';
-import { query, type TestDatabase } from '../helpers/db.ts';
+import { createTestDatabase, query, type TestDatabase } from '../helpers/db.ts';
 import { runCli } from '../helpers/cli.ts';
 import { expectedCatalog } from '../helpers/prisma-model.ts';
 import { createMigratedDatabase, MIGRATIONS_DIR } from '../helpers/schema.ts';
@@ -162,6 +162,25 @@ describe('axisor-db seed (CLI)', () => {
       expect(refused.json.error.code).toBe('refused.not_empty');
       const both = await runCli(['seed', '--database-url', db.url, '--append', '--truncate']);
       expect(both.exitCode).toBe(ExitCode.USAGE);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  test('`axisor-db migrate` then `axisor-db seed`: the templates the data migrations wrote do not make the database "non-empty"', async () => {
+    const db = await createTestDatabase('seed_after_migrate');
+    try {
+      const m = await runCli(['migrate', '--database-url', db.url, '--migrations-dir', MIGRATIONS_DIR, '--quiet']);
+      expect(m.exitCode).toBe(0);
+      const [{ n: templates }] = await query<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM "NotificationTemplate"');
+      expect(templates).toBeGreaterThan(0);
+      const r = await runCli(['seed', '--database-url', db.url, '--users', '10', '--trades-per-user', '3', '--json']);
+      expect(r.exitCode).toBe(0);
+      expect(r.json.result.loadPath).toBe('bulk');
+      // The migrated templates are kept (the seed only adds its own where missing).
+      const [{ n: after }] = await query<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM "NotificationTemplate"');
+      expect(after).toBeGreaterThanOrEqual(templates);
+      expect((await runCli(['seed', '--database-url', db.url, '--users', '10', '--json'])).exitCode).toBe(ExitCode.REFUSED);
     } finally {
       await db.drop();
     }
