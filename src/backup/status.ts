@@ -2,7 +2,7 @@ import type { AxisorConfig } from '../config/types.ts';
 import { withClient } from '../db/connect.ts';
 import { listCatalog } from './catalog.ts';
 import { chainHead } from './incremental.ts';
-import { serverInfo, tablesWithoutIdentity, listTables } from './introspect.ts';
+import { serverInfo, tablesWithoutIdentity, listTables, unloggedTables } from './introspect.ts';
 import { listSlots, logicalBlocker, slotPrefix, type SlotState } from './slots.ts';
 
 export interface StatusResult {
@@ -30,7 +30,10 @@ export async function backupStatus(config: AxisorConfig): Promise<StatusResult> 
     const blockers: StatusResult['blockers'] = [];
     const b = logicalBlocker(info);
     if (b) blockers.push({ code: b.code, message: b.message, hint: b.hint ?? null });
-    const noId = tablesWithoutIdentity(await listTables(c));
+    const tables = await listTables(c);
+    const unlogged = unloggedTables(tables);
+    if (unlogged.length > 0) blockers.push({ code: 'prerequisite.unlogged', message: `unlogged tables (their changes are not in the WAL): ${unlogged.join(', ')}`, hint: `ALTER TABLE ${unlogged[0]} SET LOGGED` });
+    const noId = tablesWithoutIdentity(tables);
     if (noId.length > 0) blockers.push({ code: 'prerequisite.no_identity', message: `tables without a primary key or replica identity: ${noId.join(', ')}`, hint: `ALTER TABLE ${noId[0]} REPLICA IDENTITY FULL, or add a primary key` });
     const slot = head ? slots.find((s) => s.name === head.root.slot!.name) : undefined;
     if (!head) blockers.push({ code: 'prerequisite.no_chain', message: 'no full backup started an incremental chain', hint: 'axisor-db backup --type full' });
