@@ -97,7 +97,12 @@ describe('catalog order', () => {
       await mkdir(join(dir, id!));
       await writeManifest(join(dir, id!), { format: MANIFEST_FORMAT, id, startedAt } as unknown as Manifest);
     }
-    const got = await listCatalog(dir);
-    expect(got.map((e) => e.id)).toEqual(['20260101T000000Z-incr-ffff', '20260101T000000Z-incr-0000']);
+    const { rm } = await import('node:fs/promises');
+    try {
+      const got = await listCatalog(dir);
+      expect(got.map((e) => e.id)).toEqual(['20260101T000000Z-incr-ffff', '20260101T000000Z-incr-0000']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,12 +1,22 @@
-import { describe, expect, test } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, test } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { resolveConfig, parseDatabaseUrl, redact, parseDuration } from '../../src/config/index.ts';
 import { AxisorError, ExitCode } from '../../src/errors.ts';
 
-const cwd = mkdtempSync(join(tmpdir(), 'axisor-cfg-'));
+const made: string[] = [];
+/** A temporary directory removed after the file's tests. */
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.push(d);
+  return d;
+}
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+const cwd = tempDir('axisor-cfg-');
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -53,7 +63,7 @@ describe('parseDatabaseUrl', () => {
 });
 
 describe('resolveConfig precedence: flag > DATABASE_URL > PG* > file > defaults', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'axisor-cfg-file-'));
+  const dir = tempDir('axisor-cfg-file-');
   writeFileSync(join(dir, 'axisor-db.config.json'), JSON.stringify({
     host: 'filehost', port: 1111, database: 'filedb', user: 'fileuser', backupDir: 'bk', pool: { max: 7, min: 1 }, lockTimeout: '3s',
   }));
@@ -109,7 +119,7 @@ describe('resolveConfig precedence: flag > DATABASE_URL > PG* > file > defaults'
     expect(resolveConfig({ cwd, env: { DATABASE_URL: 'postgres://u@h/db?pgbouncer=true' } }).connection.pgbouncer).toBe(true);
   });
   test('bad config files are config errors naming the key', () => {
-    const bad = mkdtempSync(join(tmpdir(), 'axisor-cfg-bad-'));
+    const bad = tempDir('axisor-cfg-bad-');
     writeFileSync(join(bad, 'axisor-db.config.json'), JSON.stringify({ hots: 'x' }));
     expect(codeOf(() => resolveConfig({ cwd: bad, env: {} }))).toBe('config.file_key');
     writeFileSync(join(bad, 'axisor-db.config.json'), '{ nope');

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { candidateDirs, parseToolVersion } from '../../src/pgtools/find.ts';
@@ -22,9 +22,13 @@ describe('parseToolVersion', () => {
 test('candidate dirs: PG_BIN, then PATH, then installed versions newest first', () => {
   const root = mkdtempSync(join(tmpdir(), 'axisor-pgroot-'));
   for (const v of ['13', '16', '9.6']) mkdirSync(join(root, v, 'bin'), { recursive: true });
-  expect(candidateDirs({ PG_BIN: '/opt/pg/bin', PATH: '/a:/b' }, [root])).toEqual([
-    '/opt/pg/bin', '/a', '/b', join(root, '16', 'bin'), join(root, '13', 'bin'), join(root, '9.6', 'bin'),
-  ]);
+  try {
+    expect(candidateDirs({ PG_BIN: '/opt/pg/bin', PATH: '/a:/b' }, [root])).toEqual([
+      '/opt/pg/bin', '/a', '/b', join(root, '16', 'bin'), join(root, '13', 'bin'), join(root, '9.6', 'bin'),
+    ]);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test('libpq env for children carries no password', () => {
