@@ -32,7 +32,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
     .option('--check <name>', 'run only this check (repeatable; a trailing * matches a prefix, e.g. orphan:*)', collect)
     .option('--table <table>', 'run only the checks on this table (repeatable)', collect)
     .option('--samples <n>', 'sample primary keys per failing check', '5')
-    .option('--jobs <n>', 'parallel connections sharing one exported snapshot', '1')
+    .option('--jobs <n>', 'parallel connections sharing one exported snapshot', '2')
     .option('--prisma-schema <file>', 'schema.prisma whose relations are checked too (default: prisma/schema.prisma if present)')
     .option('--amcheck', 'also run amcheck: verify_heapam on tables, bt_index_check on btree indexes (creates the extension if missing)')
     .option('--list', 'list the checks and their SQL; run nothing');
@@ -41,7 +41,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
     const cfg = config();
     const prismaSchema = prismaSchemaSpec(opts.prismaSchema, cfg, ctx.cwd);
     const samples = parsePositiveInt(opts.samples ?? '5', '--samples', { min: 0, max: 10000 });
-    const jobs = parsePositiveInt(opts.jobs ?? '1', '--jobs', { max: 64 });
+    const jobs = parsePositiveInt(opts.jobs ?? '2', '--jobs', { max: 64 });
     if (opts.list) {
       const set = await withClient(cfg, (c) => buildChecks(c, cfg.schema, prismaSchema));
       const checks = selectChecks(set.checks, { checks: opts.check, tables: opts.table })
