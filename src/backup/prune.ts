@@ -52,7 +52,8 @@ export function planPrune(manifests: Manifest[], rules: PruneRules): PruneDecisi
   for (const m of manifests) byDb.set(m.database, [...(byDb.get(m.database) ?? []), m]);
   const byId = new Map(manifests.map((m) => [m.id, m]));
   for (const list of byDb.values()) {
-    const newest = [...list].sort((a, b) => (a.id < b.id ? 1 : -1));
+    // Newest first by start time: ids carry whole seconds only (see listCatalog).
+    const newest = [...list].sort((a, b) => Date.parse(b.startedAt) - Date.parse(a.startedAt) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
     newest[0] && reasons.get(newest[0].id)!.push('newest backup');
     newest.slice(0, rules.keepLast).forEach((m, i) => reasons.get(m.id)!.push(`keep-last ${i + 1}/${rules.keepLast}`));
     const bucket = (key: (d: Date) => string, n: number, label: string) => {

@@ -62,7 +62,7 @@ test('--table keeps chosen tables and non-table objects, drops the rest and dang
 });
 
 describe('retention', () => {
-  const m = (id: string, type: Manifest['type'], parent: string | null, finishedAt: string) => ({ id, type, parent, database: 'axisor', finishedAt, totals: { bytes: 10, rawBytes: 0, rows: 0 } }) as unknown as Manifest;
+  const m = (id: string, type: Manifest['type'], parent: string | null, finishedAt: string, startedAt = finishedAt) => ({ id, type, parent, database: 'axisor', startedAt, finishedAt, totals: { bytes: 10, rawBytes: 0, rows: 0 } }) as unknown as Manifest;
   const all = [
     m('20250101T020000Z-full-0001', 'full', null, '2025-01-01T02:00:00Z'),
     m('20250101T030000Z-incr-0002', 'incremental', '20250101T020000Z-full-0001', '2025-01-01T03:00:00Z'),
@@ -75,6 +75,15 @@ describe('retention', () => {
     expect(Object.entries(d).filter(([, x]) => x.keep).map(([k]) => k)).toEqual(['0003', '0004', '0005']);
     expect(d['0003']!.reasons).toContain('needed by 20250102T040000Z-incr-0005');
     expect(d['0001']!.reasons).toEqual(['matched no keep rule']);
+  });
+  test('within one second the newest is the one that started last, not the larger random id suffix', () => {
+    const same = [
+      m('20250103T020000Z-full-0006', 'full', null, '2025-01-03T02:00:00.050Z', '2025-01-03T02:00:00.000Z'),
+      m('20250103T020001Z-incr-ffff', 'incremental', '20250103T020000Z-full-0006', '2025-01-03T02:00:01.300Z', '2025-01-03T02:00:01.100Z'),
+      m('20250103T020001Z-incr-0000', 'incremental', '20250103T020001Z-incr-ffff', '2025-01-03T02:00:01.900Z', '2025-01-03T02:00:01.700Z'),
+    ];
+    const d = planPrune(same, { keepLast: 1, keepDaily: 0, keepWeekly: 0 });
+    expect(d.find((x) => x.id.endsWith('0000'))!.reasons).toContain('newest backup');
   });
   test('keep-daily keeps the newest of each day, with its chain', () => {
     const kept = planPrune(all, { keepLast: 0, keepDaily: 2, keepWeekly: 0 }).filter((x) => x.keep).map((x) => x.id.slice(-4));
