@@ -21,7 +21,6 @@ export const ExitCode = {
   LOCK_HELD: 75,
   REFUSED: 77,
   CONFIG: 78,
-  NOT_IMPLEMENTED: 79,
   ABORTED: 130,
 } as const;
 export type ExitCodeName = keyof typeof ExitCode;
@@ -42,7 +41,6 @@ export const EXIT_CODE_DOCS: ReadonlyArray<readonly [number, string]> = [
   [ExitCode.LOCK_HELD, 'another run holds the lock (retry, or raise --lock-timeout/--wait)'],
   [ExitCode.REFUSED, 'refused by a safety check; the message names the flag that overrides it'],
   [ExitCode.CONFIG, 'invalid configuration: malformed URL, bad config file or value'],
-  [ExitCode.NOT_IMPLEMENTED, 'this command is not implemented yet'],
   [ExitCode.ABORTED, 'interrupted (SIGINT/SIGTERM) or declined by the user'],
 ];
 
@@ -147,14 +145,6 @@ export class RefusedError extends AxisorError {
 export class AbortedError extends AxisorError {
   constructor(message = 'aborted', opts: AxisorErrorOptions = {}) {
     super('aborted', ExitCode.ABORTED, message, opts);
-  }
-}
-
-export class NotImplementedError extends AxisorError {
-  constructor(command: string, issue?: string) {
-    super('not_implemented', ExitCode.NOT_IMPLEMENTED, `'${command}' is not implemented yet`, {
-      hint: issue ? `tracked in ${issue}` : undefined,
-    });
   }
 }
 
