@@ -56,6 +56,30 @@ export function parseChange(line: string): ChangeRecord {
   return parseExact(line) as ChangeRecord;
 }
 
+export interface ChangeHeader {
+  action: string;
+  /** Only for I/U/D/T: the table, read without parsing the (large) column arrays. */
+  schema?: string;
+  table?: string;
+  /** Only for B/C/M (small lines): the whole record. */
+  record?: ChangeRecord;
+}
+
+// wal2json format-version 2 writes "action" first and "schema","table" before "columns"/"identity".
+const ROW_HEAD = /^\{"action":"([IUDT])"[^]*?,"schema":("(?:[^"\\]|\\.)*"),"table":("(?:[^"\\]|\\.)*")[,}]/;
+
+/**
+ * What an incremental needs from each line while capturing (action, table; full record of B/C/M), without
+ * JSON-parsing the column values of every row change: that parse was a third of the capture time.
+ * Anything in an unexpected shape falls back to the full parse.
+ */
+export function scanHeader(line: string): ChangeHeader {
+  const m = ROW_HEAD.exec(line.length > 4096 ? line.slice(0, 4096) : line);
+  if (m) return { action: m[1]!, schema: JSON.parse(m[2]!) as string, table: JSON.parse(m[3]!) as string };
+  const record = parseChange(line);
+  return { action: record.action, schema: record.schema, table: record.table, record };
+}
+
 /** '16/B374D848' -> a comparable bigint. */
 export function lsnToBigInt(lsn: string): bigint {
   const [hi, lo] = lsn.split('/');

@@ -37,8 +37,11 @@ export function openCompressedWriter(codec: Codec, outPath: string, env: Readonl
       const buf = typeof data === 'string' ? Buffer.from(data) : data;
       rawBytes += buf.length;
       if (!sink.write(buf)) await new Promise<void>((resolve, reject) => {
-        sink.once('drain', resolve);
-        sink.once('error', reject);
+        // Remove both listeners whichever fires, or every back-pressure wait leaks one (MaxListenersExceededWarning).
+        const onDrain = () => (sink.off('error', onError), resolve());
+        const onError = (err: Error) => (sink.off('drain', onDrain), reject(err));
+        sink.once('drain', onDrain);
+        sink.once('error', onError);
       });
     },
     async close() {
