@@ -36,17 +36,41 @@ async function* changeLines(dir: string, m: Manifest, codec: Codec, env: Readonl
   }
 }
 
-/** wal2json prints bytea as bare hex (no \\x prefix), which the server would read as escape format. */
-function sqlValue(c: ColumnValue): unknown {
-  if (c.type === 'bytea' && typeof c.value === 'string') return `\\x${c.value}`;
+/**
+ * wal2json prints bytea as bare hex (no \\x prefix), which the server would read as escape format. Change files
+ * written since the capture stopped asking wal2json for type names (include-types 0, a third less decoding) carry
+ * no `type`, so bytea columns come from the target's catalog, which holds the chain's schema (its fingerprint is
+ * checked at every incremental). Older files still say `"type":"bytea"`.
+ */
+function sqlValue(c: ColumnValue, bytea: ReadonlySet<string>): unknown {
+  if (typeof c.value === 'string' && !c.value.startsWith('\\x') && (c.type === 'bytea' || (c.type === undefined && bytea.has(c.name)))) return `\\x${c.value}`;
   return c.value;
 }
+
+/**
+ * "schema.table" -> names of its bytea columns. Only bytea itself: wal2json strips the \\x of that type alone (a
+ * domain over bytea goes through the output function and keeps it; the startsWith check above covers both).
+ */
+async function byteaColumns(client: pg.Client): Promise<Map<string, Set<string>>> {
+  const { rows } = await client.query<{ t: string; a: string }>(`
+    SELECT n.nspname || '.' || c.relname AS t, a.attname::text AS a
+      FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND a.atttypid = 'bytea'::regtype`);
+  const out = new Map<string, Set<string>>();
+  for (const r of rows) {
+    if (!out.has(r.t)) out.set(r.t, new Set());
+    out.get(r.t)!.add(r.a);
+  }
+  return out;
+}
+
+const NONE: ReadonlySet<string> = new Set();
 
 class Applier {
   private readonly tables = new Map<string, TableEntry>();
   private pendingTruncate: { lsn: string; names: string[] } | null = null;
   changes = 0;
-  constructor(private readonly client: pg.Client, tables: TableEntry[], private readonly only: Set<string> | null) {
+  constructor(private readonly client: pg.Client, tables: TableEntry[], private readonly only: Set<string> | null, private readonly bytea: Map<string, Set<string>>) {
     for (const t of tables) this.tables.set(`${t.schema}.${t.name}`, t);
   }
 
@@ -65,11 +89,11 @@ class Applier {
     }
   }
 
-  private where(ident: ColumnValue[], start: number): { sql: string; values: unknown[] } {
+  private where(ident: ColumnValue[], start: number, bytea: ReadonlySet<string>): { sql: string; values: unknown[] } {
     const values: unknown[] = [];
     const parts = ident.map((c) => {
       if (c.value === null) return `${quoteIdent(c.name)} IS NULL`;
-      values.push(sqlValue(c));
+      values.push(sqlValue(c, bytea));
       return `${quoteIdent(c.name)} = $${start + values.length}`;
     });
     return { sql: parts.join(' AND '), values };
@@ -98,19 +122,21 @@ class Applier {
     if (!t) return;
     const name = qualifiedName(t.schema, t.name);
     const known = new Set(t.columns);
+    const bytea = this.bytea.get(`${t.schema}.${t.name}`) ?? NONE;
+    const value = (c: ColumnValue) => sqlValue(c, bytea);
     // Columns absent from an UPDATE are unchanged TOASTed values: leave them as they are.
     const cols = (r.columns ?? []).filter((c) => known.has(c.name));
     if (r.action === 'I') {
-      await this.run(`INSERT INTO ${name} (${cols.map((c) => quoteIdent(c.name)).join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`, cols.map(sqlValue), false, `INSERT into ${t.schema}.${t.name}`);
+      await this.run(`INSERT INTO ${name} (${cols.map((c) => quoteIdent(c.name)).join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`, cols.map(value), false, `INSERT into ${t.schema}.${t.name}`);
     } else {
       const ident = r.identity ?? [];
       if (ident.length === 0) throw new IntegrityError('replay_no_identity', `an ${r.action === 'U' ? 'UPDATE' : 'DELETE'} on ${t.schema}.${t.name} carries no key`, { hint: 'the table had no primary key or replica identity when it was captured' });
       if (r.action === 'U') {
-        const w = this.where(ident, cols.length);
+        const w = this.where(ident, cols.length, bytea);
         // The ctid sub-select touches exactly one row even under REPLICA IDENTITY FULL with duplicate rows.
-        await this.run(`UPDATE ${name} SET ${cols.map((c, i) => `${quoteIdent(c.name)} = $${i + 1}`).join(', ')} WHERE ctid = (SELECT ctid FROM ${name} WHERE ${w.sql} LIMIT 1)`, [...cols.map(sqlValue), ...w.values], true, `an UPDATE of ${t.schema}.${t.name}`);
+        await this.run(`UPDATE ${name} SET ${cols.map((c, i) => `${quoteIdent(c.name)} = $${i + 1}`).join(', ')} WHERE ctid = (SELECT ctid FROM ${name} WHERE ${w.sql} LIMIT 1)`, [...cols.map(value), ...w.values], true, `an UPDATE of ${t.schema}.${t.name}`);
       } else {
-        const w = this.where(ident, 0);
+        const w = this.where(ident, 0, bytea);
         await this.run(`DELETE FROM ${name} WHERE ctid = (SELECT ctid FROM ${name} WHERE ${w.sql} LIMIT 1)`, w.values, true, `a DELETE from ${t.schema}.${t.name}`);
       }
     }
@@ -126,7 +152,7 @@ class Applier {
 export async function replayChain(client: pg.Client, links: Array<{ dir: string; manifest: Manifest }>, o: {
   codecFor: (m: Manifest) => Codec; env: Readonly<Record<string, string | undefined>>; only: Set<string> | null; toTimeMicros: bigint | null; tables: TableEntry[];
 }): Promise<ReplayStats> {
-  const applier = new Applier(client, o.tables, o.only);
+  const applier = new Applier(client, o.tables, o.only, await byteaColumns(client));
   const stats: ReplayStats = { transactions: 0, changes: 0, lastCommit: null, stoppedAtTarget: false };
   for (const link of links) {
     for await (const line of changeLines(link.dir, link.manifest, o.codecFor(link.manifest), o.env)) {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { lsnToBigInt, microsToIso, parseExact, timestampMicros } from '../../src/backup/changes.ts';
+import { lsnToBigInt, microsToIso, parseExact, scanHeader, timestampMicros } from '../../src/backup/changes.ts';
 import { copyOutSql, planChunks } from '../../src/backup/full.ts';
 import type { Manifest, TableEntry } from '../../src/backup/manifest.ts';
 import { planPrune } from '../../src/backup/prune.ts';
@@ -113,5 +113,22 @@ describe('catalog order', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('scanHeader (capture without parsing column values)', () => {
+  test('row changes: action and table from the head, unescaped, no full parse', () => {
+    const u = '{"action":"U","xid":774,"timestamp":"2026-11-26 12:34:42.448001+00","lsn":"0/32DEA4F8","schema":"public","table":"Trade\\"Log","columns":[{"name":"schema","value":"x\\",\\"table\\":\\"y"}],"identity":[{"name":"id","value":1}]}';
+    expect(scanHeader(u)).toEqual({ action: 'U', schema: 'public', table: 'Trade"Log' });
+    expect(scanHeader('{"action":"T","xid":9,"lsn":"0/1","schema":"s p","table":"t"}')).toEqual({ action: 'T', schema: 's p', table: 't' });
+  });
+  test('transaction and message lines come back whole', () => {
+    const b = scanHeader('{"action":"B","xid":774,"timestamp":"2026-11-26 12:34:42.448001+00","lsn":"0/3490BDD8","nextlsn":"0/3490BE08"}');
+    expect(b).toMatchObject({ action: 'B', record: { nextlsn: '0/3490BE08' } });
+    const m = scanHeader('{"action":"M","xid":775,"lsn":"0/1","transactional":true,"prefix":"axisor-db","content":"id-1"}');
+    expect(m.record).toMatchObject({ transactional: true, prefix: 'axisor-db', content: 'id-1' });
+  });
+  test('an unexpected key order falls back to the full parse', () => {
+    expect(scanHeader('{"action":"I","table":"t","schema":"s","columns":[{"name":"n","value":12345678901234567890}]}')).toMatchObject({ action: 'I', schema: 's', table: 't', record: { columns: [{ value: '12345678901234567890' }] } });
   });
 });
