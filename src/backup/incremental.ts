@@ -103,7 +103,8 @@ export async function writeIncrementalBackup(ctx: RunContext, p: { info: ServerI
     let skipping = false;
     let inMarker = false;
     const fetchNext = () => control.query<{ data: string }>(`FETCH ${FETCH} FROM axisor_changes`);
-    // The next batch is decoded by the server while this one is scanned and handed to the compressor.
+    // The next batch is on its way while this one is scanned and handed to the compressor. (The server decodes
+    // the whole range into a tuplestore on the first FETCH: pg_logical_slot_peek_changes is not streamed.)
     let pending: Promise<pg.QueryResult<{ data: string }>> | null = fetchNext();
     try {
       outer: while (pending) {
