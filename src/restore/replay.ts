@@ -42,7 +42,7 @@ async function* changeLines(dir: string, m: Manifest, codec: Codec, env: Readonl
  * no `type`, so bytea columns come from the target's catalog, which holds the chain's schema (its fingerprint is
  * checked at every incremental). Older files still say `"type":"bytea"`.
  */
-function sqlValue(c: ColumnValue, bytea: ReadonlySet<string>): unknown {
+export function sqlValue(c: ColumnValue, bytea: ReadonlySet<string>): unknown {
   if (typeof c.value === 'string' && !c.value.startsWith('\\x') && (c.type === 'bytea' || (c.type === undefined && bytea.has(c.name)))) return `\\x${c.value}`;
   return c.value;
 }

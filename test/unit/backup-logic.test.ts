@@ -3,6 +3,7 @@ import { lsnToBigInt, microsToIso, parseExact, scanHeader, timestampMicros } fro
 import { copyOutSql, planChunks } from '../../src/backup/full.ts';
 import type { Manifest, TableEntry } from '../../src/backup/manifest.ts';
 import { planPrune } from '../../src/backup/prune.ts';
+import { sqlValue } from '../../src/restore/replay.ts';
 import { filterTocList } from '../../src/restore/toc.ts';
 
 describe('wal2json values', () => {
@@ -130,5 +131,16 @@ describe('scanHeader (capture without parsing column values)', () => {
   });
   test('an unexpected key order falls back to the full parse', () => {
     expect(scanHeader('{"action":"I","table":"t","schema":"s","columns":[{"name":"n","value":12345678901234567890}]}')).toMatchObject({ action: 'I', schema: 's', table: 't', record: { columns: [{ value: '12345678901234567890' }] } });
+  });
+});
+
+describe('replay values', () => {
+  test('bytea hex gets its \\x prefix from the type name (older files) or the catalog (current files), once', () => {
+    const none = new Set<string>();
+    expect(sqlValue({ name: 'b', type: 'bytea', value: 'dead' }, none)).toBe('\\xdead');
+    expect(sqlValue({ name: 'b', value: 'dead' } as never, new Set(['b']))).toBe('\\xdead');
+    expect(sqlValue({ name: 'b', value: 'dead' } as never, none)).toBe('dead');
+    expect(sqlValue({ name: 'd', value: '\\x01' } as never, new Set(['d']))).toBe('\\x01');
+    expect(sqlValue({ name: 'b', value: null } as never, new Set(['b']))).toBeNull();
   });
 });
