@@ -103,6 +103,13 @@ export async function exportSnapshot(config: AxisorConfig, slotName: string | nu
       return { name: r.snapshot_name, lsn: r.consistent_point, slot: slotName, release: () => c.end().catch(() => {}) };
     } catch (err) {
       await c.end().catch(() => {});
+      // The pre-flight reads output_plugin_libraries as text; a value it misjudges (e.g. the whole list quoted as
+      // one item) only shows here. It is still a server prerequisite, not a bug.
+      if (/may not be used as an output plugin|could not access file "wal2json"/i.test(String((err as Error)?.message))) {
+        throw new PrerequisiteError('output_plugin', `the server refused ${PLUGIN} as a logical decoding plugin: ${(err as Error).message}`, {
+          hint: `install postgresql-<major>-${PLUGIN}, and allow it: ALTER SYSTEM SET output_plugin_libraries = pgoutput, test_decoding, ${PLUGIN} (an unquoted list); SELECT pg_reload_conf(); or take the full backup with --no-chain`,
+        });
+      }
       throw err;
     }
   }
