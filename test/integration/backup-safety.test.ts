@@ -7,18 +7,12 @@ import pg from 'pg';
 import { advisoryKey } from '../../src/db/advisory-lock.ts';
 import { backupLockKey } from '../../src/backup/service.ts';
 import { startThrowawayCluster } from '../../src/pgtools/index.ts';
-import { BIN } from '../helpers/cli.ts';
+import { spawnCli } from '../helpers/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { cli, FIXTURE_DATA_SQL, FIXTURE_SQL, q } from '../helpers/backup.ts';
 
 let src: TestDatabase;
 let dir: string;
-
-function cleanEnv(extra: Record<string, string> = {}): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^PG|^DATABASE_URL$|^AXISOR_|^NODE_OPTIONS$/.test(k)) env[k] = v;
-  return { ...env, NO_COLOR: '1', ...extra };
-}
 
 beforeAll(async () => {
   src = await createTestDatabase('bksafe');
@@ -37,7 +31,7 @@ test('SIGKILL at random points never leaves a listed backup that fails verify', 
   let seed = 42;
   const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   for (let i = 0; i < 10; i++) {
-    const child = execa(BIN, ['backup', '--database-url', src.url, '--backup-dir', dir, '--quiet'], { env: cleanEnv(), extendEnv: false, reject: false });
+    const child = spawnCli(['backup', '--database-url', src.url, '--backup-dir', dir, '--quiet']);
     const delay = 150 + Math.floor(rand() * 1600);
     const timer = setTimeout(() => child.kill('SIGKILL'), delay);
     await child;
@@ -91,7 +85,7 @@ test('the password never appears on a command line or in a tool\'s environment d
     const shop = url.replace(/\/postgres$/, '/shop');
     await q(shop, FIXTURE_SQL);
     await q(shop, FIXTURE_DATA_SQL);
-    const noPw = await execa(BIN, ['backup', '--backup-dir', pdir, '--json'], { env: cleanEnv({ DATABASE_URL: shop.replace(`:${encodeURIComponent(password)}@`, '@') }), extendEnv: false, reject: false });
+    const noPw = await spawnCli(['backup', '--backup-dir', pdir, '--json'], { env: { DATABASE_URL: shop.replace(`:${encodeURIComponent(password)}@`, '@') } });
     expect(noPw.exitCode).toBe(68);
     const seen: string[] = [];
     let running = true;
@@ -111,9 +105,9 @@ test('the password never appears on a command line or in a tool\'s environment d
         await new Promise((r) => setTimeout(r, 15));
       }
     })();
-    const env = cleanEnv({ DATABASE_URL: shop });
-    const b = await execa(BIN, ['backup', '--backup-dir', pdir, '--json'], { env, extendEnv: false, reject: false });
-    const r = await execa(BIN, ['restore', '--latest', '--target-db', 'copy', '--backup-dir', pdir, '--json'], { env, extendEnv: false, reject: false });
+    const env = { DATABASE_URL: shop };
+    const b = await spawnCli(['backup', '--backup-dir', pdir, '--json'], { env });
+    const r = await spawnCli(['restore', '--latest', '--target-db', 'copy', '--backup-dir', pdir, '--json'], { env });
     running = false;
     await poll;
     expect(b.exitCode).toBe(0);

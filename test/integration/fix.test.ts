@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { execa } from 'execa';
 import { ExitCode } from '../../src/errors.ts';
 import { createAxisorSchema, PLANTED, plantDefects, seedSmall, tableHashes, withPg } from '../helpers/axisor-data.ts';
-import { BIN, ROOT, runCli } from '../helpers/cli.ts';
+import { runCli, spawnCli } from '../helpers/cli.ts';
 import { createTestDatabase, query, type TestDatabase } from '../helpers/db.ts';
 
 let db: TestDatabase;
@@ -64,9 +63,7 @@ describe('fix', () => {
       // SHARE blocks the DELETE on Automation, which comes after the leaf-table deletions: the run stops midway.
       await locker.query('BEGIN');
       await locker.query('LOCK TABLE "Automation" IN SHARE MODE');
-      const env: Record<string, string | undefined> = {};
-      for (const [k, v] of Object.entries(process.env)) if (!/^PG|^DATABASE_URL$|^AXISOR_|^NODE_OPTIONS$/.test(k)) env[k] = v;
-      const child = execa(BIN, ['fix', '--apply', '--lock-timeout', '60s', '--json', '--database-url', db.url], { env, extendEnv: false, reject: false, cwd: ROOT });
+      const child = spawnCli(['fix', '--apply', '--lock-timeout', '60s', '--json', '--database-url', db.url]);
       try {
         const pid = await waitFor('fix to block on the lock', async () => (await fixBackends(db.url, db.name)).find((b) => b.wait_event_type === 'Lock')?.pid);
         // It had already deleted from TradeLog (it holds RowExclusiveLock there) when it blocked.

@@ -1,8 +1,7 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
-import { execa } from 'execa';
 import pg from 'pg';
 import { ExitCode } from '../../src/errors.ts';
-import { BIN, runCli } from '../helpers/cli.ts';
+import { runCli, spawnCli } from '../helpers/cli.ts';
 import { createTestDatabase, query, type TestDatabase } from '../helpers/db.ts';
 import { scratchMigrations, type MigrationsDir } from '../helpers/migrations.ts';
 
@@ -22,13 +21,6 @@ async function setup(prefix: string, ...sets: string[]) {
   dirs.push(m);
   const args = (...a: string[]) => ['migrate', ...a, '--database-url', db.url, '--migrations-dir', m.dir];
   return { db, m, args };
-}
-
-/** The built CLI as a child process we can kill (runCli only returns once it exits). */
-function spawnCli(args: string[]) {
-  const env: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^PG|^DATABASE_URL$|^AXISOR_|^NODE_OPTIONS$/.test(k)) env[k] = v;
-  return execa(BIN, args, { env: { ...env, NO_COLOR: '1' }, extendEnv: false, reject: false });
 }
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 15000): Promise<T> {
