@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { qualifiedName } from '../db/ident.ts';
+import { withTransaction } from '../db/transaction.ts';
 
 /** The Axisor tables the demo compares after a restore (every table with data). */
 export async function listUserTables(c: pg.Client, schema: string): Promise<string[]> {
@@ -34,23 +35,18 @@ export interface ChangeCounts {
 export async function changeSomeRows(c: pg.Client, schema: string): Promise<ChangeCounts> {
   const trade = qualifiedName(schema, 'TradeLog');
   const notification = qualifiedName(schema, 'Notification');
-  await c.query('BEGIN');
-  try {
-    const upd = await c.query(
+  return withTransaction(c, {}, async (tx) => {
+    const upd = await tx.query(
       `UPDATE ${trade} SET status = 'FILLED', pnl = coalesce(pnl, 0) + 1.5, fees = coalesce(fees, 0) + 0.01
         WHERE id IN (SELECT id FROM ${trade} ORDER BY id LIMIT 500)`);
-    const ins = await c.query(
+    const ins = await tx.query(
       `INSERT INTO ${notification} (id, user_id, type, priority, channels, template_id, variables, metadata, status)
        SELECT 'demo-' || u.id, u.id, 'SYSTEM', 'NORMAL', '["IN_APP"]'::jsonb, 'system_template', '{"message":"axisor-db demo"}'::jsonb, '{}'::jsonb, 'PENDING'
          FROM (SELECT id FROM ${qualifiedName(schema, 'User')} ORDER BY id LIMIT 200) u`);
-    const del = await c.query(
+    const del = await tx.query(
       `DELETE FROM ${notification} WHERE id IN (SELECT id FROM ${notification} WHERE id NOT LIKE 'demo-%' ORDER BY id LIMIT 100)`);
-    await c.query('COMMIT');
     return { inserted: ins.rowCount ?? 0, updated: upd.rowCount ?? 0, deleted: del.rowCount ?? 0 };
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => {});
-    throw err;
-  }
+  });
 }
 
 export interface PlantedDefects {
@@ -69,26 +65,21 @@ export async function plantDefects(c: pg.Client, schema: string): Promise<Plante
   const trade = qualifiedName(schema, 'TradeLog');
   const automation = qualifiedName(schema, 'Automation');
   const { rows: su } = await c.query<{ su: boolean }>(`SELECT rolsuper AS su FROM pg_roles WHERE rolname = current_user`);
-  await c.query('BEGIN');
-  try {
-    const plan = await c.query(`UPDATE ${user} SET plan_type = 'GOLD' WHERE id IN (SELECT id FROM ${user} ORDER BY id LIMIT 2)`);
-    const neg = await c.query(`UPDATE ${trade} SET size = -size WHERE id IN (SELECT id FROM ${trade} WHERE size > 0 ORDER BY id DESC LIMIT 3)`);
-    const drift = await c.query(`UPDATE ${automation} SET execution_count = execution_count + 5 WHERE id IN (SELECT id FROM ${automation} ORDER BY id LIMIT 1)`);
+  return withTransaction(c, {}, async (tx) => {
+    const plan = await tx.query(`UPDATE ${user} SET plan_type = 'GOLD' WHERE id IN (SELECT id FROM ${user} ORDER BY id LIMIT 2)`);
+    const neg = await tx.query(`UPDATE ${trade} SET size = -size WHERE id IN (SELECT id FROM ${trade} WHERE size > 0 ORDER BY id DESC LIMIT 3)`);
+    const drift = await tx.query(`UPDATE ${automation} SET execution_count = execution_count + 5 WHERE id IN (SELECT id FROM ${automation} ORDER BY id LIMIT 1)`);
     let orphans = 0;
     if (su[0]?.su) {
-      await c.query(`SET LOCAL session_replication_role = replica`);
-      const o = await c.query(
+      await tx.query(`SET LOCAL session_replication_role = replica`);
+      const o = await tx.query(
         `INSERT INTO ${trade} (id, user_id, exchange_account_id, type, symbol, side, size, price, status, metadata, executed_at)
          SELECT 'demo-orphan-' || g, 'demo-missing-user', t.exchange_account_id, 'OPEN', 'BTCUSD', 'BUY', 0.01, 60000, 'FILLED', '{}'::jsonb, now() - interval '1 day'
            FROM generate_series(1, 2) g, LATERAL (SELECT exchange_account_id FROM ${trade} ORDER BY id LIMIT 1) t`);
       orphans = o.rowCount ?? 0;
     }
-    await c.query('COMMIT');
     return { invalidPlanType: plan.rowCount ?? 0, negativeSize: neg.rowCount ?? 0, executionCountDrift: drift.rowCount ?? 0, orphanTrades: orphans };
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => {});
-    throw err;
-  }
+  });
 }
 
 /** Drops the logical slots of one database (the demo's incremental chain) so the database can be dropped. */
