@@ -13,11 +13,14 @@ export const ExitCode = {
   USAGE: 64,
   INTEGRITY: 65,
   NOT_FOUND: 66,
+  PRIVILEGE: 67,
   CONNECTION: 68,
   PREREQUISITE: 69,
   INTERNAL: 70,
   DATABASE: 71,
   TOOL: 72,
+  PATH: 73,
+  NO_SPACE: 74,
   LOCK_HELD: 75,
   REFUSED: 77,
   CONFIG: 78,
@@ -33,11 +36,14 @@ export const EXIT_CODE_DOCS: ReadonlyArray<readonly [number, string]> = [
   [ExitCode.USAGE, 'bad command line: unknown flag, missing or invalid argument'],
   [ExitCode.INTEGRITY, 'a backup or file failed its checksum or manifest verification'],
   [ExitCode.NOT_FOUND, 'a named thing does not exist: database, backup id, migration'],
+  [ExitCode.PRIVILEGE, 'the role lacks a privilege; the message names the role and the exact GRANT'],
   [ExitCode.CONNECTION, 'cannot connect: host/port unreachable, authentication failed, SSL refused'],
-  [ExitCode.PREREQUISITE, 'a server prerequisite is missing (extension, wal_level, privileges)'],
+  [ExitCode.PREREQUISITE, 'a server prerequisite is missing (extension, wal_level, plugin)'],
   [ExitCode.INTERNAL, 'internal error (a bug: please report it with --verbose output)'],
   [ExitCode.DATABASE, 'a statement failed on the server (SQLSTATE in the message)'],
   [ExitCode.TOOL, 'pg_dump/pg_restore/psql missing, too old, or failed'],
+  [ExitCode.PATH, 'a local path cannot be used: permission denied, not a directory, missing parent (names path and OS user)'],
+  [ExitCode.NO_SPACE, 'no space left on a local file system (says how much is free and about how much is needed)'],
   [ExitCode.LOCK_HELD, 'another run holds the lock (retry, or raise --lock-timeout/--wait)'],
   [ExitCode.REFUSED, 'refused by a safety check; the message names the flag that overrides it'],
   [ExitCode.CONFIG, 'invalid configuration: malformed URL, bad config file or value'],
@@ -115,6 +121,27 @@ export class ToolError extends AxisorError {
   constructor(code: string, message: string, opts: AxisorErrorOptions & { stderrTail?: string } = {}) {
     super(`tool.${code}`, ExitCode.TOOL, message, opts);
     this.stderrTail = opts.stderrTail;
+  }
+}
+
+/** The role lacks a privilege. The message names the role and the object; the hint is the exact GRANT/ALTER. */
+export class PrivilegeError extends AxisorError {
+  constructor(code: string, message: string, opts: AxisorErrorOptions = {}) {
+    super(`privilege.${code}`, ExitCode.PRIVILEGE, message, opts);
+  }
+}
+
+/** A local path cannot be used (EACCES, EPERM, ENOTDIR, EEXIST as a file, ENOENT parent, EROFS). Names the path and the OS user. */
+export class PathError extends AxisorError {
+  constructor(code: string, message: string, opts: AxisorErrorOptions = {}) {
+    super(`path.${code}`, ExitCode.PATH, message, opts);
+  }
+}
+
+/** No space left on a local file system (ENOSPC, EDQUOT). Says how much is free and roughly how much is needed. */
+export class NoSpaceError extends AxisorError {
+  constructor(code: string, message: string, opts: AxisorErrorOptions = {}) {
+    super(`no_space.${code}`, ExitCode.NO_SPACE, message, opts);
   }
 }
 
