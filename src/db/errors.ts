@@ -1,5 +1,6 @@
 import { ConnectionError, DatabaseError, NotFoundError, type AxisorError } from '../errors.ts';
 import type { ConnectionSettings } from '../config/types.ts';
+import { toPrivilegeError } from './privilege.ts';
 
 interface PgLikeError extends Error {
   code?: string;
@@ -50,6 +51,9 @@ export function mapConnectError(err: unknown, c: ConnectionSettings): AxisorErro
       return new ConnectionError('auth_rejected', `the server at ${at} rejected user "${c.user}" for database "${c.database}" (pg_hba.conf)`, {
         hint: 'ask the DBA for a pg_hba.conf entry, or use another --database-url user',
       });
+    case '42501':
+      // No CONNECT on the database, or a replication connection without REPLICATION: a grant, not a bug.
+      return toPrivilegeError(err, { role: c.user, database: c.database, action: `connect to database "${c.database}" at ${at}` })!;
     case '3D000':
       return new NotFoundError('database', `database "${c.database}" does not exist at ${at}`, {
         hint: `create it (createdb "${c.database}") or fix the database name in --database-url / PGDATABASE`,
