@@ -45,6 +45,13 @@ export function mapConnectError(err: unknown, c: ConnectionSettings): AxisorErro
         hint: 'give the password in the URL, PGPASSWORD or ~/.pgpass (PGPASSFILE)',
       });
     case '28000':
+      if (/certificate/i.test(msg)) {
+        return new ConnectionError('cert_auth', `the server at ${at} refused the client certificate for user "${c.user}": ${msg}`, {
+          hint: c.sslCert
+            ? `the certificate ${c.sslCert} must be signed by the server's ssl_ca_file and its CN must be "${c.user}" (or mapped in pg_ident.conf); check --ssl-cert/--ssl-key`
+            : 'this pg_hba.conf entry wants a client certificate: pass --ssl-cert FILE --ssl-key FILE (or PGSSLCERT/PGSSLKEY, sslcert/sslkey in the URL)',
+        });
+      }
       if (/no encryption/i.test(msg)) {
         return new ConnectionError('ssl_required', `the server at ${at} requires SSL for user "${c.user}"`, { hint: 'use --ssl-mode require (or sslmode=require in the URL, or PGSSLMODE)' });
       }
@@ -73,8 +80,17 @@ export function mapConnectError(err: unknown, c: ConnectionSettings): AxisorErro
       hint: 'give the password in the URL, PGPASSWORD or ~/.pgpass (PGPASSFILE)',
     });
   }
-  if (/certificate|self[- ]signed|altnames/i.test(msg)) {
-    return new ConnectionError('ssl_verify', `SSL verification of ${at} failed: ${msg}`, { hint: 'check --ssl-root-cert, or use --ssl-mode require to skip verification' });
+  if (/altnames|does not match certificate/i.test(msg)) {
+    return new ConnectionError('ssl_hostname', `SSL verification of ${at} failed: the server certificate does not name host "${c.host}" (${msg})`, {
+      hint: `connect with a host name the certificate lists (--database-url), or have the DBA issue a certificate for "${c.host}"`,
+    });
+  }
+  if (/certificate|self[- ]signed|issuer/i.test(msg)) {
+    return new ConnectionError('ssl_verify', `SSL verification of ${at} failed: the server certificate is not signed by the CA in ${c.sslRootCert ?? '(no CA file)'} (${msg})`, {
+      hint: c.sslRootCert
+        ? `point --ssl-root-cert (PGSSLROOTCERT, sslrootcert=) at the CA that signed the server's certificate; ${c.sslRootCert} is not it`
+        : 'give the CA that signed the server\'s certificate with --ssl-root-cert (PGSSLROOTCERT, sslrootcert=)',
+    });
   }
   if (/timeout/i.test(msg)) {
     return new ConnectionError('timeout', `cannot connect to ${at}: timed out`, { hint: CONNECT_HINT });

@@ -8,3 +8,4 @@ export { quoteIdent, qualifiedName, quoteLiteral } from './ident.ts';
 export { mapConnectError, toDatabaseError } from './errors.ts';
 export { toPrivilegeError, privilegeFix, privilegeFromToolOutput, isPrivilegeFailure, mapPrivilege } from './privilege.ts';
 export type { PrivilegeContext, PrivilegeFix } from './privilege.ts';
+export { ensureSchema } from './schema.ts';

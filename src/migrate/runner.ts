@@ -1,6 +1,7 @@
+import { ensureSchema } from '../db/schema.ts';
 import type pg from 'pg';
 import type { AxisorConfig } from '../config/types.ts';
-import { qualifiedName, quoteIdent } from '../db/ident.ts';
+import { qualifiedName } from '../db/ident.ts';
 import { RefusedError } from '../errors.ts';
 import type { ProgressFn } from '../render/output.ts';
 import { DATA_TABLE } from './data/history.ts';
@@ -89,7 +90,7 @@ export async function migrateUp(opts: MigrateUpOptions): Promise<MigrateUpResult
         return result;
       }
       if (pending.length) {
-        await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(config.schema)}`);
+        await ensureSchema(client, config.schema, 'the migration schema');
         await ensureHistoryTable(client, config.schema);
       }
       for (const f of pending) {

@@ -21,6 +21,8 @@ export function libpqEnv(c: ConnectionSettings, database?: string): Record<strin
     PGCONNECT_TIMEOUT: String(c.connectTimeoutSeconds),
   };
   if (c.sslRootCert) env.PGSSLROOTCERT = c.sslRootCert;
+  if (c.sslCert) env.PGSSLCERT = c.sslCert;
+  if (c.sslKey) env.PGSSLKEY = c.sslKey;
   return env;
 }
 
@@ -58,7 +60,7 @@ function childEnv(c: ConnectionSettings | undefined, opts: RunToolOptions, pass:
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(opts.baseEnv ?? {})) {
     // Drop inherited connection settings and any password: ours are explicit.
-    if (v === undefined || /^PG(HOST|PORT|USER|DATABASE|PASSWORD|PASSFILE|SSLMODE|SSLROOTCERT|APPNAME|SERVICE)$/.test(k) || k === 'DATABASE_URL') continue;
+    if (v === undefined || /^PG(HOST|PORT|USER|DATABASE|PASSWORD|PASSFILE|SSLMODE|SSLROOTCERT|SSLCERT|SSLKEY|APPNAME|SERVICE)$/.test(k) || k === 'DATABASE_URL') continue;
     env[k] = v;
   }
   if (!env.PATH) env.PATH = '/usr/local/bin:/usr/bin:/bin';
