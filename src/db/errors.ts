@@ -1,4 +1,4 @@
-import { ConnectionError, DatabaseError, NotFoundError, type AxisorError } from '../errors.ts';
+import { ConfigError, ConnectionError, DatabaseError, NotFoundError, type AxisorError } from '../errors.ts';
 import type { ConnectionSettings } from '../config/types.ts';
 import { toPrivilegeError } from './privilege.ts';
 
@@ -80,7 +80,7 @@ export function mapConnectError(err: unknown, c: ConnectionSettings): AxisorErro
       hint: 'give the password in the URL, PGPASSWORD or ~/.pgpass (PGPASSFILE)',
     });
   }
-  if (/altnames|does not match certificate/i.test(msg)) {
+  if (/altnames|does not match certificate|does not match host name/i.test(msg)) {
     return new ConnectionError('ssl_hostname', `SSL verification of ${at} failed: the server certificate does not name host "${c.host}" (${msg})`, {
       hint: `connect with a host name the certificate lists (--database-url), or have the DBA issue a certificate for "${c.host}"`,
     });
@@ -118,4 +118,25 @@ export function toDatabaseError(err: unknown, context?: string): AxisorError {
 export function isConnectPhaseError(err: unknown): boolean {
   const code = (err as PgLikeError)?.code;
   return typeof code === 'string' && (/^E[A-Z]+$/.test(code) || code.startsWith('28') || code === '3D000' || code === '57P03' || code === '53300');
+}
+
+/**
+ * The same mapping for a libpq child (psql, pg_dump, pg_restore) that could not connect: its stderr reads
+ * 'psql: error: connection to server at "h", port p failed: FATAL:  ...' or '... failed: SSL error: certificate
+ * verify failed'. Returns null when the failure happened after connecting (the caller keeps its own error).
+ */
+export function mapToolConnectFailure(stderr: string, c: ConnectionSettings): AxisorError | null {
+  const key = /private key file "[^"]*" (?:has group or world access|is not a regular file)[^\n]*/.exec(stderr);
+  if (key) return new ConfigError('ssl_key_permissions', key[0], { hint: `chmod 0600 ${c.sslKey ?? 'the key file'} (as its owner), as libpq requires` });
+  const m = /connection to server (?:at|on) .*? failed: (.*)/.exec(stderr);
+  if (!m) return null;
+  const msg = m[1]!.replace(/^(FATAL|ERROR):\s+/, '').trim();
+  const code = /password authentication failed/i.test(msg) ? '28P01'
+    : /Connection refused/i.test(msg) ? 'ECONNREFUSED'
+    : /certificate authentication failed|no pg_hba\.conf entry|requires a valid client certificate/i.test(msg) ? '28000'
+    : /database "[^"]*" does not exist/i.test(msg) ? '3D000'
+    : /permission denied for database|replication role|CONNECT privilege/i.test(msg) ? '42501'
+    : /could not translate host name/i.test(msg) ? 'ENOTFOUND'
+    : undefined;
+  return mapConnectError(Object.assign(new Error(msg), code ? { code } : {}), c);
 }

@@ -5,6 +5,8 @@ import { execa, type Options, type ResultPromise } from 'execa';
 import type { ConnectionSettings } from '../config/types.ts';
 import { redact } from '../config/secrets.ts';
 import { ToolError } from '../errors.ts';
+import { mapToolConnectFailure } from '../db/errors.ts';
+import { privilegeFromToolOutput } from '../db/privilege.ts';
 import type { PgTool } from './find.ts';
 
 const STDERR_TAIL = 2000;
@@ -81,6 +83,9 @@ export async function runPgTool(tool: PgTool, args: readonly string[], c: Connec
     const result = await execa(tool.path, args, { env: childEnv(c, opts, pass), extendEnv: false, reject: false, stripFinalNewline: false, ...opts.execa });
     if (result.exitCode !== 0 || result.signal) {
       const tail = stderrTail(result.stderr);
+      // A child that could not connect, or was refused a privilege, fails like the Node driver would (68/78, 67).
+      const mapped = c ? mapToolConnectFailure(tail, c) ?? privilegeFromToolOutput(tail, { role: c.user, database: opts.database ?? c.database }) : null;
+      if (mapped) throw mapped;
       throw new ToolError('failed', `${tool.name} failed (${result.signal ? `signal ${result.signal}` : `exit ${result.exitCode}`})${tail ? `: ${tail.split('\n').slice(-3).join(' | ')}` : ''}`, {
         stderrTail: tail,
         hint: 'rerun with --verbose for the full output of the tool',
