@@ -2,7 +2,6 @@ import type pg from 'pg';
 import type { AxisorConfig } from '../config/types.ts';
 import { withClient } from '../db/index.ts';
 import { qualifiedName } from '../db/ident.ts';
-import { privilegeFix } from '../db/privilege.ts';
 import type { IndexSuggestion } from './suggestions.ts';
 
 export interface ApplyReport {
@@ -53,8 +52,12 @@ export async function applySuggestion(client: pg.Client, s: IndexSuggestion): Pr
     const e = err as Error & { code?: string };
     const left = await findIndex(client, s.schema, s.name).catch(() => null);
     if (left && !left.valid) await client.query(drop).catch(() => {});
-    const fix = e.code === '42501' ? privilegeFix(e.message, undefined, { role: (await client.query('SELECT current_user AS u')).rows[0].u, schema: s.schema }) : null;
-    const error = fix ? `${e.message}: CREATE INDEX needs the table's owner; run --apply as the owner (README, section Roles: migrator) or, as a DBA: ${fix.sql}` : e.message;
+    const owner = e.code === '42501'
+      ? (await client.query(`SELECT c.relowner::regrole::text AS owner FROM pg_class c WHERE c.oid = to_regclass($1)`, [qualifiedName(s.schema, s.table)]).catch(() => ({ rows: [] as Array<{ owner: string }> }))).rows[0]?.owner
+      : undefined;
+    const error = e.code === '42501'
+      ? `${e.message}: CREATE INDEX needs the table's owner; run --apply as ${owner ? `role ${owner}` : 'the owner'} (README, section Roles: migrator), or apply the --write-migration file through migrate`
+      : e.message;
     return { index, status: 'failed', droppedInvalid, error, sqlState: e.code, ms: Date.now() - started };
   }
   const after = await findIndex(client, s.schema, s.name);

@@ -171,6 +171,28 @@ describe('developer (SELECT) and monitor (pg_monitor, client certificate)', () =
     expect(opt.exitCode).toBeGreaterThanOrEqual(1);
   });
 
+  test('optimize --apply without owning the table: 67 naming the owner; without SELECT the statement is reported with the GRANT', async () => {
+    await asSuper(`SET ROLE axisor_migrator; CREATE TABLE "Big" (id int PRIMARY KEY, k int NOT NULL, v text);
+      INSERT INTO "Big" SELECT g, g % 5000, 'v' || g FROM generate_series(1, 30000) g`);
+    await asSuper('ANALYZE "Big"');
+    const developer = resolveConfig({ flags: { databaseUrl: roleUrl('axisor_developer') }, cwd: ROOT });
+    await withClient(developer, async (c) => {
+      for (let i = 0; i < 30; i++) await c.query('SELECT * FROM "Big" WHERE k = $1', [i]);
+    });
+    const before = await asSuper(`SELECT count(*)::int AS n FROM pg_indexes WHERE tablename = 'Big'`);
+    const r = await cli('axisor_developer', ['optimize', '--apply']);
+    expect(r.exitCode).toBe(67);
+    const failed = r.json.result.applied.find((a: { status: string }) => a.status === 'failed');
+    expect(failed.error).toContain('run --apply as role axisor_migrator');
+    expect(await asSuper(`SELECT count(*)::int AS n FROM pg_indexes WHERE tablename = 'Big'`)).toEqual(before);
+    // the monitor sees everyone's statements but may not read "Big": EXPLAIN is refused, and the finding names the GRANT
+    const mon = await cli('axisor_monitor', ['optimize', '--ssl-cert', monitorCert.cert, '--ssl-key', monitorCert.key],
+      `postgres://axisor_monitor@127.0.0.1:${cluster.port}/${DB}?sslmode=verify-full&sslrootcert=${encodeURIComponent(cluster.tls!.caFile)}`);
+    expectResult(mon);
+    const refused = mon.json.result.findings.find((f: { check: string }) => f.check === 'not_planned_privilege');
+    expect(refused.message).toContain('GRANT SELECT ON TABLE public."Big" TO axisor_monitor;');
+  });
+
   test('debug-perf under the monitor role (certificate login)', async () => {
     const r = await runCli(['debug-perf', '--json'], {
       env: { PGHOST: '127.0.0.1', PGPORT: String(cluster.port), PGUSER: 'axisor_monitor', PGDATABASE: DB, PGSSLMODE: 'verify-ca', PGSSLROOTCERT: cluster.tls!.caFile, PGSSLCERT: monitorCert.cert, PGSSLKEY: monitorCert.key },
