@@ -83,7 +83,7 @@ export function privilegeFix(message: string, detail: string | undefined, ctx: P
   }
   if ((m = /permission denied for (table|relation|view|materialized view|sequence|schema|database|function|procedure|large object|language|tablespace|type) ([^\s]+)/i.exec(message))) {
     const kind = m[1]!.toLowerCase();
-    const raw = m[2]!;
+    const raw = m[2]!.replace(/^"(.*)"$/, '$1'); // the start-up refusal quotes the name: permission denied for database "x"
     switch (kind) {
       case 'schema': {
         const priv = /creat/i.test(ctx.action ?? '') ? 'CREATE' : 'USAGE';

@@ -132,6 +132,13 @@ describe('developer (SELECT) and monitor (pg_monitor, client certificate)', () =
     expect(trade.error.message).toContain('GRANT SELECT ON TABLE public."TradeLog" TO axisor_nogrant;');
   });
 
+  test('no CONNECT on the database: 67 naming GRANT CONNECT, at connection time', async () => {
+    await asSuper('CREATE DATABASE closed', 'postgres');
+    await asSuper('REVOKE CONNECT ON DATABASE closed FROM PUBLIC', 'postgres');
+    const r = await cli('axisor_nogrant', ['debug-pool'], roleUrl('axisor_nogrant').replace(`/${DB}?`, '/closed?'));
+    expectPrivilege(r, 'GRANT CONNECT ON DATABASE closed TO axisor_nogrant;');
+  });
+
   test('debug-pool without pg_read_all_stats warns that other sessions are hidden (never a silent 0)', async () => {
     const other = new pg.Client({ connectionString: superUrl() });
     await other.connect();

@@ -72,3 +72,7 @@ test('privilegeFromToolOutput reads pg_dump/pg_restore stderr', () => {
   expect(e.hint).toContain('GRANT SELECT ON TABLE public.secrets TO axisor_backup;');
   expect(privilegeFromToolOutput('pg_dump: error: connection to server failed', { role: 'r' })).toBeNull();
 });
+
+test('a quoted name (the start-up refusal) is unquoted before it goes into the GRANT', () => {
+  expect(privilegeFix('permission denied for database "closed"', 'User does not have CONNECT privilege.', { role: 'r' })?.sql).toBe('GRANT CONNECT ON DATABASE closed TO r;');
+});
