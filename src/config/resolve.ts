@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { parseDuration, parsePositiveInt } from './duration.ts';
@@ -116,6 +116,20 @@ export function resolveConfig(input: ResolveConfigInput): AxisorConfig {
     database: merged.database ?? user,
   };
   const sslMode = merged.sslMode ?? 'prefer';
+  // libpq's defaults: ~/.postgresql/root.crt (then require verifies the chain) and ~/.postgresql/postgresql.crt/.key,
+  // used when present. The Node driver gets the same files, so it and pg_dump/psql agree.
+  const pgDir = env.HOME ? join(env.HOME, '.postgresql') : undefined;
+  if (pgDir && sslMode !== 'disable') {
+    if (!merged.sslRootCert && existsSync(join(pgDir, 'root.crt'))) {
+      merged.sslRootCert = join(pgDir, 'root.crt');
+      sources['connection.sslRootCert'] = 'default';
+    }
+    if (!merged.sslCert && !merged.sslKey && existsSync(join(pgDir, 'postgresql.crt')) && existsSync(join(pgDir, 'postgresql.key'))) {
+      merged.sslCert = join(pgDir, 'postgresql.crt');
+      merged.sslKey = join(pgDir, 'postgresql.key');
+      sources['connection.sslCert'] = 'default';
+    }
+  }
   if (sslMode === 'verify-full' || sslMode === 'verify-ca') {
     if (!merged.sslRootCert) {
       throw new ConfigError('ssl_ca', `ssl mode '${sslMode}' needs a CA certificate file`, {

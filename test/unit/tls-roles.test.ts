@@ -1,4 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { resolveConfig } from '../../src/config/index.ts';
 import { mapToolConnectFailure } from '../../src/db/errors.ts';
 import { checkKeyFile } from '../../src/db/tls.ts';
@@ -76,4 +79,19 @@ describe('roles --print-sql', () => {
   test('a prefix that is not a plain identifier is a usage error', () => {
     expect(() => buildRolesSql({ prefix: 'x"; DROP', database: 'd', schema: 's' })).toThrow(expect.objectContaining({ exitCode: 64 }));
   });
+});
+
+test("libpq's default files in ~/.postgresql are used when present, so the driver and the children agree", () => {
+  const home = mkdtempSync(join(tmpdir(), 'axisor-home-'));
+  try {
+    mkdirSync(join(home, '.postgresql'));
+    for (const f of ['root.crt', 'postgresql.crt', 'postgresql.key']) writeFileSync(join(home, '.postgresql', f), 'x');
+    const c = resolveConfig({ cwd, env: { HOME: home, PGSSLMODE: 'require' } }).connection;
+    expect(c).toMatchObject({ sslRootCert: join(home, '.postgresql/root.crt'), sslCert: join(home, '.postgresql/postgresql.crt'), sslKey: join(home, '.postgresql/postgresql.key') });
+    // explicit settings win, and sslmode=disable uses none
+    expect(resolveConfig({ cwd, env: { HOME: home, PGSSLROOTCERT: '/etc/ca.crt' } }).connection.sslRootCert).toBe('/etc/ca.crt');
+    expect(resolveConfig({ cwd, env: { HOME: home, PGSSLMODE: 'disable' } }).connection.sslRootCert).toBeUndefined();
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 });
