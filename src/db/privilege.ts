@@ -62,6 +62,10 @@ export function privilegeFix(message: string, detail: string | undefined, ctx: P
   if ((m = /Only roles with privileges of the "([a-z_]+)" role/i.exec(text)) || (m = /must be (?:a )?(?:superuser or )?(?:have privileges of|a member of) (?:the )?"?(pg_[a-z_]+)"?/i.exec(text))) {
     return { kind: 'predefined_role', object: `role ${m[1]}`, sql: `GRANT ${m[1]} TO ${role};` };
   }
+  if ((m = /permission denied to set parameter "([^"]+)"/i.exec(text))) {
+    // PG15+: a superuser-only (SUSET) parameter can be granted one by one.
+    return { kind: 'parameter', object: `parameter ${m[1]}`, sql: `GRANT SET ON PARAMETER ${m[1]} TO ${role};` };
+  }
   if (/replication role|start (?:a )?WAL sender|REPLICATION attribute|to use replication slots/i.test(text)) {
     return { kind: 'replication', object: 'replication', sql: `ALTER ROLE ${role} REPLICATION;` };
   }

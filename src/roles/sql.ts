@@ -72,9 +72,11 @@ export function buildRolesSql(opts: RolesOptions): RolesResult {
     {
       job: 'restore', name: roleName(opts.prefix, 'restore'),
       commands: ['restore --target-db NEW (--no-owner)', 'backup verify (the drill)'],
-      why: 'CREATEDB makes the target and drill databases; membership of the owning roles lets a restore keep owners (otherwise use --no-owner)',
+      why: 'CREATEDB makes the target and drill databases; SET on session_replication_role replays incrementals; membership of the owning roles keeps owners (otherwise use --no-owner)',
       sql: [
         `CREATE ROLE ${n('restore')} LOGIN CREATEDB;`,
+        '-- replaying incremental changes runs with session_replication_role = replica (triggers and FKs do not fire twice)',
+        `GRANT SET ON PARAMETER session_replication_role TO ${n('restore')};`,
         ...(opts.owners?.length ? opts.owners.map((o) => `GRANT ${displayIdent(o)} TO ${n('restore')};`)
           : [`-- to restore with the original owners: GRANT <owner role> TO ${n('restore')};`]),
         '-- extensions that need a superuser (pg_stat_statements, hypopg) are skipped by a restore under this role;',

@@ -17,6 +17,7 @@ describe('privilegeFix: PostgreSQL 15 wording, captured from a real server', () 
     ['must be superuser or replication role to start walsender', undefined, 'ALTER ROLE axisor_monitor REPLICATION;'],
     ['must be member of role "app_owner"', undefined, 'GRANT app_owner TO axisor_monitor;'],
     ['permission denied to set role "postgres"', undefined, 'GRANT postgres TO axisor_monitor;'],
+    ['permission denied to set parameter "session_replication_role"', undefined, 'GRANT SET ON PARAMETER session_replication_role TO axisor_monitor;'],
     ['permission denied for sequence trades_id_seq', undefined, 'GRANT USAGE ON SEQUENCE trades_id_seq TO axisor_monitor;'],
     // PG16+ moved the role into the DETAIL
     ['permission denied to examine "output_plugin_libraries"', 'Only roles with privileges of the "pg_read_all_settings" role may examine this parameter.', 'GRANT pg_read_all_settings TO axisor_monitor;'],
