@@ -3,70 +3,37 @@ import { chmodSync, readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import pg from 'pg';
 import { resolveConfig } from '../../src/config/resolve.ts';
-import { withClient, withDatabase } from '../../src/db/index.ts';
+import { withClient } from '../../src/db/index.ts';
 import { analyzeTable } from '../../src/optimize/apply.ts';
-import { findPgTool, runPgTool, startThrowawayCluster, type ThrowawayCluster } from '../../src/pgtools/index.ts';
+import { findPgTool, runPgTool, type ThrowawayCluster } from '../../src/pgtools/index.ts';
 import { buildRolesSql } from '../../src/roles/sql.ts';
-import { ROOT, runCli, type CliResult } from '../helpers/cli.ts';
+import { ROOT, runCli } from '../helpers/cli.ts';
+import { expectPrivilege, expectResult, ROLE_PASSWORD, startPrivilegeHarness, type PrivilegeHarness } from '../helpers/least-privilege.ts';
 
-// ONE throwaway cluster for the whole file: scram for passwords, TLS with a CA made by openssl at start, a pg_hba
-// `cert` line for the monitor role (client-certificate login), pg_stat_statements preloaded. The documented roles
-// are created from `axisor-db roles --print-sql` (the README's script) and every command outside backup/restore
-// runs under its role, and under a role missing one grant (exit 67 and the exact GRANT in the message).
+// ONE throwaway cluster for the whole file (test/helpers/least-privilege.ts): scram for passwords, TLS with a CA made
+// by openssl at start, a pg_hba `cert` line for the monitor role (client-certificate login), pg_stat_statements
+// preloaded. The documented roles are created from `axisor-db roles --print-sql` (the README's script) and every
+// command outside backup/restore runs under its role, and under a role missing one grant (exit 67 and the GRANT).
+let h: PrivilegeHarness;
 let cluster: ThrowawayCluster;
-const PASSWORD = 'Least-Privilege-1';
-const DB = 'axisor';
 let monitorCert: { cert: string; key: string };
-
-const superUrl = () => `postgres://postgres:${encodeURIComponent(cluster.connection.password!)}@127.0.0.1:${cluster.port}/${DB}`;
-function roleUrl(role: string, ssl = `sslmode=verify-full&sslrootcert=${encodeURIComponent(cluster.tls!.caFile)}`): string {
-  return `postgres://${role}:${PASSWORD}@127.0.0.1:${cluster.port}/${DB}?${ssl}`;
-}
-
-async function asSuper<R extends pg.QueryResultRow = any>(text: string, db = DB): Promise<R[]> {
-  const c = new pg.Client({ host: '127.0.0.1', port: cluster.port, user: 'postgres', database: db, password: cluster.connection.password });
-  await c.connect();
-  try {
-    return (await c.query<R>(text)).rows;
-  } finally {
-    await c.end();
-  }
-}
-
-const cli = (role: string, args: string[], url = roleUrl(role)) => runCli([...args, '--json'], { env: { DATABASE_URL: url } });
-
-/** Exit codes below 64 are command results; 64 and up are failures of the tool itself. */
-function expectResult(r: CliResult): void {
-  if (r.exitCode >= 64) throw new Error(`exit ${r.exitCode}: ${r.stderr}${r.stdout}`);
-  expect(r.json?.ok).toBe(true);
-}
-
-function expectPrivilege(r: CliResult, grant: string): void {
-  expect({ exit: r.exitCode, code: r.json?.error?.code?.split('.')[0] }).toEqual({ exit: 67, code: 'privilege' });
-  expect(`${r.json.error.message}\n${r.json.error.hint}`).toContain(grant);
-}
+const DB = 'axisor';
+const PASSWORD = ROLE_PASSWORD;
+const roleUrl = (role: string, ssl?: string) => h.roleUrl(role, ssl);
+const superUrl = () => h.superUrl();
+const asSuper = (text: string, db?: string) => h.asSuper(text, db);
+const cli = (role: string, args: string[], url?: string) => h.cli(role, args, url);
 
 beforeAll(async () => {
-  cluster = await startThrowawayCluster({
-    env: process.env, auth: 'scram', superuserPassword: 'Super-Secret-1', tls: true,
-    settings: { shared_preload_libraries: 'pg_stat_statements' },
-    hba: ['hostssl all axisor_monitor 127.0.0.1/32 cert'],
-  });
-  monitorCert = await cluster.tls!.issueClientCert('axisor_monitor');
-  await asSuper(`CREATE DATABASE ${DB}`, 'postgres');
-  await asSuper('CREATE EXTENSION pg_stat_statements');
-  // The roles exactly as documented, through the command a DBA would use, run by psql.
-  const printed = await runCli(['roles', '--print-sql', '--dbname', DB]);
-  expect(printed.exitCode).toBe(0);
-  const psql = await findPgTool('psql', { env: process.env });
-  await runPgTool(psql, ['-v', 'ON_ERROR_STOP=1', '-q', '-f', '-'], withDatabase(cluster.connection, DB), { baseEnv: process.env, execa: { input: printed.stdout } });
-  for (const role of ['axisor_backup', 'axisor_restore', 'axisor_developer', 'axisor_migrator']) await asSuper(`ALTER ROLE ${role} PASSWORD '${PASSWORD}'`);
-  // A role missing one grant each: no SELECT on the tables (developer), no schema of its own (migrator).
+  h = await startPrivilegeHarness({ db: DB, certRoles: ['axisor_monitor'], settings: { shared_preload_libraries: 'pg_stat_statements' }, extensions: ['pg_stat_statements'] });
+  cluster = h.cluster;
+  monitorCert = h.certs.axisor_monitor!;
+  // A role missing grants: only CONNECT (no SELECT on the tables, no schema of its own).
   await asSuper(`CREATE ROLE axisor_nogrant LOGIN PASSWORD '${PASSWORD}'; GRANT CONNECT ON DATABASE ${DB} TO axisor_nogrant`);
 }, 120_000);
 
 afterAll(async () => {
-  await cluster?.stop();
+  await h?.stop();
 });
 
 test('the README carries the same roles script the command prints', () => {
