@@ -225,3 +225,11 @@ test('openssl made the certificates (sanity of the harness)', async () => {
   const r = await execa('openssl', ['x509', '-noout', '-subject', '-in', monitorCert.cert]);
   expect(r.stdout).toContain('axisor_monitor');
 });
+
+test('roles --json carries every role and the script; --print-sql with --json is a usage error', async () => {
+  const r = await runCli(['roles', '--json', '--dbname', 'axisor', '--role-prefix', 'ops_']);
+  expect(r.exitCode).toBe(0);
+  expect(r.json.result.roles.map((x: { name: string; job: string }) => `${x.job}=${x.name}`)).toEqual(['backup=ops_backup', 'restore=ops_restore', 'monitor=ops_monitor', 'developer=ops_developer', 'migrator=ops_migrator']);
+  expect(r.json.result.script).toContain('GRANT pg_monitor TO ops_monitor;');
+  expect((await runCli(['roles', '--print-sql', '--json'])).exitCode).toBe(64);
+});
