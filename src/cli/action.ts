@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { resolveConfig } from '../config/resolve.ts';
 import type { AxisorConfig, ConfigFlags } from '../config/types.ts';
-import { ExitCode, toAxisorError } from '../errors.ts';
+import { DatabaseError, ExitCode, toAxisorError } from '../errors.ts';
+import { toPrivilegeError } from '../db/privilege.ts';
 import { Output } from '../render/output.ts';
 import type { CliContext } from './context.ts';
 import type { OutputFlags } from './options.ts';
@@ -59,7 +60,7 @@ export function defineAction<O>(cmd: Command, ctx: CliContext, handler: (input: 
       else if (outcome.render) outcome.render(outcome.result, out);
       runState.exitCode = exitCode;
     } catch (err) {
-      const e = toAxisorError(err);
+      const e = toAxisorError(privilegeOrSelf(err, cached));
       out.error(name, e);
       runState.exitCode = e.exitCode;
     }
@@ -70,4 +71,15 @@ function commandPath(cmd: Command): string {
   const names: string[] = [];
   for (let c: Command | null = cmd; c && c.parent; c = c.parent) names.unshift(c.name());
   return names.join(' ');
+}
+
+/**
+ * Last line of defence for "never 70 (or 71) for a privilege": a 42501 that a service did not map itself becomes
+ * a PrivilegeError naming the configured role and the GRANT.
+ */
+function privilegeOrSelf(err: unknown, config: AxisorConfig | undefined): unknown {
+  if (!config) return err;
+  const raw = err instanceof DatabaseError && err.sqlState === '42501' ? err.cause : err;
+  if (raw === undefined || (err instanceof Object && 'exitCode' in err && !(err instanceof DatabaseError))) return err;
+  return toPrivilegeError(raw, { role: config.connection.user, database: config.connection.database, schema: config.schema }) ?? err;
 }

@@ -9,7 +9,9 @@ export function addConnectionOptions(cmd: Command): Command {
     .addOption(new Option('--dbname <name>', 'database name (PGDATABASE)').hideHelp())
     .addOption(new Option('--user <name>', 'user name (PGUSER)').hideHelp())
     .addOption(new Option('--ssl-mode <mode>', 'disable | prefer | require | verify-ca | verify-full (PGSSLMODE)'))
-    .addOption(new Option('--ssl-root-cert <file>', 'CA certificate for verify-ca/verify-full (PGSSLROOTCERT)'))
+    .addOption(new Option('--ssl-root-cert <file>', 'CA certificate; verify-ca/verify-full need it, and with it require verifies the chain too, as libpq (PGSSLROOTCERT)'))
+    .addOption(new Option('--ssl-cert <file>', 'client certificate for certificate authentication (PGSSLCERT)'))
+    .addOption(new Option('--ssl-key <file>', 'private key of --ssl-cert; 0600, or 0640 if owned by root, as libpq (PGSSLKEY)'))
     .addOption(new Option('--schema <name>', 'schema holding the Axisor tables (default: public)'))
     .addOption(new Option('--statement-timeout <duration>', 'statement_timeout for the tool\'s queries, e.g. 30s (0 = none)'))
     .addOption(new Option('--config <file>', 'config file (default: ./axisor-db.config.json, or AXISOR_CONFIG)'));

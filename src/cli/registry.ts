@@ -22,6 +22,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'optimize', summary: 'planner-proven index advice from pg_stat_statements', load: () => import('../../commands/optimize.ts') },
   { name: 'debug-pool', summary: 'connections, long transactions, blocking chains', load: () => import('../../commands/debug-pool.ts') },
   { name: 'debug-perf', summary: 'slow queries, sizes, cache, bloat, vacuum and wraparound', load: () => import('../../commands/debug-perf.ts') },
+  { name: 'roles', summary: 'least-privilege roles per job as SQL for a DBA (--print-sql)', load: () => import('../../commands/roles.ts') },
   { name: 'seed', summary: 'fill a database with realistic deterministic data (COPY)', load: () => import('../../commands/seed.ts') },
   { name: 'demo', summary: 'the whole job end to end on a demo database', load: () => import('../../commands/demo.ts') },
 ];

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { parseDuration, parsePositiveInt } from './duration.ts';
@@ -18,7 +18,7 @@ export const CONFIG_FILE_NAME = 'axisor-db.config.json';
 
 const FILE_KEYS = new Set([
   'databaseUrl', 'host', 'port', 'database', 'user', 'password', 'sslMode', 'sslRootCert', 'applicationName',
-  'schema', 'statementTimeout', 'lockTimeout', 'backupDir', 'migrationsDir', 'pool',
+  'schema', 'statementTimeout', 'lockTimeout', 'backupDir', 'migrationsDir', 'pool', 'sslCert', 'sslKey',
 ]);
 const POOL_KEYS = new Set(['min', 'max', 'idleTimeoutMillis', 'connectionTimeoutMillis']);
 
@@ -31,6 +31,8 @@ interface FileConfig {
   password?: string;
   sslMode?: string;
   sslRootCert?: string;
+  sslCert?: string;
+  sslKey?: string;
   applicationName?: string;
   schema?: string;
   statementTimeout?: string | number;
@@ -41,7 +43,7 @@ interface FileConfig {
 }
 
 const CONNECTION_FIELDS = [
-  'host', 'port', 'database', 'user', 'password', 'sslMode', 'sslRootCert', 'applicationName', 'connectTimeoutSeconds', 'pgbouncer', 'schema',
+  'host', 'port', 'database', 'user', 'password', 'sslMode', 'sslRootCert', 'applicationName', 'connectTimeoutSeconds', 'pgbouncer', 'schema', 'sslCert', 'sslKey',
 ] as const;
 
 /**
@@ -66,7 +68,7 @@ export function resolveConfig(input: ResolveConfigInput): AxisorConfig {
       ...definedOnly({
         host: f.host, port: f.port, database: f.database, user: f.user, password: f.password,
         sslMode: f.sslMode ? parseSslMode(f.sslMode, `sslMode in ${file.path}`) : undefined,
-        sslRootCert: f.sslRootCert, applicationName: f.applicationName, schema: f.schema,
+        sslRootCert: f.sslRootCert, applicationName: f.applicationName, schema: f.schema, sslCert: f.sslCert, sslKey: f.sslKey,
       }),
     }]);
   }
@@ -78,6 +80,8 @@ export function resolveConfig(input: ResolveConfigInput): AxisorConfig {
     password: env.PGPASSWORD || undefined,
     sslMode: env.PGSSLMODE ? parseSslMode(env.PGSSLMODE, 'PGSSLMODE') : undefined,
     sslRootCert: env.PGSSLROOTCERT || undefined,
+    sslCert: env.PGSSLCERT || undefined,
+    sslKey: env.PGSSLKEY || undefined,
     applicationName: env.PGAPPNAME || undefined,
     connectTimeoutSeconds: env.PGCONNECT_TIMEOUT ? parsePositiveInt(env.PGCONNECT_TIMEOUT, 'PGCONNECT_TIMEOUT') : undefined,
   })]);
@@ -90,6 +94,8 @@ export function resolveConfig(input: ResolveConfigInput): AxisorConfig {
     user: flags.user,
     sslMode: flags.sslMode !== undefined ? parseSslMode(flags.sslMode, '--ssl-mode') : undefined,
     sslRootCert: flags.sslRootCert,
+    sslCert: flags.sslCert,
+    sslKey: flags.sslKey,
     schema: flags.schema,
   })]);
 
@@ -110,6 +116,20 @@ export function resolveConfig(input: ResolveConfigInput): AxisorConfig {
     database: merged.database ?? user,
   };
   const sslMode = merged.sslMode ?? 'prefer';
+  // libpq's defaults: ~/.postgresql/root.crt (then require verifies the chain) and ~/.postgresql/postgresql.crt/.key,
+  // used when present. The Node driver gets the same files, so it and pg_dump/psql agree.
+  const pgDir = env.HOME ? join(env.HOME, '.postgresql') : undefined;
+  if (pgDir && sslMode !== 'disable') {
+    if (!merged.sslRootCert && existsSync(join(pgDir, 'root.crt'))) {
+      merged.sslRootCert = join(pgDir, 'root.crt');
+      sources['connection.sslRootCert'] = 'default';
+    }
+    if (!merged.sslCert && !merged.sslKey && existsSync(join(pgDir, 'postgresql.crt')) && existsSync(join(pgDir, 'postgresql.key'))) {
+      merged.sslCert = join(pgDir, 'postgresql.crt');
+      merged.sslKey = join(pgDir, 'postgresql.key');
+      sources['connection.sslCert'] = 'default';
+    }
+  }
   if (sslMode === 'verify-full' || sslMode === 'verify-ca') {
     if (!merged.sslRootCert) {
       throw new ConfigError('ssl_ca', `ssl mode '${sslMode}' needs a CA certificate file`, {
@@ -117,10 +137,16 @@ export function resolveConfig(input: ResolveConfigInput): AxisorConfig {
       });
     }
   }
+  if (Boolean(merged.sslCert) !== Boolean(merged.sslKey)) {
+    throw new ConfigError('ssl_cert', `a client certificate needs both the certificate and its key (got only the ${merged.sslCert ? 'certificate' : 'key'})`, {
+      hint: 'pass --ssl-cert FILE and --ssl-key FILE (or PGSSLCERT and PGSSLKEY, or sslcert/sslkey in the URL)',
+    });
+  }
   const connection: ConnectionSettings = {
     ...base,
     sslMode,
     sslRootCert: merged.sslRootCert ? absolute(input.cwd, merged.sslRootCert) : undefined,
+    ...(merged.sslCert && merged.sslKey ? { sslCert: absolute(input.cwd, merged.sslCert), sslKey: absolute(input.cwd, merged.sslKey) } : {}),
     applicationName: merged.applicationName ?? 'axisor-db',
     connectTimeoutSeconds: merged.connectTimeoutSeconds ?? 10,
     pgbouncer: merged.pgbouncer ?? base.port === 6432,

@@ -10,6 +10,9 @@ export interface ConnectionSettings {
   readonly password?: string;
   readonly sslMode: SslMode;
   readonly sslRootCert?: string;
+  /** Client certificate and its private key for certificate authentication (libpq sslcert/sslkey). */
+  readonly sslCert?: string;
+  readonly sslKey?: string;
   readonly applicationName: string;
   readonly connectTimeoutSeconds: number;
   /** The URL looks like a transaction pooler (PgBouncer): session features such as advisory locks are unsafe. */
@@ -52,6 +55,8 @@ export interface ConnectionLayer {
   password?: string;
   sslMode?: SslMode;
   sslRootCert?: string;
+  sslCert?: string;
+  sslKey?: string;
   applicationName?: string;
   connectTimeoutSeconds?: number;
   pgbouncer?: boolean;
@@ -67,6 +72,8 @@ export interface ConfigFlags {
   user?: string;
   sslMode?: string;
   sslRootCert?: string;
+  sslCert?: string;
+  sslKey?: string;
   schema?: string;
   statementTimeout?: string | number;
   lockTimeout?: string | number;

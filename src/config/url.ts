@@ -83,6 +83,12 @@ export function parseDatabaseUrl(raw: string, source: string): ConnectionLayer {
       case 'sslrootcert':
         layer.sslRootCert = value;
         break;
+      case 'sslcert':
+        layer.sslCert = value;
+        break;
+      case 'sslkey':
+        layer.sslKey = value;
+        break;
       case 'application_name':
         layer.applicationName = value;
         break;

@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { AxisorConfig, ConnectionSettings, PoolSettings } from '../config/types.ts';
-import { ConfigError } from '../errors.ts';
 import { mapConnectError } from './errors.ts';
+import { sslOption } from './tls.ts';
 
 export type PgClient = pg.Client;
 export type PgPool = pg.Pool;
@@ -45,27 +44,6 @@ export function withDatabase(c: ConnectionSettings, database: string): Connectio
 }
 
 const sslProbe = new Map<string, boolean>();
-
-function sslOption(c: ConnectionSettings, preferSsl: boolean): pg.ClientConfig['ssl'] {
-  switch (c.sslMode) {
-    case 'disable':
-      return false;
-    case 'prefer':
-      return preferSsl ? { rejectUnauthorized: false } : false;
-    case 'require':
-      return { rejectUnauthorized: false };
-    case 'verify-ca':
-    case 'verify-full': {
-      let ca: string;
-      try {
-        ca = readFileSync(c.sslRootCert!, 'utf8');
-      } catch (err) {
-        throw new ConfigError('ssl_ca', `cannot read the CA file ${c.sslRootCert}: ${(err as Error).message}`, { hint: 'fix --ssl-root-cert or PGSSLROOTCERT' });
-      }
-      return c.sslMode === 'verify-full' ? { ca, rejectUnauthorized: true } : { ca, rejectUnauthorized: true, checkServerIdentity: () => undefined };
-    }
-  }
-}
 
 function clientConfig(c: ConnectionSettings, s: SessionOptions, preferSsl: boolean, defaults: { statementTimeoutMs: number; lockTimeoutMs: number }): pg.ClientConfig {
   const statementTimeout = s.statementTimeoutMs ?? defaults.statementTimeoutMs;

@@ -1,5 +1,6 @@
-import { ConnectionError, DatabaseError, NotFoundError, type AxisorError } from '../errors.ts';
+import { ConfigError, ConnectionError, DatabaseError, NotFoundError, type AxisorError } from '../errors.ts';
 import type { ConnectionSettings } from '../config/types.ts';
+import { toPrivilegeError } from './privilege.ts';
 
 interface PgLikeError extends Error {
   code?: string;
@@ -44,12 +45,22 @@ export function mapConnectError(err: unknown, c: ConnectionSettings): AxisorErro
         hint: 'give the password in the URL, PGPASSWORD or ~/.pgpass (PGPASSFILE)',
       });
     case '28000':
+      if (/certificate/i.test(msg)) {
+        return new ConnectionError('cert_auth', `the server at ${at} refused the client certificate for user "${c.user}": ${msg}`, {
+          hint: c.sslCert
+            ? `the certificate ${c.sslCert} must be signed by the server's ssl_ca_file and its CN must be "${c.user}" (or mapped in pg_ident.conf); check --ssl-cert/--ssl-key`
+            : 'this pg_hba.conf entry wants a client certificate: pass --ssl-cert FILE --ssl-key FILE (or PGSSLCERT/PGSSLKEY, sslcert/sslkey in the URL)',
+        });
+      }
       if (/no encryption/i.test(msg)) {
         return new ConnectionError('ssl_required', `the server at ${at} requires SSL for user "${c.user}"`, { hint: 'use --ssl-mode require (or sslmode=require in the URL, or PGSSLMODE)' });
       }
       return new ConnectionError('auth_rejected', `the server at ${at} rejected user "${c.user}" for database "${c.database}" (pg_hba.conf)`, {
         hint: 'ask the DBA for a pg_hba.conf entry, or use another --database-url user',
       });
+    case '42501':
+      // No CONNECT on the database, or a replication connection without REPLICATION: a grant, not a bug.
+      return toPrivilegeError(err, { role: c.user, database: c.database, action: `connect to database "${c.database}" at ${at}` })!;
     case '3D000':
       return new NotFoundError('database', `database "${c.database}" does not exist at ${at}`, {
         hint: `create it (createdb "${c.database}") or fix the database name in --database-url / PGDATABASE`,
@@ -69,8 +80,17 @@ export function mapConnectError(err: unknown, c: ConnectionSettings): AxisorErro
       hint: 'give the password in the URL, PGPASSWORD or ~/.pgpass (PGPASSFILE)',
     });
   }
-  if (/certificate|self[- ]signed|altnames/i.test(msg)) {
-    return new ConnectionError('ssl_verify', `SSL verification of ${at} failed: ${msg}`, { hint: 'check --ssl-root-cert, or use --ssl-mode require to skip verification' });
+  if (/altnames|does not match certificate|does not match host name/i.test(msg)) {
+    return new ConnectionError('ssl_hostname', `SSL verification of ${at} failed: the server certificate does not name host "${c.host}" (${msg})`, {
+      hint: `connect with a host name the certificate lists (--database-url), or have the DBA issue a certificate for "${c.host}"`,
+    });
+  }
+  if (/certificate|self[- ]signed|issuer/i.test(msg)) {
+    return new ConnectionError('ssl_verify', `SSL verification of ${at} failed: the server certificate is not signed by the CA in ${c.sslRootCert ?? '(no CA file)'} (${msg})`, {
+      hint: c.sslRootCert
+        ? `point --ssl-root-cert (PGSSLROOTCERT, sslrootcert=) at the CA that signed the server's certificate; ${c.sslRootCert} is not it`
+        : 'give the CA that signed the server\'s certificate with --ssl-root-cert (PGSSLROOTCERT, sslrootcert=)',
+    });
   }
   if (/timeout/i.test(msg)) {
     return new ConnectionError('timeout', `cannot connect to ${at}: timed out`, { hint: CONNECT_HINT });
@@ -98,4 +118,25 @@ export function toDatabaseError(err: unknown, context?: string): AxisorError {
 export function isConnectPhaseError(err: unknown): boolean {
   const code = (err as PgLikeError)?.code;
   return typeof code === 'string' && (/^E[A-Z]+$/.test(code) || code.startsWith('28') || code === '3D000' || code === '57P03' || code === '53300');
+}
+
+/**
+ * The same mapping for a libpq child (psql, pg_dump, pg_restore) that could not connect: its stderr reads
+ * 'psql: error: connection to server at "h", port p failed: FATAL:  ...' or '... failed: SSL error: certificate
+ * verify failed'. Returns null when the failure happened after connecting (the caller keeps its own error).
+ */
+export function mapToolConnectFailure(stderr: string, c: ConnectionSettings): AxisorError | null {
+  const key = /private key file "[^"]*" (?:has group or world access|is not a regular file)[^\n]*/.exec(stderr);
+  if (key) return new ConfigError('ssl_key_permissions', key[0], { hint: `chmod 0600 ${c.sslKey ?? 'the key file'} (as its owner), as libpq requires` });
+  const m = /connection to server (?:at|on) .*? failed: (.*)/.exec(stderr);
+  if (!m) return null;
+  const msg = m[1]!.replace(/^(FATAL|ERROR):\s+/, '').trim();
+  const code = /password authentication failed/i.test(msg) ? '28P01'
+    : /Connection refused/i.test(msg) ? 'ECONNREFUSED'
+    : /certificate authentication failed|no pg_hba\.conf entry|requires a valid client certificate/i.test(msg) ? '28000'
+    : /database "[^"]*" does not exist/i.test(msg) ? '3D000'
+    : /permission denied for database|replication role|CONNECT privilege/i.test(msg) ? '42501'
+    : /could not translate host name/i.test(msg) ? 'ENOTFOUND'
+    : undefined;
+  return mapConnectError(Object.assign(new Error(msg), code ? { code } : {}), c);
 }

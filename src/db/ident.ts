@@ -21,3 +21,18 @@ export function quoteLiteral(value: string): string {
   if (value.includes('\0')) throw new Error('SQL literal contains NUL');
   return `'${value.replace(/'/g, "''")}'`;
 }
+
+// Reserved words that cannot be bare identifiers (a subset that plausibly names a role, schema or table).
+const RESERVED = new Set(['all', 'analyse', 'analyze', 'and', 'any', 'array', 'as', 'asc', 'both', 'case', 'cast', 'check', 'collate', 'column',
+  'constraint', 'create', 'current_role', 'current_user', 'default', 'desc', 'distinct', 'do', 'else', 'end', 'except', 'false', 'for', 'foreign',
+  'from', 'grant', 'group', 'having', 'in', 'into', 'leading', 'limit', 'not', 'null', 'offset', 'on', 'only', 'or', 'order', 'primary',
+  'references', 'select', 'session_user', 'some', 'table', 'then', 'to', 'true', 'union', 'unique', 'user', 'using', 'when', 'where', 'with',
+  'public', 'none']);
+
+/**
+ * Quotes only when needed, for SQL shown to people (GRANT hints, the roles script): app_owner stays app_owner,
+ * "Ops Team" is quoted. Never use it for SQL the tool runs; that goes through quoteIdent.
+ */
+export function displayIdent(name: string): string {
+  return /^[a-z_][a-z0-9_$]*$/.test(name) && !RESERVED.has(name) ? name : quoteIdent(name);
+}

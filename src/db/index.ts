@@ -6,3 +6,6 @@ export { withAdvisoryLock, findLockHolder, advisoryKey } from './advisory-lock.t
 export type { AdvisoryLockOptions, LockHolder } from './advisory-lock.ts';
 export { quoteIdent, qualifiedName, quoteLiteral } from './ident.ts';
 export { mapConnectError, toDatabaseError } from './errors.ts';
+export { toPrivilegeError, privilegeFix, privilegeFromToolOutput, isPrivilegeFailure, mapPrivilege } from './privilege.ts';
+export type { PrivilegeContext, PrivilegeFix } from './privilege.ts';
+export { ensureSchema } from './schema.ts';

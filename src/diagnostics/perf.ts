@@ -3,9 +3,10 @@ import { bloatFindings, estimateBloat, readBloatInputs, type BloatEstimate } fro
 import { exitCodeFor, sortFindings, type Finding } from './findings.ts';
 import { inspectIndexes, type IndexReport } from './indexes.ts';
 import { readServerInfo, withDiagnosticsClient } from './session.ts';
-import { detectStatStatements, readStatements, type StatementRow, type StatStatementsStatus } from './stat-statements.ts';
+import { countHiddenStatements, detectStatStatements, readStatements, type StatementRow, type StatStatementsStatus } from './stat-statements.ts';
 import { cacheFindings, indexUsageFindings, readCacheHit, readTableStats, type CacheHit, type TableStats } from './tables.ts';
 import { readAutovacuumSettings, readTableMaintenance, vacuumDue, vacuumFindings, type VacuumDue } from './vacuum.ts';
+import { hiddenFinding, readVisibility } from './visibility.ts';
 import { readSequenceUsage, readXidAges, sequenceFindings, wraparoundFindings, type SequenceUsage, type TableXidAge, type XidAge } from './wraparound.ts';
 
 export interface DebugPerfOptions {
@@ -46,6 +47,9 @@ export async function debugPerf(opts: DebugPerfOptions): Promise<{ result: Debug
       findings.push({ check: 'slow_queries', severity: 'info', message: `slow queries not checked: ${pss.problem} (to enable: ${pss.steps.join('; then ')})` });
     } else {
       slowQueries = await readStatements(client, pss, { limit: opts.limit, minCalls: opts.slowCalls, orderBy: 'mean', minMeanMs: opts.slowMs });
+      const visibility = await readVisibility(client);
+      const hidden = hiddenFinding(visibility, 'hidden_statements', (await countHiddenStatements(client, pss)).statements, 'statement(s)', 'their text is \'<insufficient privilege>\', so slow ones among them are not listed');
+      if (hidden) findings.push(hidden);
       for (const q of slowQueries) {
         findings.push({ check: 'slow_query', severity: 'warning', object: `queryid ${q.queryid}`, value: Math.round(q.meanMs * 10) / 10, threshold: opts.slowMs, message: `${q.calls} calls averaging ${q.meanMs.toFixed(1)} ms (${q.percent.toFixed(1)}% of the database's time): ${oneLine(q.query, 120)}` });
       }

@@ -1,6 +1,7 @@
 import type { AxisorConfig } from '../config/types.ts';
 import { exitCodeFor, sortFindings, type Finding } from './findings.ts';
 import { readServerInfo, withDiagnosticsClient } from './session.ts';
+import { hiddenFinding, readVisibility } from './visibility.ts';
 
 export const POOL_THRESHOLDS = { connectionsWarning: 0.8, connectionsCritical: 0.95, criticalMultiplier: 5 } as const;
 
@@ -39,6 +40,8 @@ export interface DebugPoolResult {
   chains: Array<{ root: number; blocked: number[] }>;
   settings: Record<string, string>;
   thresholds: { longQueryMs: number; idleInTransactionMs: number } & typeof POOL_THRESHOLDS;
+  /** Sessions of other roles this role may not inspect (no pg_read_all_stats): counted, never silently dropped. */
+  visibility: { role: string; readAllStats: boolean; hiddenSessions: number; hiddenSessionsThisDatabase: number; grant: string | null };
   findings: Finding[];
 }
 
@@ -53,7 +56,14 @@ export async function debugPool(opts: DebugPoolOptions): Promise<{ result: Debug
     // This session's own timeouts are the tool's; report what the role gets by default instead.
     settings.statement_timeout = defaults.statementTimeout;
     settings.lock_timeout = defaults.lockTimeout;
-    const totals = (await client.query(`SELECT count(*)::int AS total, count(*) FILTER (WHERE backend_type = 'client backend')::int AS clients FROM pg_stat_activity`)).rows[0];
+    const visibility = await readVisibility(client);
+    // A hidden session has backend_type NULL; one with a database is a client backend (or a worker serving one).
+    const totals = (await client.query(`
+      SELECT count(*)::int AS total,
+             count(*) FILTER (WHERE backend_type = 'client backend' OR (backend_type IS NULL AND datid IS NOT NULL))::int AS clients,
+             count(*) FILTER (WHERE backend_type IS NULL AND datid IS NOT NULL)::int AS hidden,
+             count(*) FILTER (WHERE backend_type IS NULL AND datname = current_database())::int AS hidden_here
+      FROM pg_stat_activity`)).rows[0];
     const byState = await client.query(`
       SELECT coalesce(state, 'unknown') AS state, application_name AS application, usename AS user, count(*)::int AS count
       FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()
@@ -96,9 +106,12 @@ export async function debugPool(opts: DebugPoolOptions): Promise<{ result: Debug
       chains: blockingChains(rows),
       settings,
       thresholds: { longQueryMs: opts.longQueryMs, idleInTransactionMs: opts.idleInTransactionMs, ...POOL_THRESHOLDS },
+      visibility: { role: visibility.role, readAllStats: visibility.readAllStats, hiddenSessions: totals.hidden, hiddenSessionsThisDatabase: totals.hidden_here, grant: visibility.readAllStats ? null : visibility.grant },
       findings: [],
     };
-    result.findings = sortFindings(poolFindings(result, opts));
+    const hidden = hiddenFinding(visibility, 'hidden_sessions', totals.hidden, 'session(s)',
+      `their state, query, transaction age and blocking are not visible, so long queries, idle transactions and blocking chains among them are not reported (${totals.hidden_here} in database ${server.database})`);
+    result.findings = sortFindings([...poolFindings(result, opts), ...(hidden ? [hidden] : [])]);
     return { result, exitCode: exitCodeFor(result.findings) };
   });
 }

@@ -22,6 +22,7 @@ export function renderPool(r: DebugPoolResult, out: Output): void {
     ['server', r.server],
     ['connections', `${c.clientBackends} client backends of ${c.available} usable (max_connections ${c.maxConnections}, ${c.reserved} reserved); ${(c.usedFraction * 100).toFixed(0)}% used`],
     ['configured pool max', c.poolMax],
+    ...(r.visibility.readAllStats ? [] : [['hidden sessions', `${r.visibility.hiddenSessions} of other roles (${r.visibility.grant})`] as [string, string]]),
     ['transaction pooler', r.pooler ? 'yes (see findings)' : 'no'],
     ...Object.entries(r.settings).map(([k, v]) => [k, v] as [string, string]),
   ]));

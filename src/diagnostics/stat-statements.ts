@@ -15,8 +15,11 @@ export interface StatStatementsStatus {
   available: boolean;
   /** CREATE EXTENSION was run in this database. */
   installed: boolean;
-  /** The library is in shared_preload_libraries (needs a restart to change). */
-  preloaded: boolean;
+  /**
+   * The library is in shared_preload_libraries (needs a restart to change). null: not visible to this role
+   * (no pg_read_all_settings) and the extension is not created, so it could not be tried either.
+   */
+  preloaded: boolean | null;
   version: string | null;
   schema: string | null;
   /** 'exec_time' (1.8+) or 'legacy' (total_time/mean_time). */
@@ -51,31 +54,39 @@ function isPreloaded(setting: string): boolean {
 }
 
 export async function detectStatStatements(client: pg.Client): Promise<StatStatementsStatus> {
+  // shared_preload_libraries is readable only with pg_read_all_settings (or superuser): pg_settings simply omits
+  // the row for other roles, so it is read from there (never current_setting, which raises 42501), and when it
+  // is not visible, whether the library is loaded is found out by querying the view (SQLSTATE 55000 if not).
   const { rows } = await client.query(`
     SELECT e.extversion, n.nspname,
            EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_stat_statements') AS available,
-           current_setting('shared_preload_libraries') AS preload, current_database() AS db
+           (SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries') AS preload, current_database() AS db
     FROM (SELECT 1) one
     LEFT JOIN pg_extension e ON e.extname = 'pg_stat_statements'
     LEFT JOIN pg_namespace n ON n.oid = e.extnamespace`);
   const r = rows[0];
+  const preloadKnown = typeof r.preload === 'string';
   const status: StatStatementsStatus = {
-    available: r.available, installed: r.extversion !== null, preloaded: isPreloaded(r.preload ?? ''), version: r.extversion,
+    available: r.available, installed: r.extversion !== null, preloaded: preloadKnown ? isPreloaded(r.preload) : null, version: r.extversion,
     schema: r.nspname, columnSet: null, problem: null, steps: [], statsReset: null,
   };
-  const current = (r.preload ?? '').trim();
-  const preloadStep = `add it to shared_preload_libraries: ALTER SYSTEM SET shared_preload_libraries = '${current ? `${current}, ` : ''}pg_stat_statements'; (or edit postgresql.conf; on a managed service use its parameter group)`;
+  if (status.installed && status.preloaded === null) status.preloaded = await probeLoaded(client, qualifiedName(status.schema!, 'pg_stat_statements'));
+  const current = preloadKnown ? (r.preload as string).trim() : null;
+  const preloadStep = current === null
+    ? `make sure pg_stat_statements is in shared_preload_libraries (SHOW shared_preload_libraries; as a superuser, then ALTER SYSTEM SET shared_preload_libraries = '<that list>, pg_stat_statements'; or edit postgresql.conf; on a managed service use its parameter group)`
+    : `add it to shared_preload_libraries: ALTER SYSTEM SET shared_preload_libraries = '${current ? `${current}, ` : ''}pg_stat_statements'; (or edit postgresql.conf; on a managed service use its parameter group)`;
   const restartStep = 'restart the PostgreSQL server (shared_preload_libraries is read only at start-up)';
   const createStep = `in database "${r.db}": CREATE EXTENSION IF NOT EXISTS pg_stat_statements;`;
   if (!status.available) {
     status.problem = 'the pg_stat_statements extension is not installed on the server';
     status.steps = ['install the contrib package (Debian: apt-get install postgresql-contrib)', ...(status.preloaded ? [] : [preloadStep, restartStep]), createStep];
-  } else if (!status.preloaded) {
+  } else if (status.preloaded === false) {
     status.problem = 'pg_stat_statements is not in shared_preload_libraries';
     status.steps = [preloadStep, restartStep, ...(status.installed ? [] : [createStep])];
   } else if (!status.installed) {
     status.problem = `the pg_stat_statements extension is not created in database "${r.db}"`;
-    status.steps = [createStep];
+    // Whether the library is preloaded cannot be seen without pg_read_all_settings; say both steps.
+    status.steps = status.preloaded === null ? [preloadStep, restartStep, createStep] : [createStep];
   }
   if (status.problem) return status;
 
@@ -103,6 +114,27 @@ export async function detectStatStatements(client: pg.Client): Promise<StatState
     status.statsReset = reset.rows[0]?.stats_reset ? new Date(reset.rows[0].stats_reset).toISOString() : null;
   }
   return status;
+}
+
+/** Runs the view once: the extension's functions raise 55000 when the library was not preloaded. */
+async function probeLoaded(client: pg.Client, view: string): Promise<boolean> {
+  try {
+    await client.query(`SELECT 1 FROM ${view} LIMIT 1`);
+    return true;
+  } catch (err) {
+    if ((err as { code?: string }).code === '55000') return false;
+    throw err;
+  }
+}
+
+/** Statements of this database whose text and id are hidden from this role (no pg_read_all_stats). */
+export async function countHiddenStatements(client: pg.Client, status: StatStatementsStatus): Promise<{ statements: number; totalMs: number }> {
+  const columns = statusCache.get(client);
+  if (!columns || status.problem) return { statements: 0, totalMs: 0 };
+  const { rows } = await client.query(`
+    SELECT count(*)::int AS n, coalesce(sum(${columns.total}), 0)::float8 AS ms FROM ${qualifiedName(status.schema!, 'pg_stat_statements')} s
+    WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND s.query = '<insufficient privilege>'`);
+  return { statements: rows[0].n, totalMs: rows[0].ms };
 }
 
 /** Throws the PREREQUISITE error (exit 69) naming every step, or returns when the view is usable. */

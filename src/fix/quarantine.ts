@@ -1,5 +1,7 @@
 import type pg from 'pg';
 import { qualifiedName, quoteIdent } from '../db/ident.ts';
+import { mapPrivilege } from '../db/privilege.ts';
+import { ensureSchema } from '../db/schema.ts';
 
 export const QUARANTINE_SCHEMA = 'axisor_quarantine';
 export const RUNS = `${quoteIdent(QUARANTINE_SCHEMA)}.fix_runs`;
@@ -13,7 +15,14 @@ type Queryable = pg.Client | pg.PoolClient;
  * so undo replays them in reverse.
  */
 export async function ensureQuarantine(client: Queryable): Promise<void> {
-  await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(QUARANTINE_SCHEMA)}`);
+  await ensureSchema(client, QUARANTINE_SCHEMA, 'the fix quarantine, where removed rows are kept for --undo');
+  // Existing tables are used as they are: CREATE TABLE IF NOT EXISTS would still need CREATE on the schema.
+  if (await quarantineExists(client) && (await client.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [ROWS])).rows[0].ok) return;
+  const role = (await client.query(`SELECT current_user AS u`)).rows[0].u as string;
+  await mapPrivilege({ role, action: `create the quarantine tables in schema "${QUARANTINE_SCHEMA}"`, alternative: `or, as a DBA: ALTER SCHEMA ${QUARANTINE_SCHEMA} OWNER TO ${quoteIdent(role)};` }, () => createQuarantineTables(client));
+}
+
+async function createQuarantineTables(client: Queryable): Promise<void> {
   await client.query(`CREATE TABLE IF NOT EXISTS ${RUNS} (
     run_id uuid PRIMARY KEY,
     kind text NOT NULL CHECK (kind IN ('apply', 'undo')),

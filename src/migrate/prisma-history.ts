@@ -41,6 +41,8 @@ export async function historyTableExists(client: Queryable, schema: string): Pro
 }
 
 export async function ensureHistoryTable(client: Queryable, schema: string): Promise<void> {
+  // CREATE TABLE IF NOT EXISTS checks CREATE on the schema even when the table is there.
+  if (await historyTableExists(client, schema)) return;
   await client.query(createTableSql(schema));
 }
 

@@ -1,5 +1,5 @@
+import { ensureSchema } from '../db/schema.ts';
 import type { AxisorConfig } from '../config/types.ts';
-import { quoteIdent } from '../db/ident.ts';
 import { NotFoundError, RefusedError } from '../errors.ts';
 import { readSchemaMigrations } from './files.ts';
 import { ensureHistoryTable, isApplied, isFailed, markApplied, markRolledBack, readHistory } from './prisma-history.ts';
@@ -48,7 +48,7 @@ export async function resolveMigration(opts: ResolveOptions): Promise<ResolveRes
         if (rows.some(isApplied)) {
           throw new RefusedError('already_applied', `migration ${name} is already recorded as applied`, { hint: 'nothing to resolve; see `axisor-db migrate status`' });
         }
-        await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(config.schema)}`);
+        await ensureSchema(client, config.schema, 'the migration schema');
         await ensureHistoryTable(client, config.schema);
         await client.query('BEGIN');
         try {

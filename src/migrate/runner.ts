@@ -1,6 +1,8 @@
+import { ensureSchema } from '../db/schema.ts';
+import { mapPrivilege } from '../db/privilege.ts';
 import type pg from 'pg';
 import type { AxisorConfig } from '../config/types.ts';
-import { qualifiedName, quoteIdent } from '../db/ident.ts';
+import { qualifiedName } from '../db/ident.ts';
 import { RefusedError } from '../errors.ts';
 import type { ProgressFn } from '../render/output.ts';
 import { DATA_TABLE } from './data/history.ts';
@@ -89,8 +91,8 @@ export async function migrateUp(opts: MigrateUpOptions): Promise<MigrateUpResult
         return result;
       }
       if (pending.length) {
-        await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(config.schema)}`);
-        await ensureHistoryTable(client, config.schema);
+        await ensureSchema(client, config.schema, 'the migration schema');
+        await mapPrivilege({ role: config.connection.user, schema: config.schema, action: `create the migration history table in schema "${config.schema}"` }, () => ensureHistoryTable(client, config.schema));
       }
       for (const f of pending) {
         opts.onProgress?.({ phase: 'schema', message: f.name });
@@ -157,7 +159,9 @@ async function refuseUnsafe(client: pg.Client, schema: string, status: MigrateSt
   if (!status.historyTable && status.schemaMigrations.some((m) => m.state === 'pending')) {
     const { rows } = await client.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = $1 AND c.relkind IN ('r','p','v','m') AND c.relname NOT IN ($2, $3)`,
+        WHERE n.nspname = $1 AND c.relkind IN ('r','p','v','m') AND c.relname NOT IN ($2, $3)
+          -- an extension's own relations (pg_stat_statements' views in public) are not the application's
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`,
       [schema, PRISMA_TABLE, DATA_TABLE],
     );
     if ((rows[0]?.n ?? 0) > 0) {

@@ -5,7 +5,10 @@ import { exitCodeFor, sortFindings, type Finding } from '../diagnostics/findings
 import { inspectIndexes, type IndexReport } from '../diagnostics/indexes.ts';
 import { oneLine } from '../diagnostics/perf.ts';
 import { readServerInfo, withDiagnosticsClient } from '../diagnostics/session.ts';
-import { detectStatStatements, readStatements, requireStatStatements } from '../diagnostics/stat-statements.ts';
+import { countHiddenStatements, detectStatStatements, readStatements, requireStatStatements } from '../diagnostics/stat-statements.ts';
+import { hiddenFinding, readVisibility } from '../diagnostics/visibility.ts';
+import { privilegeFix } from '../db/privilege.ts';
+import { ExitCode } from '../errors.ts';
 import { readAutovacuumSettings, readTableMaintenance, staleStatistics, type StaleStatistics } from '../diagnostics/vacuum.ts';
 import type { ProgressFn } from '../render/index.ts';
 import { analyzeTable, applySuggestion, withApplyClient, type ApplyReport } from './apply.ts';
@@ -52,6 +55,13 @@ export interface OptimizeResult {
   hypopg: HypopgStatus & { note: string | null };
   thresholds: { minImprovement: number; minCost: number; minCalls: number; limit: number };
   statementsSeen: number;
+  /** The schema unqualified names in the statements resolve to first (--schema), for GRANT hints. */
+  statementsSchema: string;
+  /**
+   * Statements of this database whose text is hidden from this role (no pg_read_all_stats): they cannot be
+   * examined, so advice may be missing for them. statements = 0 when the role sees everything.
+   */
+  hidden: { role: string; readAllStats: boolean; statements: number; totalMs: number; grant: string | null };
   statements: StatementReport[];
   suggestions: IndexSuggestion[];
   staleStatistics: Array<StaleStatistics & { analyzed: boolean; error?: string }>;
@@ -88,6 +98,8 @@ export async function optimize(opts: OptimizeOptions): Promise<{ result: Optimiz
 
     const idx = await inspectIndexes(client, server.statsReset);
     const statements = await readStatements(client, pss, { limit: opts.limit, minCalls: opts.minCalls, orderBy: 'total' });
+    const visibility = await readVisibility(client);
+    const hiddenStatements = await countHiddenStatements(client, pss);
     const catalog = new TableCatalog(client);
     const reports: StatementReport[] = [];
     let suggestions: IndexSuggestion[] = [];
@@ -130,7 +142,10 @@ export async function optimize(opts: OptimizeOptions): Promise<{ result: Optimiz
       statStatements: { version: pss.version, columnSet: pss.columnSet, statsReset: pss.statsReset },
       method, confidence: method === 'hypopg' ? 'high' : 'low', hypopg: { ...hypopg, note },
       thresholds: { minImprovement: opts.minImprovement, minCost: opts.minCost, minCalls: opts.minCalls, limit: opts.limit },
-      statementsSeen: statements.length, statements: reports, suggestions, staleStatistics: staleReport,
+      statementsSeen: statements.length,
+      statementsSchema: opts.config.schema,
+      hidden: { role: visibility.role, readAllStats: visibility.readAllStats, ...hiddenStatements, grant: visibility.readAllStats ? null : visibility.grant },
+      statements: reports, suggestions, staleStatistics: staleReport,
       applied: null, migration: null, indexes: idx.report, findings: idx.findings,
     };
     return out;
@@ -154,7 +169,9 @@ export async function optimize(opts: OptimizeOptions): Promise<{ result: Optimiz
   const rebuilt = new Set((result.applied ?? []).filter((a) => a.droppedInvalid && a.status === 'created').map((a) => a.index));
   const catalogFindings = result.findings.filter((f) => !(f.check === 'invalid_index' && f.object && rebuilt.has(f.object)));
   result.findings = sortFindings([...optimizeFindings(result), ...catalogFindings]);
-  return { result, exitCode: exitCodeFor(result.findings) };
+  // --apply refused for lack of ownership is a missing privilege (67), with the advice still in the result.
+  const refused = (result.applied ?? []).some((a) => a.status === 'failed' && a.sqlState === '42501');
+  return { result, exitCode: refused ? ExitCode.PRIVILEGE : exitCodeFor(result.findings) };
 }
 
 /** After --apply: does the real generic plan of a statement the index was proven for now name it? */
@@ -185,9 +202,19 @@ function optimizeFindings(r: OptimizeResult): Finding[] {
   }
   for (const s of r.staleStatistics) {
     f.push({ check: 'stale_statistics', severity: s.analyzed ? 'info' : 'warning', object: s.table, value: s.modsSinceAnalyze, threshold: s.threshold,
-      message: s.analyzed ? `analyzed ${s.table} (${s.reason.replace(/_/g, ' ')})` : `${s.table}: statistics are stale (${s.reason.replace(/_/g, ' ')}, ${s.modsSinceAnalyze} changes); --apply runs ANALYZE on it${s.error ? ` (failed: ${s.error})` : ''}` });
+      message: s.analyzed ? `analyzed ${s.table} (${s.reason.replace(/_/g, ' ')})`
+        : `${s.table}: statistics are stale (${s.reason.replace(/_/g, ' ')}, ${s.modsSinceAnalyze} changes); ${s.error ? `not analyzed: ${s.error}` : '--apply runs ANALYZE on it'}` });
   }
+  const hidden = hiddenFinding({ role: r.hidden.role, readAllStats: r.hidden.readAllStats, grant: r.hidden.grant ?? '' }, 'hidden_statements', r.hidden.statements, 'statement(s)',
+    `their text is '<insufficient privilege>', so they were not examined and indexes they need are not suggested (${Math.round(r.hidden.totalMs)} ms of recorded time)`);
+  if (hidden) f.push(hidden);
   for (const st of r.statements) if (st.outcome === 'skipped_user_function') f.push({ check: 'not_planned', severity: 'info', object: `queryid ${st.queryid}`, message: `not planned: ${st.error}` });
-  for (const st of r.statements) if (st.outcome === 'unplannable') f.push({ check: 'unplannable', severity: 'info', object: `queryid ${st.queryid}`, message: `could not plan ${oneLine(st.query, 80)}: ${st.error}` });
+  for (const st of r.statements) {
+    if (st.outcome !== 'unplannable') continue;
+    // EXPLAIN needs SELECT on the tables: a role without it cannot be advised on them, which is a grant, not a bug.
+    const fix = /permission denied/i.test(st.error ?? '') ? privilegeFix(st.error!, undefined, { role: r.hidden.role, schema: r.statementsSchema }) : null;
+    f.push({ check: fix ? 'not_planned_privilege' : 'unplannable', severity: fix ? 'warning' : 'info', object: `queryid ${st.queryid}`,
+      message: `could not plan ${oneLine(st.query, 80)}: ${st.error}${fix ? `; EXPLAIN needs SELECT: as a DBA: ${fix.sql}` : ''}` });
+  }
   return f;
 }

@@ -13,7 +13,7 @@ export function renderOptimize(r: OptimizeResult, out: Output): void {
     ['pg_stat_statements', `${r.statStatements.version} (${r.statStatements.columnSet} columns)${r.statStatements.statsReset ? `, since ${r.statStatements.statsReset}` : ''}`],
     ['method', r.method === 'hypopg' ? `HypoPG ${r.hypopg.version}: hypothetical indexes, planner-proven (high confidence)` : `statistics heuristic (LOW confidence): ${r.hypopg.note}`],
     ['bar', `cost -${Math.round(r.thresholds.minImprovement * 100)}% or better, statements costing ≥ ${r.thresholds.minCost}, called ≥ ${r.thresholds.minCalls} times`],
-    ['statements', `${r.statements.length} planned of the top ${r.statementsSeen} by total time`],
+    ['statements', `${r.statements.length} planned of the top ${r.statementsSeen} by total time${r.hidden.statements > 0 ? `; ${r.hidden.statements} hidden from role ${r.hidden.role} (${r.hidden.grant})` : ''}`],
   ]));
   if (r.suggestions.length > 0) {
     out.print();

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chownSync, mkdtempSync, rmSync, appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, copyFileSync, mkdtempSync, rmSync, appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import type { ConnectionSettings } from '../config/types.ts';
 import { redactedUrl } from '../config/url.ts';
 import { findPgTool } from './find.ts';
 import { stderrTail } from './run.ts';
+import { createTestCa } from './tls-certs.ts';
 
 export interface ThrowawayClusterOptions {
   /** Server settings written to postgresql.conf, e.g. { wal_level: 'logical', shared_preload_libraries: 'pg_stat_statements' }. */
@@ -26,6 +27,22 @@ export interface ThrowawayClusterOptions {
   auth?: 'trust' | 'scram';
   /** The superuser's password with auth 'scram' (default: a random one). */
   superuserPassword?: string;
+  /**
+   * TLS with a private CA made by openssl at start: ssl = on, a server certificate for 127.0.0.1/localhost, and
+   * ssl_ca_file set so pg_hba `cert` lines (client-certificate login, CN = role) work. See `ThrowawayCluster.tls`.
+   */
+  tls?: boolean;
+  /** pg_hba.conf lines put BEFORE initdb's (first match wins), e.g. 'hostssl all app_cert 127.0.0.1/32 cert'. */
+  hba?: string[];
+}
+
+export interface ClusterTls {
+  /** The CA that signed the server certificate (sslrootcert for verify-ca/verify-full). */
+  caFile: string;
+  /** Another CA that signed nothing of this server: for wrong-CA tests. */
+  wrongCaFile: string;
+  /** A client certificate and key for `cn` (the role name), signed by the server's CA, key 0600 owned by the caller. */
+  issueClientCert(cn: string): Promise<{ cert: string; key: string }>;
 }
 
 export interface ThrowawayCluster {
@@ -37,6 +54,8 @@ export interface ThrowawayCluster {
   readonly connection: ConnectionSettings;
   /** postgres://postgres@127.0.0.1:PORT/postgres */
   readonly url: string;
+  /** Present with `tls: true`. */
+  readonly tls?: ClusterTls;
   stop(): Promise<void>;
 }
 
@@ -110,6 +129,28 @@ export async function startThrowawayCluster(opts: ThrowawayClusterOptions = {}):
   const dataDir = join(base, 'data');
   const cleanupBase = () => rmSync(base, { recursive: true, force: true });
 
+  let tls: ClusterTls | undefined;
+  let tlsSettings: Record<string, string | boolean> = {};
+  if (opts.tls) {
+    opts.onProgress?.('certificates');
+    try {
+      const ca = await createTestCa(join(base, 'ca'), 'axisor-test-ca');
+      const wrong = await createTestCa(join(base, 'wrong-ca'), 'axisor-wrong-ca');
+      const server = await ca.issue('localhost', { server: true, ...(asPostgres ? { owner: { uid: uid!, gid: gid! } } : {}) });
+      const caCopy = join(base, 'server-ca.crt');
+      copyFileSync(ca.caCert, caCopy);
+      if (asPostgres) {
+        chownSync(join(base, 'ca'), uid!, gid!);
+        chownSync(caCopy, uid!, gid!);
+      }
+      tlsSettings = { ssl: true, ssl_cert_file: server.cert, ssl_key_file: server.key, ssl_ca_file: caCopy };
+      tls = { caFile: ca.caCert, wrongCaFile: wrong.caCert, issueClientCert: (cn) => ca.issue(cn) };
+    } catch (err) {
+      cleanupBase();
+      throw err;
+    }
+  }
+
   opts.onProgress?.('initdb');
   const password = opts.auth === 'scram' ? opts.superuserPassword ?? `pw-${randomBytes(12).toString('hex')}` : undefined;
   const authArgs = ['-A', 'trust'];
@@ -126,6 +167,11 @@ export async function startThrowawayCluster(opts: ThrowawayClusterOptions = {}):
     throw new ToolError('initdb', `initdb failed (exit ${init.exitCode})`, { stderrTail: stderrTail(init.stderr), hint: 'check that the PostgreSQL server binaries are installed and /tmp is writable' });
   }
 
+  if (opts.hba?.length) {
+    const hbaFile = join(dataDir, 'pg_hba.conf');
+    writeFileSync(hbaFile, `# axisor-db throwaway cluster\n${opts.hba.join('\n')}\n${readFileSync(hbaFile, 'utf8')}`);
+  }
+
   let lastError = '';
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
@@ -138,6 +184,7 @@ export async function startThrowawayCluster(opts: ThrowawayClusterOptions = {}):
       full_page_writes: false,
       max_connections: 50,
       shared_buffers: '64MB',
+      ...tlsSettings,
       ...opts.settings,
     };
     appendFileSync(join(dataDir, 'postgresql.conf'), `\n# axisor-db throwaway cluster\n${Object.entries(settings).map(([k, v]) => `${k} = ${confValue(v)}`).join('\n')}\n`);
@@ -162,6 +209,7 @@ export async function startThrowawayCluster(opts: ThrowawayClusterOptions = {}):
         major: initdb.major,
         connection,
         url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+        ...(tls ? { tls } : {}),
         async stop() {
           if (stopped) return;
           stopped = true;

@@ -5,6 +5,8 @@ import { execa, type Options, type ResultPromise } from 'execa';
 import type { ConnectionSettings } from '../config/types.ts';
 import { redact } from '../config/secrets.ts';
 import { ToolError } from '../errors.ts';
+import { mapToolConnectFailure } from '../db/errors.ts';
+import { privilegeFromToolOutput } from '../db/privilege.ts';
 import type { PgTool } from './find.ts';
 
 const STDERR_TAIL = 2000;
@@ -21,6 +23,8 @@ export function libpqEnv(c: ConnectionSettings, database?: string): Record<strin
     PGCONNECT_TIMEOUT: String(c.connectTimeoutSeconds),
   };
   if (c.sslRootCert) env.PGSSLROOTCERT = c.sslRootCert;
+  if (c.sslCert) env.PGSSLCERT = c.sslCert;
+  if (c.sslKey) env.PGSSLKEY = c.sslKey;
   return env;
 }
 
@@ -58,7 +62,7 @@ function childEnv(c: ConnectionSettings | undefined, opts: RunToolOptions, pass:
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(opts.baseEnv ?? {})) {
     // Drop inherited connection settings and any password: ours are explicit.
-    if (v === undefined || /^PG(HOST|PORT|USER|DATABASE|PASSWORD|PASSFILE|SSLMODE|SSLROOTCERT|APPNAME|SERVICE)$/.test(k) || k === 'DATABASE_URL') continue;
+    if (v === undefined || /^PG(HOST|PORT|USER|DATABASE|PASSWORD|PASSFILE|SSLMODE|SSLROOTCERT|SSLCERT|SSLKEY|APPNAME|SERVICE)$/.test(k) || k === 'DATABASE_URL') continue;
     env[k] = v;
   }
   if (!env.PATH) env.PATH = '/usr/local/bin:/usr/bin:/bin';
@@ -79,6 +83,9 @@ export async function runPgTool(tool: PgTool, args: readonly string[], c: Connec
     const result = await execa(tool.path, args, { env: childEnv(c, opts, pass), extendEnv: false, reject: false, stripFinalNewline: false, ...opts.execa });
     if (result.exitCode !== 0 || result.signal) {
       const tail = stderrTail(result.stderr);
+      // A child that could not connect, or was refused a privilege, fails like the Node driver would (68/78, 67).
+      const mapped = c ? mapToolConnectFailure(tail, c) ?? privilegeFromToolOutput(tail, { role: c.user, database: opts.database ?? c.database }) : null;
+      if (mapped) throw mapped;
       throw new ToolError('failed', `${tool.name} failed (${result.signal ? `signal ${result.signal}` : `exit ${result.exitCode}`})${tail ? `: ${tail.split('\n').slice(-3).join(' | ')}` : ''}`, {
         stderrTail: tail,
         hint: 'rerun with --verbose for the full output of the tool',

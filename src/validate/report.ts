@@ -37,7 +37,8 @@ export interface ValidateReport {
   skipped: SkippedRule[];
   /** schema.prisma relations whose tables do not exist in the database. */
   uncheckedRelations: string[];
-  summary: { checks: number; passed: number; errors: number; warnings: number; failedToRun: number };
+  /** privilegeDenied: checks that could not run because the role may not read a table (part of failedToRun). */
+  summary: { checks: number; passed: number; errors: number; warnings: number; failedToRun: number; privilegeDenied: number };
   durationMs: number;
 }
 
@@ -48,15 +49,17 @@ export function summarize(checks: CheckResult[]): ValidateReport['summary'] {
     errors: checks.filter((c) => c.status === 'fail' && c.severity === 'error').length,
     warnings: checks.filter((c) => c.status === 'fail' && c.severity === 'warn').length,
     failedToRun: checks.filter((c) => c.status === 'error').length,
+    privilegeDenied: checks.filter((c) => c.status === 'error' && c.error?.code.startsWith('privilege.')).length,
   };
 }
 
 /**
  * 0 all pass, 1 warnings only, 2 errors found (Soda's scheme). A check that could not run makes the result
- * incomplete, which is a runtime failure (71), whatever the others found.
+ * incomplete, which is a runtime failure (71), whatever the others found; 67 when every such check was refused a
+ * privilege (the role may not read a table: each check's error names the GRANT).
  */
 export function exitCodeFor(s: ValidateReport['summary']): number {
-  if (s.failedToRun > 0) return ExitCode.DATABASE;
+  if (s.failedToRun > 0) return s.privilegeDenied === s.failedToRun ? ExitCode.PRIVILEGE : ExitCode.DATABASE;
   if (s.errors > 0) return ExitCode.CHECK_FAILED;
   if (s.warnings > 0) return ExitCode.WARNINGS;
   return ExitCode.OK;

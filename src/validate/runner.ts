@@ -1,3 +1,4 @@
+import { isPrivilegeFailure, toPrivilegeError } from '../db/privilege.ts';
 import type pg from 'pg';
 import type { AxisorConfig } from '../config/types.ts';
 import { connectClient } from '../db/connect.ts';
@@ -49,7 +50,7 @@ export async function runChecks(config: AxisorConfig, checks: Check[], opts: Run
         if (opts.signal?.aborted) throw new AbortedError('validate interrupted', { hint: 'rerun; nothing was changed' });
         const unit = order[next++];
         if (!unit) return;
-        for (const r of await runUnit(client, unit, opts.samples)) results.set(r.name, r);
+        for (const r of await runUnit(client, unit, opts.samples, config.schema)) results.set(r.name, r);
         opts.onProgress?.(++done, order.length, unit.table);
       }
     };
@@ -73,7 +74,7 @@ async function orderBySize(client: pg.Client, schema: string, units: Unit[]): Pr
   return [...units].sort((a, b) => weight(b) - weight(a));
 }
 
-async function runUnit(client: pg.Client, unit: Unit, samples: number): Promise<CheckResult[]> {
+async function runUnit(client: pg.Client, unit: Unit, samples: number, schema: string): Promise<CheckResult[]> {
   const started = Date.now();
   await client.query('SAVEPOINT axisor_unit');
   try {
@@ -86,8 +87,13 @@ async function runUnit(client: pg.Client, unit: Unit, samples: number): Promise<
     });
   } catch (err) {
     await client.query('ROLLBACK TO SAVEPOINT axisor_unit');
-    const e = toDatabaseError(err);
-    return unit.checks.map((c) => ({ ...result(c, 'error', null, [], Date.now() - started), error: { code: e.code, sqlState: (e as { sqlState?: string }).sqlState, message: e.message } }));
+    // A table the role may not read is a missing grant (exit 67 for the run), named with the exact GRANT.
+    const denied = isPrivilegeFailure(err)
+      ? toPrivilegeError(err, { role: (await client.query('SELECT current_user AS u')).rows[0].u, schema, action: `run ${unit.checks.map((c) => c.name).join(', ')}` })
+      : null;
+    const e = denied ?? toDatabaseError(err);
+    const message = denied ? `${denied.message}; ${denied.hint}` : e.message;
+    return unit.checks.map((c) => ({ ...result(c, 'error', null, [], Date.now() - started), error: { code: e.code, sqlState: (err as { code?: string }).code, message } }));
   }
 }
 
