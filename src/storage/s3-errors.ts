@@ -21,6 +21,13 @@ export interface S3ErrorContext {
 const CREDENTIAL_CODES = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'TokenRefreshRequired', 'InvalidClientTokenId', 'UnrecognizedClientException', 'CredentialsProviderError']);
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ECONNABORTED']);
 
+/** The IAM action an S3 operation needs, and whether it is granted on the bucket (true) or its objects. */
+const IAM_ACTIONS: Record<string, [string, boolean]> = {
+  HeadBucket: ['s3:ListBucket', true], ListObjectsV2: ['s3:ListBucket', true], ListMultipartUploads: ['s3:ListBucketMultipartUploads', true],
+  HeadObject: ['s3:GetObject', false], GetObject: ['s3:GetObject', false], PutObject: ['s3:PutObject', false],
+  DeleteObject: ['s3:DeleteObject', false], DeleteObjects: ['s3:DeleteObject', false], AbortMultipartUpload: ['s3:AbortMultipartUpload', false],
+};
+
 export function errorCode(err: unknown): string {
   const e = err as { name?: string; Code?: string; code?: string };
   return e?.Code ?? e?.name ?? e?.code ?? 'Error';
@@ -60,7 +67,8 @@ export function classifyS3Error(err: unknown, ctx: S3ErrorContext): Error {
     return new ConnectionError('s3_credentials', `the S3 endpoint ${endpoint} rejected the credentials (${code})`, { ...opts, hint: 'check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN or AWS_PROFILE (the standard AWS credential chain)' });
   }
   if (code === 'AccessDenied' || code === 'Forbidden' || status === 403) {
-    return new PrivilegeError('s3_access_denied', `access denied: ${ctx.op} on ${where}`, { ...opts, hint: `grant the backup role s3:${ctx.op.replace(/^Head(Object)$/, 'Get$1').replace(/^HeadBucket$/, 'ListBucket')} on arn:aws:s3:::${ctx.bucket}${ctx.op === 'HeadBucket' || ctx.op.startsWith('List') ? '' : '/*'} (README: least-privilege bucket policy)` });
+    const [action, onBucket] = IAM_ACTIONS[ctx.op] ?? [`s3:${ctx.op}`, false];
+    return new PrivilegeError('s3_access_denied', `access denied: ${ctx.op} on ${where}`, { ...opts, hint: `grant the backup role ${action} on arn:aws:s3:::${ctx.bucket}${onBucket ? '' : '/*'} (README: least-privilege bucket policy)` });
   }
   if (code === 'PermanentRedirect' || code === 'AuthorizationHeaderMalformed' || code === 'IllegalLocationConstraintException' || status === 301) {
     return new ConfigError('s3_region', `the bucket ${ctx.bucket} is not in the region this client uses (${code})`, { ...opts, hint: 'set AWS_REGION to the bucket\'s region (or s3.region in the config file); for MinIO/Ceph set AXISOR_S3_FORCE_PATH_STYLE=1' });
