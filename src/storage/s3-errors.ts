@@ -49,7 +49,7 @@ function networkCode(err: unknown): string | undefined {
   return undefined;
 }
 
-export function classifyS3Error(err: unknown, ctx: S3ErrorContext): Error {
+export function classifyS3Error(err: unknown, ctx: S3ErrorContext): AxisorError {
   if (err instanceof AxisorError) return err;
   const code = errorCode(err);
   const status = httpStatus(err);
