@@ -29,6 +29,7 @@ export function localError(err: unknown, path: string, doing: string): Error {
   if (code === 'ENOSPC' || code === 'EDQUOT') return new NoSpaceError('local', `no space left ${doing} ${path}`, { hint: 'free space on that file system or choose another --backup-dir', cause: err });
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return new PathError('permission', `permission denied ${doing} ${path} (as ${user})`, { hint: `give ${user} write access to the directory, or choose another --backup-dir`, cause: err });
   if (code === 'ENOTDIR' || code === 'EISDIR' || code === 'EEXIST') return new PathError('not_a_directory', `${path} is in the way ${doing} (a file where a directory is needed, or the reverse)`, { hint: 'choose another --backup-dir', cause: err });
+  if (code === 'ENOENT') return new PathError('missing_parent', `a directory on the way to ${path} does not exist (${doing})`, { hint: 'create the directory first, or choose another path', cause: err });
   return err as Error;
 }
 
