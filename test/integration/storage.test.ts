@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -7,6 +7,10 @@ import { createServer } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { makeKey } from '../../src/crypto/key.ts';
+import { openObject, readParallel } from '../../src/storage/read.ts';
+import { putStream } from '../../src/storage/write.ts';
+import { Readable } from 'node:stream';
 import { LocalRepository, parseS3Url, resolveS3Settings, S3Repository, type Repository } from '../../src/storage/index.ts';
 import { cliEnv, ROOT } from '../helpers/cli.ts';
 import { S3_TEST_CREDENTIALS, startS3Server, type TestS3Server } from '../helpers/s3-server.ts';
@@ -102,6 +106,10 @@ describe.each(impls)('%s repository', (kind, open, locationOf) => {
         expect((await readAll(repo, 'big/data.bin', { start, end })).equals(expectedRange(start, end))).toBe(true);
       }
       expect((await readAll(repo, 'big/data.bin', { start: BIG - 10 })).equals(expectedRange(BIG - 10, BIG - 1))).toBe(true);
+      // Parallel ranged GETs, emitted in order (a part size that does not divide the object).
+      const hp = createHash('sha256');
+      for await (const c of readParallel(repo, 'big/data.bin', BIG, { partSize: 7 * 1024 * 1024 + 3, concurrency: 4 })) hp.update(c as Buffer);
+      expect(hp.digest('hex')).toBe(sha256OfTestStream(BIG));
       await repo.deletePrefix('big/');
     } finally {
       await repo.close();
@@ -115,7 +123,7 @@ describe.each(impls)('%s repository', (kind, open, locationOf) => {
       // Kill it once its upload is under way: a temporary file (local) or an upload marker (S3) exists.
       const started = async () => (kind === 'local'
         ? (await readdir(join(localDir, '.axisor', 'tmp')).catch(() => [])).length > 0
-        : (await (repo as S3Repository).client.send(new (await import('@aws-sdk/client-s3')).ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'suite/.axisor/uploads/' }))).KeyCount! > 0);
+        : (await (repo as S3Repository).client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'suite/.axisor/uploads/' }))).KeyCount! > 0);
       for (let i = 0; i < 600 && !(await started()); i++) await new Promise((r) => setTimeout(r, 50));
       expect(await started()).toBe(true);
       await new Promise((r) => setTimeout(r, 1500)); // some parts are sent
@@ -139,6 +147,60 @@ describe.each(impls)('%s repository', (kind, open, locationOf) => {
       // The marker / temp file is gone: a second cleanup finds nothing.
       const again = await repo.cleanupAbandoned({ olderThanMs: 3_600_000 });
       expect([...again.aborted, ...again.leftOver]).toEqual([]);
+    } finally {
+      await repo.close();
+    }
+  });
+
+  test('encrypted objects: no plaintext stored; read back with the key in parallel parts; no key, a wrong key and tampering refused', async () => {
+    const KEY = makeKey(Buffer.alloc(32, 1), 'key-a');
+    const OTHER = makeKey(Buffer.alloc(32, 2), 'key-b');
+    const plain = Buffer.from('1\talice@example.com\t$argon2id$v=19$m=65536\n'.repeat(160_000)); // ~6.7 MB: multipart on S3
+    const repo = open();
+    try {
+      const stored = await putStream(repo, 'enc/users.copy', Readable.from([plain]), KEY);
+      const raw = await repo.getBuffer('enc/users.copy');
+      expect(stored.bytes).toBe(raw.length);
+      expect(stored.sha256).toBe(createHash('sha256').update(raw).digest('hex'));
+      expect(raw.includes(Buffer.from('alice@example.com'))).toBe(false);
+      const read = async (key: typeof KEY | null, opts = {}) => {
+        const parts: Buffer[] = [];
+        for await (const c of await openObject(repo, 'enc/users.copy', key, opts)) parts.push(c as Buffer);
+        return Buffer.concat(parts);
+      };
+      expect((await read(KEY)).equals(plain)).toBe(true);
+      expect((await read(KEY, { size: raw.length, partSize: 1 << 20, concurrency: 3 })).equals(plain)).toBe(true);
+      await expect(read(null)).rejects.toMatchObject({ code: 'config.encryption_key_missing', exitCode: 78, message: expect.stringContaining(KEY.fingerprint) });
+      await expect(read(OTHER)).rejects.toMatchObject({ code: 'config.encryption_key_mismatch', exitCode: 78, hint: expect.stringContaining(KEY.fingerprint) });
+      const tampered = Buffer.from(raw);
+      tampered[tampered.length - 100]! ^= 0x20;
+      await repo.put('enc/users.copy', tampered);
+      await expect(read(KEY)).rejects.toMatchObject({ exitCode: 65 });
+      // A plaintext object passes through without a key.
+      await putStream(repo, 'enc/plain.copy', Readable.from([Buffer.from('x\n')]), null);
+      const parts: Buffer[] = [];
+      for await (const c of await openObject(repo, 'enc/plain.copy', null)) parts.push(c as Buffer);
+      expect(Buffer.concat(parts).toString()).toBe('x\n');
+      await repo.deletePrefix('enc/');
+    } finally {
+      await repo.close();
+    }
+  });
+
+  test('a source that fails mid-stream: put rejects with its error and leaves nothing behind', async () => {
+    const repo = open();
+    try {
+      const src = new Readable({ read() {} });
+      const mib = Buffer.alloc(1 << 20, 7);
+      let sent = 0;
+      const feed = setInterval(() => {
+        if (sent++ < 12) src.push(mib);
+        else (clearInterval(feed), src.destroy(new Error('compressor died')));
+      }, 5);
+      await expect(repo.put('failed/data.bin', src)).rejects.toThrow('compressor died');
+      expect(await repo.stat('failed/data.bin')).toBeNull();
+      if (kind === 'local') expect(await readdir(join(localDir, '.axisor', 'tmp'))).toEqual([]);
+      else expect((await (repo as S3Repository).client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'suite/.axisor/uploads/' }))).KeyCount).toBe(0);
     } finally {
       await repo.close();
     }
