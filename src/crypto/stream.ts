@@ -47,11 +47,15 @@ class Pending {
     if (b.length) (this.parts.push(b), (this.length += b.length));
   }
   take(n: number): Buffer {
-    const all = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.length);
-    const out = all.subarray(0, n);
-    const rest = all.subarray(n);
-    this.parts = rest.length ? [rest] : [];
-    this.length = rest.length;
+    // Copy only the buffers that make up the first n bytes; the rest stay as they are.
+    let count = 0;
+    let have = 0;
+    while (have < n) have += this.parts[count++]!.length;
+    const head = count === 1 ? this.parts[0]! : Buffer.concat(this.parts.slice(0, count), have);
+    const out = head.subarray(0, n);
+    const rest = head.subarray(n);
+    this.parts = rest.length ? [rest, ...this.parts.slice(count)] : this.parts.slice(count);
+    this.length -= n;
     return out;
   }
 }
@@ -74,13 +78,13 @@ export function createEncryptStream(key: BackupKey, opts: EncryptOptions = {}): 
   const fileKey = deriveKey(key.bytes, salt, FILE_INFO);
   const pending = new Pending();
   let index = 0;
-  const seal = (plain: Buffer, final: boolean): Buffer => {
+  const seal = (stream: Transform, plain: Buffer, final: boolean): void => {
     const c = createCipheriv('aes-256-gcm', fileKey, nonce(index));
     c.setAAD(aad(header, index, final));
-    const body = c.update(plain);
+    stream.push(c.update(plain));
     c.final();
+    stream.push(c.getAuthTag());
     index++;
-    return Buffer.concat([body, c.getAuthTag()]);
   };
   return new Transform({
     construct(cb) {
@@ -90,11 +94,11 @@ export function createEncryptStream(key: BackupKey, opts: EncryptOptions = {}): 
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
       pending.push(chunk);
       // Keep at least one byte back: only the end of the input tells whether a full chunk is the final one.
-      while (pending.length > chunkSize) this.push(seal(pending.take(chunkSize), false));
+      while (pending.length > chunkSize) seal(this, pending.take(chunkSize), false);
       cb();
     },
     flush(cb: TransformCallback) {
-      this.push(seal(pending.take(pending.length), true));
+      seal(this, pending.take(pending.length), true);
       cb();
     },
   });
