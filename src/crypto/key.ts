@@ -86,3 +86,32 @@ export async function loadKeyFile(path: string, deps: KeyFileDeps = {}): Promise
   }
   return makeKey(parseKeyText(await doRead(path), path), path);
 }
+
+/** What a manifest records about its backup's encryption (null: not encrypted). */
+export interface ManifestEncryption {
+  algorithm: 'aes-256-gcm-chunked-v1';
+  keyFingerprint: string;
+  chunkSize: number;
+}
+
+export function manifestEncryption(key: BackupKey | null, chunkSize = 1 << 20): ManifestEncryption | null {
+  return key ? { algorithm: 'aes-256-gcm-chunked-v1', keyFingerprint: key.fingerprint, chunkSize } : null;
+}
+
+/**
+ * Before a restore creates anything: the key given must be the one the backup was written with. `name` is the
+ * backup id. Returns nothing; throws CONFIG (78) naming the fingerprint needed.
+ */
+export function checkRestoreKey(enc: ManifestEncryption | null | undefined, key: BackupKey | null, name: string): void {
+  if (!enc) return;
+  if (!key) {
+    throw new ConfigError('encryption_key_missing', `backup ${name} is encrypted with the key whose fingerprint is ${enc.keyFingerprint}, and no key was given`, {
+      hint: `pass the key with fingerprint ${enc.keyFingerprint} via --encryption-key-file (or AXISOR_BACKUP_KEY_FILE)`,
+    });
+  }
+  if (key.fingerprint !== enc.keyFingerprint) {
+    throw new ConfigError('encryption_key_mismatch', `backup ${name} was written with the key whose fingerprint is ${enc.keyFingerprint}; the key in ${key.source} has fingerprint ${key.fingerprint}`, {
+      hint: `pass the key with fingerprint ${enc.keyFingerprint} via --encryption-key-file (or AXISOR_BACKUP_KEY_FILE); backups keep the key they were written with`,
+    });
+  }
+}

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { LockHeldError, NoSpaceError, NotFoundError, PathError } from '../errors.ts';
+import { AbortedError, LockHeldError, NoSpaceError, NotFoundError, PathError } from '../errors.ts';
 import { checkKey, checkLockName, checkPrefix, DEFAULT_STALE_MS, describeHolder, selfHolder, sleep, uniqueToken, writerGone } from './keys.ts';
 import { INTERNAL_PREFIX, type ByteRange, type CleanupOptions, type CleanupReport, type LockHandle, type LockHolder, type LockOptions, type ObjectInfo, type PutOptions, type PutResult, type Repository } from './types.ts';
 
@@ -90,6 +90,7 @@ export class LocalRepository implements Repository {
       await fsyncPath(dirname(final));
     } catch (err) {
       await rm(tmp, { force: true }).catch(() => {});
+      if (opts.signal?.aborted) throw new AbortedError(`write of ${key} aborted`, { cause: err });
       throw localError(err, final, 'writing');
     }
     return { key, bytes };

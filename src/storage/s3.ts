@@ -4,7 +4,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable, Transform } from 'node:stream';
-import { LockHeldError } from '../errors.ts';
+import { AbortedError, LockHeldError } from '../errors.ts';
 import { checkKey, checkLockName, checkPrefix, DEFAULT_STALE_MS, describeHolder, selfHolder, sleep, uniqueToken, writerGone } from './keys.ts';
 import type { S3Location } from './location.ts';
 import { classifyS3Error, errorCode, httpStatus } from './s3-errors.ts';
@@ -125,7 +125,8 @@ export class S3Repository implements Repository {
         try {
           return await upload.done();
         } catch (err) {
-          // A source stream failure surfaces here too: report it as what it is, not as an S3 error.
+          // A source stream failure or our own abort surfaces here too: report it as what it is, not as an S3 error.
+          if (opts.signal?.aborted) throw new AbortedError(`upload of ${key} aborted`, { cause: err });
           if (src.errored) throw src.errored;
           throw err;
         }

@@ -3,6 +3,7 @@ import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import { createServer } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -206,6 +207,25 @@ describe.each(impls)('%s repository', (kind, open, locationOf) => {
     }
   });
 
+  test('an aborted put is ABORTED (130) and leaves nothing', async () => {
+    const repo = open();
+    try {
+      const ac = new AbortController();
+      const src = new Readable({ read() {} });
+      let sent = 0;
+      const feed = setInterval(() => {
+        src.push(Buffer.alloc(1 << 20, 1));
+        if (++sent === 12) ac.abort();
+        if (sent > 40) (clearInterval(feed), src.push(null));
+      }, 5);
+      await expect(repo.put('aborted/data.bin', src, { signal: ac.signal })).rejects.toMatchObject({ code: 'aborted', exitCode: 130 });
+      clearInterval(feed);
+      expect(await repo.stat('aborted/data.bin')).toBeNull();
+    } finally {
+      await repo.close();
+    }
+  });
+
   test('lock contention: of two writers one wins; the other gets LOCK_HELD naming the holder; release frees it', async () => {
     const a = open();
     const b = open();
@@ -282,6 +302,49 @@ describe('S3 errors name what is wrong', () => {
     const repo = s3Repo({ endpoint: `http://127.0.0.1:${port}`, maxAttempts: 2 });
     await expect(repo.probe()).rejects.toMatchObject({ code: 'connection.s3_unreachable', exitCode: 68, message: expect.stringContaining(`127.0.0.1:${port}`) });
     await repo.close();
+  });
+
+  test('throttling (503 SlowDown) is retried with backoff; when it persists it is s3_unavailable (68)', async () => {
+    // A real HTTP hop in front of s3rver that answers the first N requests with S3's throttling error.
+    let failuresLeft = 0;
+    let requests = 0;
+    const upstream = new URL(s3.endpoint);
+    const proxy = http.createServer((req, res) => {
+      requests++;
+      if (failuresLeft > 0) {
+        failuresLeft--;
+        req.resume();
+        req.on('end', () => {
+          res.writeHead(503, { 'content-type': 'application/xml' });
+          res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>');
+        });
+        return;
+      }
+      const out = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
+        res.writeHead(up.statusCode!, up.headers);
+        up.pipe(res);
+      });
+      req.pipe(out);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+    const endpoint = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
+    try {
+      const repo = s3Repo({ endpoint, maxAttempts: 4 });
+      failuresLeft = 2;
+      requests = 0;
+      await repo.put('throttled/obj', 'survived');
+      expect(requests).toBe(3);
+      expect((await repo.getBuffer('throttled/obj')).toString()).toBe('survived');
+      failuresLeft = 100;
+      requests = 0;
+      await expect(repo.getBuffer('throttled/obj')).rejects.toMatchObject({ code: 'connection.s3_unavailable', exitCode: 68, message: expect.stringContaining('SlowDown') });
+      expect(requests).toBe(4);
+      failuresLeft = 0;
+      await repo.delete('throttled/obj');
+      await repo.close();
+    } finally {
+      proxy.close();
+    }
   });
 
   test('s3rver ignores If-None-Match on PUT: why the lock does not rely on conditional writes', async () => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { keyFingerprint, loadKeyFile, makeKey, parseKeyText, resolveKeyFile } from '../../src/crypto/key.ts';
+import { checkRestoreKey, keyFingerprint, loadKeyFile, makeKey, manifestEncryption, parseKeyText, resolveKeyFile } from '../../src/crypto/key.ts';
 import { manifestMac, verifyManifestMac } from '../../src/crypto/manifest-mac.ts';
 import { createDecryptStream, createEncryptStream, HEADER_BYTES, headerFingerprint, TAG_BYTES } from '../../src/crypto/stream.ts';
 import type { AxisorError } from '../../src/errors.ts';
@@ -172,5 +172,19 @@ describe('manifest authentication', () => {
     const forged = manifestMac(text, OTHER).replace(OTHER.fingerprint, KEY.fingerprint);
     expect(() => verifyManifestMac(text, forged, KEY, 'b1')).toThrow(expect.objectContaining({ code: 'integrity.manifest_mac' }));
     expect(() => verifyManifestMac(text, 'garbage', KEY, 'b1')).toThrow(expect.objectContaining({ code: 'integrity.manifest_mac_format' }));
+  });
+});
+
+describe('restore key check (before anything is created)', () => {
+  const enc = manifestEncryption(KEY)!;
+  test('the manifest records algorithm, fingerprint and chunk size; none without a key', () => {
+    expect(enc).toEqual({ algorithm: 'aes-256-gcm-chunked-v1', keyFingerprint: KEY.fingerprint, chunkSize: 1 << 20 });
+    expect(manifestEncryption(null)).toBeNull();
+  });
+  test('right key passes; no key and a wrong key are refused naming the fingerprint; plaintext backups need none', () => {
+    expect(() => checkRestoreKey(enc, KEY, 'b1')).not.toThrow();
+    expect(() => checkRestoreKey(null, null, 'b1')).not.toThrow();
+    expect(() => checkRestoreKey(enc, null, 'b1')).toThrow(expect.objectContaining({ code: 'config.encryption_key_missing', hint: expect.stringContaining(KEY.fingerprint) }));
+    expect(() => checkRestoreKey(enc, OTHER, 'b1')).toThrow(expect.objectContaining({ code: 'config.encryption_key_mismatch', message: expect.stringContaining(OTHER.fingerprint) }));
   });
 });
