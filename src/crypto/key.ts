@@ -52,9 +52,9 @@ export function makeKey(bytes: Buffer, source: string): BackupKey {
   return key;
 }
 
-/** Which key file applies: the flag wins over AXISOR_BACKUP_KEY_FILE; none means no encryption. */
-export function resolveKeyFile(flag: string | undefined, env: Readonly<Record<string, string | undefined>>): string | undefined {
-  return flag || env.AXISOR_BACKUP_KEY_FILE || undefined;
+/** Which key file applies: --encryption-key-file, then AXISOR_BACKUP_KEY_FILE, then the config file's encryptionKeyFile; none means no encryption. */
+export function resolveKeyFile(flag: string | undefined, env: Readonly<Record<string, string | undefined>>, fileValue?: string): string | undefined {
+  return flag || env.AXISOR_BACKUP_KEY_FILE || fileValue || undefined;
 }
 
 export interface KeyFileDeps {

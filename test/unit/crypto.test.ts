@@ -153,10 +153,12 @@ describe('key files', () => {
     }
   });
 
-  test('the flag wins over AXISOR_BACKUP_KEY_FILE', () => {
+  test('the flag wins over AXISOR_BACKUP_KEY_FILE, which wins over the config file', () => {
     expect(resolveKeyFile('/a', { AXISOR_BACKUP_KEY_FILE: '/b' })).toBe('/a');
     expect(resolveKeyFile(undefined, { AXISOR_BACKUP_KEY_FILE: '/b' })).toBe('/b');
     expect(resolveKeyFile(undefined, {})).toBeUndefined();
+    expect(resolveKeyFile(undefined, {}, '/c')).toBe('/c');
+    expect(resolveKeyFile(undefined, { AXISOR_BACKUP_KEY_FILE: '/b' }, '/c')).toBe('/b');
   });
 });
 
