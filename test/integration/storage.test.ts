@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import { makeKey } from '../../src/crypto/key.ts';
 import { openObject, readParallel } from '../../src/storage/read.ts';
 import { putStream } from '../../src/storage/write.ts';
+import { claimBackup, listBackupPrefixes, sweepAbandoned, unpublishAndDelete } from '../../src/storage/publish.ts';
 import { Readable } from 'node:stream';
 import { LocalRepository, parseS3Url, resolveS3Settings, S3Repository, type Repository } from '../../src/storage/index.ts';
 import { cliEnv, ROOT } from '../helpers/cli.ts';
@@ -221,6 +222,35 @@ describe.each(impls)('%s repository', (kind, open, locationOf) => {
       await expect(repo.put('aborted/data.bin', src, { signal: ac.signal })).rejects.toMatchObject({ code: 'aborted', exitCode: 130 });
       clearInterval(feed);
       expect(await repo.stat('aborted/data.bin')).toBeNull();
+    } finally {
+      await repo.close();
+    }
+  });
+
+  test('publish protocol: unpublished prefixes are not backups; the sweep removes dead writers\' prefixes only', async () => {
+    const names = { isId: (s: string) => /^b\d$/.test(s), manifest: 'manifest.json' };
+    const repo = open();
+    const dead = spawnSync('true').pid;
+    try {
+      // b1 published; b2 in progress (our live pid); b3 written by a dead pid; b4 has no owner record yet.
+      await claimBackup(repo, 'b1');
+      await repo.put('b1/data.copy', 'x');
+      await repo.put('b1/manifest.json', '{}');
+      await claimBackup(repo, 'b2', 'running backup');
+      await repo.put('b2/data.copy', 'x');
+      await repo.put('b3/owner.json', JSON.stringify({ host: hostname(), pid: dead, label: null, startedAt: new Date().toISOString() }));
+      await repo.put('b3/data.copy', 'x');
+      await repo.put('b4/data.copy', 'x');
+      await repo.put('not-a-backup/file', 'x');
+      expect((await listBackupPrefixes(repo, names)).map((p) => [p.id, p.published])).toEqual([['b1', true], ['b2', false], ['b3', false], ['b4', false]]);
+      expect(await sweepAbandoned(repo, names)).toEqual(['b3']);
+      // Past the grace period, a prefix that never got an owner record goes too; a live owner's never does.
+      expect(await sweepAbandoned(repo, { ...names, graceMs: 0, now: Date.now() + 1000 })).toEqual(['b4']);
+      expect((await listBackupPrefixes(repo, names)).map((p) => p.id)).toEqual(['b1', 'b2']);
+      expect(await unpublishAndDelete(repo, 'b1', ['manifest.json'])).toBe(2);
+      expect(await unpublishAndDelete(repo, 'b2', ['manifest.json'])).toBe(2);
+      expect(await repo.list('b')).toEqual([]);
+      await repo.delete('not-a-backup/file');
     } finally {
       await repo.close();
     }
