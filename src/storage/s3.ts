@@ -3,7 +3,7 @@ import {
   ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { Readable, Transform } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import { AbortedError, LockHeldError } from '../errors.ts';
 import { checkKey, checkLockName, checkPrefix, DEFAULT_STALE_MS, describeHolder, selfHolder, sleep, uniqueToken, writerGone } from './keys.ts';
 import type { S3Location } from './location.ts';
@@ -101,8 +101,8 @@ export class S3Repository implements Repository {
       },
     });
     const src = typeof body === 'string' || Buffer.isBuffer(body) ? Readable.from([Buffer.from(body)]) : body;
-    src.on('error', (err) => counter.destroy(err));
-    src.pipe(counter);
+    // pipeline: a source error fails the upload, and a failed upload (counter destroyed below) stops the source.
+    pipeline(src, counter, () => {});
     const markerKey = `${INTERNAL_PREFIX}uploads/${uniqueToken()}.json`;
     let markerWritten = false;
     this.onUploadCreated.set(fullKey, async (uploadId) => {
@@ -131,6 +131,9 @@ export class S3Repository implements Repository {
           throw err;
         }
       });
+    } catch (err) {
+      counter.destroy();
+      throw err;
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
       this.onUploadCreated.delete(fullKey);
@@ -259,8 +262,10 @@ export class S3Repository implements Repository {
     let lost = false;
     let released = false;
     const refresh = async () => {
-      const body = await this.getBufferRaw(key).catch(() => null);
-      if (!body) return void (lost = true);
+      // Gone (404): another run judged us dead and took over. Any other failure (a network blip): try next round.
+      const body = await this.getBufferRaw(key).catch((err) => ((err as { exitCode?: number }).exitCode === 66 ? null : undefined));
+      if (body === undefined) return;
+      if (body === null) return void (lost = true);
       await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.full(key), Body: body, ContentType: 'application/json' }));
     };
     const timer = setInterval(() => void refresh().catch(() => {}), Math.max(1000, staleAfterMs / 3));
