@@ -4,8 +4,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { pipeline, Readable, Transform } from 'node:stream';
-import { AbortedError, LockHeldError } from '../errors.ts';
-import { checkKey, checkLockName, checkPrefix, DEFAULT_STALE_MS, describeHolder, selfHolder, sleep, uniqueToken, writerGone } from './keys.ts';
+import { AbortedError } from '../errors.ts';
+import { checkKey, checkPrefix, selfHolder, uniqueToken, writerGone } from './keys.ts';
+import { acquireListLock, type LockStore } from './s3-lock.ts';
 import type { S3Location } from './location.ts';
 import { classifyS3Error, errorCode, httpStatus } from './s3-errors.ts';
 import type { S3Settings } from './s3-settings.ts';
@@ -21,9 +22,6 @@ interface UploadMarker {
   uploadId: string;
   owner: LockHolder;
 }
-
-/** Lock candidates younger than this are contention (retry), older ones a real holder (LOCK_HELD when out of time). */
-const CONTENTION_MS = 10_000;
 
 export class S3Repository implements Repository {
   readonly kind = 's3' as const;
@@ -217,68 +215,18 @@ export class S3Repository implements Repository {
     return objects.length;
   }
 
-  /**
-   * One holder per name without conditional writes (not every S3-compatible server honours If-None-Match):
-   * each contender stores its own candidate object, then lists all candidates; it holds the lock only if it
-   * sees no other live candidate, and otherwise withdraws its own and retries. S3's strong read-after-write
-   * consistency for PUT and LIST (AWS since 2020, MinIO, Ceph) makes two winners impossible: of two contenders,
-   * the one that listed second must see the other's candidate. Two contenders can both withdraw; they back off
-   * with jitter and retry. A holder refreshes its candidate; one not refreshed for staleAfterMs (or whose pid is
-   * gone, on this host) is removed by the next contender.
-   */
-  async acquireLock(name: string, opts: LockOptions): Promise<LockHandle> {
-    checkLockName(name);
-    const staleAfterMs = opts.staleAfterMs ?? DEFAULT_STALE_MS;
-    const lockPrefix = `${INTERNAL_PREFIX}locks/${name}/`;
-    const token = uniqueToken();
-    const owner = selfHolder(opts.label);
-    const deadline = Date.now() + opts.waitMs;
-    for (let attempt = 1; ; attempt++) {
-      const mine = `${lockPrefix}${String(Date.now()).padStart(15, '0')}-${token}.json`;
-      await this.call('PutObject', mine, () => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.full(mine), Body: JSON.stringify({ ...owner, token }), ContentType: 'application/json' })));
-      const live: Array<{ owner: LockHolder | null; since: number }> = [];
-      for (const o of await this.listRaw(lockPrefix)) {
-        if (o.key === mine) continue;
-        const other = await this.getBufferRaw(o.key).then((b) => JSON.parse(b.toString('utf8')) as LockHolder, (err) => ((err as { exitCode?: number }).exitCode === 66 ? undefined : null));
-        if (other === undefined) continue; // withdrawn meanwhile
-        if (writerGone(other, o.modifiedAt, staleAfterMs)) {
-          await this.deleteRaw(o.key).catch(() => {});
-          continue;
-        }
-        live.push({ owner: other, since: Number(/(\d{15})-/.exec(o.key)?.[1] ?? 0) });
-      }
-      if (live.length === 0) return this.lockHandle(name, mine, staleAfterMs);
-      await this.deleteRaw(mine);
-      const contention = live.every((l) => Date.now() - l.since < CONTENTION_MS);
-      if (Date.now() >= deadline && !(contention && attempt < 5)) {
-        const holder = live.sort((a, b) => a.since - b.since)[0]!.owner;
-        throw new LockHeldError(`the lock ${name} in ${this.location} is held by ${describeHolder(holder)}`, { hint: 'wait for that run to finish, or raise --wait', details: { holder } });
-      }
-      await sleep(100 + Math.random() * 400);
-    }
+  acquireLock(name: string, opts: LockOptions): Promise<LockHandle> {
+    return acquireListLock(this.lockStore(), name, opts);
   }
 
-  private lockHandle(name: string, key: string, staleAfterMs: number): LockHandle {
-    let lost = false;
-    let released = false;
-    const refresh = async () => {
-      // Gone (404): another run judged us dead and took over. Any other failure (a network blip): try next round.
-      const body = await this.getBufferRaw(key).catch((err) => ((err as { exitCode?: number }).exitCode === 66 ? null : undefined));
-      if (body === undefined) return;
-      if (body === null) return void (lost = true);
-      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.full(key), Body: body, ContentType: 'application/json' }));
-    };
-    const timer = setInterval(() => void refresh().catch(() => {}), Math.max(1000, staleAfterMs / 3));
-    timer.unref();
+  /** The internal-area access the list-based lock needs (src/storage/s3-lock.ts). */
+  private lockStore(): LockStore {
     return {
-      name,
-      held: () => !lost && !released,
-      release: async () => {
-        if (released) throw new Error(`lock ${name} released twice`);
-        released = true;
-        clearInterval(timer);
-        await this.deleteRaw(key);
-      },
+      location: this.location,
+      putSmall: async (key, body) => void (await this.call('PutObject', key, () => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.full(key), Body: body, ContentType: 'application/json' })))),
+      list: (prefix) => this.listRaw(prefix),
+      read: (key) => this.getBufferRaw(key),
+      remove: (key) => this.deleteRaw(key),
     };
   }
 
