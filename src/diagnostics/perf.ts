@@ -47,7 +47,7 @@ export async function debugPerf(opts: DebugPerfOptions): Promise<{ result: Debug
     } else {
       slowQueries = await readStatements(client, pss, { limit: opts.limit, minCalls: opts.slowCalls, orderBy: 'mean', minMeanMs: opts.slowMs });
       for (const q of slowQueries) {
-        findings.push({ check: 'slow_query', severity: 'warning', object: `queryid ${q.queryid}`, value: Math.round(q.meanMs * 10) / 10, threshold: opts.slowMs, message: `${q.calls} calls averaging ${q.meanMs.toFixed(1)} ms (${q.percent.toFixed(1)}% of the database's time): ${oneLine(q.query, 120)}` });
+        findings.push({ check: 'slow_query', severity: 'warning', object: `queryid ${q.queryid}`, value: Math.round(q.meanMs * 10) / 10, threshold: opts.slowMs, message: `${q.calls} calls averaging ${q.meanMs.toFixed(1)} ms (${q.percent.toFixed(1)}% of the database's time): ${oneLine(q.query)}` });
       }
     }
 
@@ -92,7 +92,7 @@ export async function debugPerf(opts: DebugPerfOptions): Promise<{ result: Debug
   });
 }
 
-export function oneLine(text: string, max: number): string {
+export function oneLine(text: string, max = Number.POSITIVE_INFINITY): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }

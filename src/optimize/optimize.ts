@@ -188,6 +188,6 @@ function optimizeFindings(r: OptimizeResult): Finding[] {
       message: s.analyzed ? `analyzed ${s.table} (${s.reason.replace(/_/g, ' ')})` : `${s.table}: statistics are stale (${s.reason.replace(/_/g, ' ')}, ${s.modsSinceAnalyze} changes); --apply runs ANALYZE on it${s.error ? ` (failed: ${s.error})` : ''}` });
   }
   for (const st of r.statements) if (st.outcome === 'skipped_user_function') f.push({ check: 'not_planned', severity: 'info', object: `queryid ${st.queryid}`, message: `not planned: ${st.error}` });
-  for (const st of r.statements) if (st.outcome === 'unplannable') f.push({ check: 'unplannable', severity: 'info', object: `queryid ${st.queryid}`, message: `could not plan ${oneLine(st.query, 80)}: ${st.error}` });
+  for (const st of r.statements) if (st.outcome === 'unplannable') f.push({ check: 'unplannable', severity: 'info', object: `queryid ${st.queryid}`, message: `could not plan ${oneLine(st.query)}: ${st.error}` });
   return f;
 }
