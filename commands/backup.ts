@@ -30,9 +30,7 @@ function sub(parent: Command, name: string, description: string): Command {
 }
 
 function int(value: string | undefined, flag: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(String(value))) throw new UsageError(`${flag} must be a whole number (got '${value}')`);
-  return Number(value);
+  return value === undefined ? fallback : parsePositiveInt(value, flag, { min: 0 });
 }
 
 export function configure(cmd: Command, ctx: CliContext): void {
@@ -50,7 +48,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
     try {
       const result = await runBackup(config(), {
         type: opts.type, compression: opts.compress, compressLevel: opts.compressLevel === undefined ? undefined : int(opts.compressLevel, '--compress-level', 0),
-        jobs: opts.jobs === undefined ? DEFAULT_JOBS : parsePositiveInt(opts.jobs, '--jobs'), waitSeconds: int(opts.wait, '--wait', 0), startChain: opts.chain !== false,
+        jobs: opts.jobs === undefined ? DEFAULT_JOBS : parsePositiveInt(opts.jobs, '--jobs', { max: 64 }), waitSeconds: int(opts.wait, '--wait', 0), startChain: opts.chain !== false,
         env: ctx.env, toolVersion: VERSION, signal: ctx.signal, onProgress: progress.report, onWarning: (m) => out.warn(m),
       });
       progress.stop(`backup ${result.id} done`);
@@ -63,19 +61,19 @@ export function configure(cmd: Command, ctx: CliContext): void {
   defineAction(sub(cmd, 'list', 'list the complete backups (oldest first)'), ctx, async ({ config }) => {
     const dir = config().backupDir;
     return { result: toListResult(dir, await listCatalog(dir)), render: renderList };
-  });
+  }, { namesDatabase: false });
 
   defineAction(sub(cmd, 'show', 'show one backup\'s manifest').argument('<id>', 'backup id'), ctx, async ({ args, config }) => {
     const { manifest } = await findBackup(config().backupDir, args[0]!);
     return { result: manifest, render: renderShow };
-  });
+  }, { namesDatabase: false });
 
   const verify = sub(cmd, 'verify', 'check every file\'s sha256, then restore into a scratch database and compare rows and content (exit 65 on any mismatch)')
     .argument('<id>', 'backup id').option('--no-drill', 'checksums only').option('-j, --jobs <n>', 'parallel restore streams for the drill').option('--maintenance-db <name>', 'database to connect to for CREATE/DROP DATABASE', 'postgres');
   defineAction<{ drill: boolean; jobs?: string; maintenanceDb: string }>(verify, ctx, async ({ args, opts, out, config }) => {
     const progress = await out.progress();
     try {
-      const result = await verifyBackup(config(), { id: args[0]!, drill: opts.drill !== false, jobs: opts.jobs === undefined ? DEFAULT_JOBS : parsePositiveInt(opts.jobs, '--jobs'), maintenanceDb: opts.maintenanceDb, env: ctx.env, onProgress: progress.report, signal: ctx.signal });
+      const result = await verifyBackup(config(), { id: args[0]!, drill: opts.drill !== false, jobs: opts.jobs === undefined ? DEFAULT_JOBS : parsePositiveInt(opts.jobs, '--jobs', { max: 64 }), maintenanceDb: opts.maintenanceDb, env: ctx.env, onProgress: progress.report, signal: ctx.signal });
       return { result, exitCode: result.ok ? ExitCode.OK : ExitCode.INTEGRITY, render: renderVerify };
     } finally {
       progress.stop();
@@ -91,7 +89,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
     }
     const rules = { keepLast: int(opts.keepLast, '--keep-last', 0), keepDaily: int(opts.keepDaily, '--keep-daily', 0), keepWeekly: int(opts.keepWeekly, '--keep-weekly', 0) };
     return { result: await runPrune(config().backupDir, rules, Boolean(opts.dryRun)), render: renderPrune };
-  });
+  }, { namesDatabase: false });
 
   defineAction(sub(cmd, 'status', 'incremental readiness, the chain, slot lag and retained WAL'), ctx, async ({ config }) => {
     return { result: await backupStatus(config()), render: renderStatus };

@@ -52,5 +52,5 @@ Exit: 0 when every step passed (a skipped step is not a failure); otherwise the 
     } finally {
       progress.stop();
     }
-  });
+  }, { namesDatabase: false });
 }

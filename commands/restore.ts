@@ -44,5 +44,5 @@ export function configure(cmd: Command, ctx: CliContext): void {
     } finally {
       progress.stop();
     }
-  });
+  }, { namesDatabase: false });
 }

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { resolveConfig } from '../config/resolve.ts';
 import type { AxisorConfig, ConfigFlags } from '../config/types.ts';
-import { ExitCode, toAxisorError } from '../errors.ts';
+import { ExitCode, UsageError, toAxisorError } from '../errors.ts';
 import { Output } from '../render/output.ts';
 import type { CliContext } from './context.ts';
+import { suggest } from './suggest.ts';
 import type { OutputFlags } from './options.ts';
 
 export interface CommandOutcome<R = unknown> {
@@ -43,7 +44,16 @@ export function createOutput(flags: OutputFlags, ctx: CliContext): Output {
  * Wires a handler as the command's action: output flags -> config -> handler -> render or JSON.
  * Errors become one line on stderr (and a JSON error document with --json) and a named exit code.
  */
-export function defineAction<O>(cmd: Command, ctx: CliContext, handler: (input: ActionInput<O>) => Promise<CommandOutcome<any>>): void {
+export interface ActionOptions {
+  /**
+   * The command works on the configured database: a successful human run ends with one stderr line naming it
+   * (database, server, user), so nobody migrates or validates the wrong one unawares. Off for commands that only
+   * read files (backup list/show/prune, migrate lint) or work on databases of their own (demo, restore).
+   */
+  namesDatabase?: boolean;
+}
+
+export function defineAction<O>(cmd: Command, ctx: CliContext, handler: (input: ActionInput<O>) => Promise<CommandOutcome<any>>, options: ActionOptions = {}): void {
   cmd.action(async (...params: unknown[]) => {
     const command = params[params.length - 1] as Command;
     const opts = command.opts() as O & OutputFlags & ConfigFlags;
@@ -51,12 +61,28 @@ export function defineAction<O>(cmd: Command, ctx: CliContext, handler: (input: 
     const out = createOutput(opts, ctx);
     const name = commandPath(command);
     let cached: AxisorConfig | undefined;
-    const config = () => (cached ??= resolveConfig({ flags: opts, env: ctx.env, cwd: ctx.cwd, osUser: ctx.osUser }));
+    const config = () => {
+      if (cached) return cached;
+      cached = resolveConfig({ flags: opts, env: ctx.env, cwd: ctx.cwd, osUser: ctx.osUser });
+      for (const note of cached.notes ?? []) out.warn(note);
+      return cached;
+    };
     try {
+      // A command with subcommands and no arguments of its own (backup, migrate) allows excess arguments only so
+      // that a mistyped subcommand gets a useful message here instead of "too many arguments".
+      if (command.commands.length > 0 && command.registeredArguments.length === 0 && args.length > 0) {
+        const subs = command.commands.map((c) => c.name());
+        const guess = suggest(args[0]!, subs);
+        throw new UsageError(`unknown subcommand '${args[0]}' for '${name}'${guess ? ` (did you mean ${guess}?)` : ''}`, {
+          code: 'unknown_command',
+          hint: guess ? `axisor-db ${name} ${guess}` : `one of: ${subs.join(', ')} (axisor-db ${name} --help)`,
+        });
+      }
       const outcome = await handler({ opts, args, ctx, out, config });
       const exitCode = outcome.exitCode ?? ExitCode.OK;
       if (out.json) out.document(name, exitCode, { result: outcome.result });
       else if (outcome.render) outcome.render(outcome.result, out);
+      if (cached && options.namesDatabase !== false) out.info(out.c.dim(describeTarget(cached)));
       runState.exitCode = exitCode;
     } catch (err) {
       const e = toAxisorError(err);
@@ -64,6 +90,13 @@ export function defineAction<O>(cmd: Command, ctx: CliContext, handler: (input: 
       runState.exitCode = e.exitCode;
     }
   });
+}
+
+/** `database "axisor" at 127.0.0.1:5432 as postgres` (a socket directory is shown as such). */
+export function describeTarget(config: AxisorConfig): string {
+  const c = config.connection;
+  const where = c.host.startsWith('/') ? `socket ${c.host}/.s.PGSQL.${c.port}` : `${c.host.includes(':') ? `[${c.host}]` : c.host}:${c.port}`;
+  return `database "${c.database}" at ${where} as ${c.user}`;
 }
 
 function commandPath(cmd: Command): string {

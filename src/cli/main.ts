@@ -43,7 +43,7 @@ export async function main(argv: readonly string[], ctx: CliContext): Promise<nu
     addOutputOptions(cmd);
     mod.configure(cmd, ctx);
     applyToTree(cmd, (sub) => {
-      if (sub.commands.length) sub.enablePositionalOptions();
+      if (sub.commands.length) sub.enablePositionalOptions().allowExcessArguments(true);
       sub.exitOverride().configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) })
         .showHelpAfterError('(run with --help for usage)');
       if (!sub.helpInformation().includes('Exit codes:')) sub.addHelpText('after', exitCodeHelp());

@@ -56,23 +56,21 @@ export function resolveConfig(input: ResolveConfigInput): AxisorConfig {
   const configPath = flags.config ?? env.AXISOR_CONFIG;
   const file = loadConfigFile(input.cwd, configPath, flags.config ? '--config' : env.AXISOR_CONFIG ? 'AXISOR_CONFIG' : undefined);
 
-  // Connection layers, lowest precedence first. Each later layer overrides the fields it sets.
-  const layers: Array<[ConfigSource, ConnectionLayer]> = [];
+  // Connection layers, lowest precedence first. Each later layer overrides the fields it sets. `url` names the URL a
+  // layer was parsed from: a password that came with a URL belongs to that URL's server and user (see below).
+  const layers: Array<{ source: ConfigSource; layer: ConnectionLayer; url?: string }> = [];
   if (file.data) {
     const f = file.data;
-    const fromUrl = f.databaseUrl ? parseDatabaseUrl(f.databaseUrl, `databaseUrl in ${file.path}`) : {};
-    layers.push(['file', {
-      ...fromUrl,
-      ...definedOnly({
-        host: f.host, port: f.port, database: f.database, user: f.user, password: f.password,
-        sslMode: f.sslMode ? parseSslMode(f.sslMode, `sslMode in ${file.path}`) : undefined,
-        sslRootCert: f.sslRootCert, applicationName: f.applicationName, schema: f.schema,
-      }),
-    }]);
+    if (f.databaseUrl) layers.push({ source: 'file', layer: parseDatabaseUrl(f.databaseUrl, `databaseUrl in ${file.path}`), url: `databaseUrl in ${file.path}` });
+    layers.push({ source: 'file', layer: definedOnly({
+      host: f.host, port: f.port, database: f.database, user: f.user, password: f.password,
+      sslMode: f.sslMode ? parseSslMode(f.sslMode, `sslMode in ${file.path}`) : undefined,
+      sslRootCert: f.sslRootCert, applicationName: f.applicationName, schema: f.schema,
+    }) });
   }
-  layers.push(['env', definedOnly({
+  layers.push({ source: 'env', layer: definedOnly({
     host: env.PGHOST || undefined,
-    port: env.PGPORT ? parsePositiveInt(env.PGPORT, 'PGPORT', { max: 65535 }) : undefined,
+    port: env.PGPORT ? parsePositiveInt(env.PGPORT, 'PGPORT', { max: 65535, example: 5432 }) : undefined,
     database: env.PGDATABASE || undefined,
     user: env.PGUSER || undefined,
     password: env.PGPASSWORD || undefined,
@@ -80,27 +78,30 @@ export function resolveConfig(input: ResolveConfigInput): AxisorConfig {
     sslRootCert: env.PGSSLROOTCERT || undefined,
     applicationName: env.PGAPPNAME || undefined,
     connectTimeoutSeconds: env.PGCONNECT_TIMEOUT ? parsePositiveInt(env.PGCONNECT_TIMEOUT, 'PGCONNECT_TIMEOUT') : undefined,
-  })]);
-  if (env.DATABASE_URL) layers.push(['env', parseDatabaseUrl(env.DATABASE_URL, 'DATABASE_URL')]);
-  if (flags.databaseUrl !== undefined) layers.push(['flag', parseDatabaseUrl(flags.databaseUrl, '--database-url')]);
-  layers.push(['flag', definedOnly({
+  }) });
+  if (env.DATABASE_URL) layers.push({ source: 'env', layer: parseDatabaseUrl(env.DATABASE_URL, 'DATABASE_URL'), url: 'DATABASE_URL' });
+  if (flags.databaseUrl !== undefined) layers.push({ source: 'flag', layer: parseDatabaseUrl(flags.databaseUrl, '--database-url'), url: '--database-url' });
+  layers.push({ source: 'flag', layer: definedOnly({
     host: flags.host,
-    port: flags.port !== undefined ? parsePositiveInt(flags.port, '--port', { max: 65535 }) : undefined,
+    port: flags.port !== undefined ? parsePositiveInt(flags.port, '--port', { max: 65535, example: 5432 }) : undefined,
     database: flags.dbname,
     user: flags.user,
     sslMode: flags.sslMode !== undefined ? parseSslMode(flags.sslMode, '--ssl-mode') : undefined,
     sslRootCert: flags.sslRootCert,
     schema: flags.schema,
-  })]);
+  }) });
 
   const merged: ConnectionLayer = {};
-  for (const [source, layer] of layers) {
+  // Where the password came from, and the server and user it was given for when it came inside a URL.
+  let passwordFrom: { url: string; host?: string; port?: number; user?: string } | undefined;
+  for (const { source, layer, url } of layers) {
     for (const key of CONNECTION_FIELDS) {
       if (layer[key] !== undefined) {
         (merged as Record<string, unknown>)[key] = layer[key];
         sources[`connection.${key}`] = source;
       }
     }
+    if (layer.password !== undefined) passwordFrom = url ? { url, host: merged.host, port: merged.port, user: merged.user } : undefined;
   }
   const user = merged.user ?? input.osUser ?? 'postgres';
   const base = {
@@ -109,6 +110,22 @@ export function resolveConfig(input: ResolveConfigInput): AxisorConfig {
     user,
     database: merged.database ?? user,
   };
+  const notes: string[] = [];
+  // A password belongs to the URL it came with: DATABASE_URL's password is never sent to another server or user
+  // given by --database-url, --host or --user (libpq would not know it either: it reads PGPASSWORD or ~/.pgpass).
+  if (passwordFrom && merged.password !== undefined) {
+    const same = (passwordFrom.host ?? 'localhost') === base.host && (passwordFrom.port ?? 5432) === base.port && (passwordFrom.user ?? user) === user;
+    if (!same) {
+      registerSecret(merged.password);
+      delete merged.password;
+      sources['connection.password'] = 'default';
+      notes.push(`the password in ${passwordFrom.url} is not sent to ${redactedUrl(base)}: it belongs to the server and user of that URL (give this one's password in its own URL, PGPASSWORD or ~/.pgpass)`);
+    }
+  }
+  const configured = ['host', 'port', 'database', 'user'].some((k) => sources[`connection.${k}`] !== undefined);
+  if (!configured) {
+    notes.push(`no connection settings given (--database-url, DATABASE_URL, PG* variables or ${CONFIG_FILE_NAME}): using libpq's defaults as psql would: database "${base.database}" at ${base.host}:${base.port} as ${base.user}`);
+  }
   const sslMode = merged.sslMode ?? 'prefer';
   if (sslMode === 'verify-full' || sslMode === 'verify-ca') {
     if (!merged.sslRootCert) {
@@ -171,6 +188,7 @@ export function resolveConfig(input: ResolveConfigInput): AxisorConfig {
     migrationsDir,
     configFile: file.path,
     sources,
+    notes,
   });
 }
 
@@ -220,7 +238,24 @@ function loadConfigFile(cwd: string, explicit: string | undefined, via: string |
       });
     }
   }
+  const d = data as Record<string, unknown>;
+  for (const key of ['databaseUrl', 'host', 'database', 'user', 'password', 'sslMode', 'sslRootCert', 'applicationName', 'schema', 'backupDir', 'migrationsDir']) {
+    if (d[key] !== undefined && (typeof d[key] !== 'string' || d[key] === '')) {
+      throw new ConfigError('file_value', `config file ${path}: ${key} must be a non-empty string`, { hint: `fix ${key} in ${path}` });
+    }
+  }
+  if (d.port !== undefined && !(typeof d.port === 'number' && Number.isInteger(d.port) && d.port >= 1 && d.port <= 65535)) {
+    throw new ConfigError('file_value', `config file ${path}: port must be a number 1-65535 (got ${JSON.stringify(d.port)})`, { hint: `fix port in ${path}, e.g. "port": 5432` });
+  }
+  for (const key of ['statementTimeout', 'lockTimeout']) {
+    if (d[key] !== undefined && typeof d[key] !== 'string' && typeof d[key] !== 'number') {
+      throw new ConfigError('file_value', `config file ${path}: ${key} must be a duration such as "30s"`, { hint: `fix ${key} in ${path}` });
+    }
+  }
   const pool = (data as FileConfig).pool;
+  if (pool !== undefined && (typeof pool !== 'object' || pool === null || Array.isArray(pool))) {
+    throw new ConfigError('file_value', `config file ${path}: pool must be an object such as {"max": 10}`, { hint: `fix pool in ${path}` });
+  }
   if (pool !== undefined) {
     for (const [key, value] of Object.entries(pool)) {
       if (!POOL_KEYS.has(key)) throw new ConfigError('file_key', `config file ${path} has an unknown key 'pool.${key}'`, { hint: `allowed: ${[...POOL_KEYS].join(', ')}` });

@@ -42,7 +42,7 @@ export function readPrismaSchema(spec: ValidateOptions['prismaSchema']): { info?
     text = readFileSync(spec.path, 'utf8');
   } catch (err) {
     if (!spec.required && (err as NodeJS.ErrnoException).code === 'ENOENT') return { path: null };
-    throw new ConfigError('prisma_schema', `cannot read ${spec.path}: ${(err as Error).message}`, { hint: 'fix --prisma-schema' });
+    throw new ConfigError('prisma_schema', `cannot read ${spec.path}: ${(err as Error).message}`, { hint: 'point --prisma-schema at a readable schema.prisma (default: prisma/schema.prisma next to the migrations)' });
   }
   try {
     return { info: parsePrismaSchema(text), path: spec.path };
