@@ -4,6 +4,7 @@ import type { AxisorConfig, ConfigFlags } from '../config/types.ts';
 import { ExitCode, UsageError, toAxisorError } from '../errors.ts';
 import { Output } from '../render/output.ts';
 import type { CliContext } from './context.ts';
+import { runState } from './state.ts';
 import { suggest } from './suggest.ts';
 import type { OutputFlags } from './options.ts';
 
@@ -25,8 +26,7 @@ export interface ActionInput<O> {
   config: () => AxisorConfig;
 }
 
-/** Exit code of the last action; read by main(). */
-export const runState = { exitCode: 0 };
+export { runState };
 
 export function createOutput(flags: OutputFlags, ctx: CliContext): Output {
   return new Output({
