@@ -13,7 +13,7 @@ import { defineAction } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
 import { addConnectionOptions, addOutputOptions } from '../src/cli/options.ts';
 import { parsePositiveInt } from '../src/config/index.ts';
-import { ExitCode, UsageError } from '../src/errors.ts';
+import { ExitCode, NotFoundError, UsageError } from '../src/errors.ts';
 import { VERSION } from '../src/version.ts';
 
 const DEFAULT_JOBS = Math.max(2, Math.min(4, availableParallelism()));
@@ -31,6 +31,14 @@ function sub(parent: Command, name: string, description: string): Command {
 
 function int(value: string | undefined, flag: string, fallback: number): number {
   return value === undefined ? fallback : parsePositiveInt(value, flag, { min: 0 });
+}
+
+/** The newest usable backup's id (damaged entries are skipped: verifying them would only repeat the damage). */
+async function latestBackupId(dir: string): Promise<string> {
+  const usable = (await listCatalog(dir)).filter((e) => e.manifest !== null);
+  const last = usable[usable.length - 1];
+  if (!last) throw new NotFoundError('backup', `no backups in ${dir}`, { hint: 'take one with axisor-db backup, or pass --backup-dir / AXISOR_BACKUP_DIR' });
+  return last.id;
 }
 
 export function configure(cmd: Command, ctx: CliContext): void {
@@ -69,11 +77,13 @@ export function configure(cmd: Command, ctx: CliContext): void {
   }, { namesDatabase: false });
 
   const verify = sub(cmd, 'verify', 'check every file\'s sha256, then restore into a scratch database and compare rows and content (exit 65 on any mismatch)')
-    .argument('<id>', 'backup id').option('--no-drill', 'checksums only').option('-j, --jobs <n>', 'parallel restore streams for the drill').option('--maintenance-db <name>', 'database to connect to for CREATE/DROP DATABASE', 'postgres');
-  defineAction<{ drill: boolean; jobs?: string; maintenanceDb: string }>(verify, ctx, async ({ args, opts, out, config }) => {
+    .argument('[id]', 'backup id').option('--latest', 'the newest backup in --backup-dir (for cron: no id to look up)').option('--no-drill', 'checksums only').option('-j, --jobs <n>', 'parallel restore streams for the drill').option('--maintenance-db <name>', 'database to connect to for CREATE/DROP DATABASE', 'postgres');
+  defineAction<{ latest?: boolean; drill: boolean; jobs?: string; maintenanceDb: string }>(verify, ctx, async ({ args, opts, out, config }) => {
+    if (Boolean(args[0]) === Boolean(opts.latest)) throw new UsageError('give a backup id or --latest (one of them)', { hint: 'axisor-db backup verify --latest, or an id from axisor-db backup list' });
+    const id = args[0] ?? (await latestBackupId(config().backupDir));
     const progress = await out.progress();
     try {
-      const result = await verifyBackup(config(), { id: args[0]!, drill: opts.drill !== false, jobs: opts.jobs === undefined ? DEFAULT_JOBS : parsePositiveInt(opts.jobs, '--jobs', { max: 64 }), maintenanceDb: opts.maintenanceDb, env: ctx.env, onProgress: progress.report, signal: ctx.signal });
+      const result = await verifyBackup(config(), { id, drill: opts.drill !== false, jobs: opts.jobs === undefined ? DEFAULT_JOBS : parsePositiveInt(opts.jobs, '--jobs', { max: 64 }), maintenanceDb: opts.maintenanceDb, env: ctx.env, onProgress: progress.report, signal: ctx.signal });
       return { result, exitCode: result.ok ? ExitCode.OK : ExitCode.INTEGRITY, render: renderVerify };
     } finally {
       progress.stop();

@@ -5,6 +5,7 @@ import { parseDuration, parsePositiveInt } from './duration.ts';
 import type { AxisorConfig, ConfigFlags, ConfigSource, ConnectionLayer, ConnectionSettings, PoolSettings } from './types.ts';
 import { parseDatabaseUrl, parseSslMode, redactedUrl } from './url.ts';
 import { registerSecret } from './secrets.ts';
+import { packageRoot } from '../package-root.ts';
 
 export interface ResolveConfigInput {
   flags?: ConfigFlags;
@@ -176,7 +177,9 @@ export function resolveConfig(input: ResolveConfigInput): AxisorConfig {
   const backupDir = absolute(input.cwd, pick(sources, 'backupDir', [
     [flags.backupDir, 'flag'], [env.AXISOR_BACKUP_DIR || undefined, 'env'], [file.data?.backupDir, 'file'],
   ], './backups'));
-  const migrationsDir = absolute(input.cwd, pick(sources, 'migrationsDir', [[file.data?.migrationsDir, 'file']], 'prisma/migrations'));
+  // The package's own migrations (found from the installed package, not the working directory), so a globally
+  // installed axisor-db run by cron or systemd from / migrates with the migrations it was released with.
+  const migrationsDir = absolute(input.cwd, pick(sources, 'migrationsDir', [[file.data?.migrationsDir, 'file']], join(packageRoot(), 'prisma', 'migrations')));
 
   return deepFreeze({
     connection,
