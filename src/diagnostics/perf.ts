@@ -1,6 +1,7 @@
 import type { AxisorConfig } from '../config/types.ts';
 import { bloatFindings, estimateBloat, readBloatInputs, type BloatEstimate } from './bloat.ts';
 import { exitCodeFor, sortFindings, type Finding } from './findings.ts';
+import { isOwnObjectFinding } from './own-objects.ts';
 import { inspectIndexes, type IndexReport } from './indexes.ts';
 import { readServerInfo, withDiagnosticsClient } from './session.ts';
 import { detectStatStatements, readStatements, type StatementRow, type StatStatementsStatus } from './stat-statements.ts';
@@ -86,7 +87,7 @@ export async function debugPerf(opts: DebugPerfOptions): Promise<{ result: Debug
       sequences,
       indexes: idx.report,
       thresholds: { slowMs: opts.slowMs, slowCalls: opts.slowCalls },
-      findings: sortFindings(findings),
+      findings: sortFindings(findings.filter((f) => !isOwnObjectFinding(f))),
     };
     return { result, exitCode: exitCodeFor(result.findings) };
   });

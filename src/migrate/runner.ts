@@ -157,7 +157,9 @@ async function refuseUnsafe(client: pg.Client, schema: string, status: MigrateSt
   if (!status.historyTable && status.schemaMigrations.some((m) => m.state === 'pending')) {
     const { rows } = await client.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = $1 AND c.relkind IN ('r','p','v','m') AND c.relname NOT IN ($2, $3)`,
+        WHERE n.nspname = $1 AND c.relkind IN ('r','p','v','m') AND c.relname NOT IN ($2, $3)
+          -- objects an extension created (pg_stat_statements' and hypopg's views) are not the user's schema
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`,
       [schema, PRISMA_TABLE, DATA_TABLE],
     );
     if ((rows[0]?.n ?? 0) > 0) {

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { AxisorConfig } from '../config/types.ts';
 import { quoteIdent } from '../db/ident.ts';
 import { exitCodeFor, sortFindings, type Finding } from '../diagnostics/findings.ts';
+import { isOwnObjectFinding, isOwnTable } from '../diagnostics/own-objects.ts';
 import { inspectIndexes, type IndexReport } from '../diagnostics/indexes.ts';
 import { oneLine } from '../diagnostics/perf.ts';
 import { readServerInfo, withDiagnosticsClient } from '../diagnostics/session.ts';
@@ -78,7 +79,7 @@ export async function optimize(opts: OptimizeOptions): Promise<{ result: Optimiz
     // Stale statistics first: with --apply they are refreshed before anything is planned, so costs are real.
     progress({ phase: 'statistics' });
     const av = await readAutovacuumSettings(client);
-    const stale = (await readTableMaintenance(client)).map((t) => staleStatistics(t, av)).filter((s): s is StaleStatistics => s !== null);
+    const stale = (await readTableMaintenance(client)).filter((t) => !isOwnTable(t.schema, t.table)).map((t) => staleStatistics(t, av)).filter((s): s is StaleStatistics => s !== null);
     const staleReport: OptimizeResult['staleStatistics'] = [];
     for (const s of stale) {
       if (!opts.apply) { staleReport.push({ ...s, analyzed: false }); continue; }
@@ -153,7 +154,7 @@ export async function optimize(opts: OptimizeOptions): Promise<{ result: Optimiz
   // An INVALID leftover that --apply dropped and rebuilt is no longer a problem of this database.
   const rebuilt = new Set((result.applied ?? []).filter((a) => a.droppedInvalid && a.status === 'created').map((a) => a.index));
   const catalogFindings = result.findings.filter((f) => !(f.check === 'invalid_index' && f.object && rebuilt.has(f.object)));
-  result.findings = sortFindings([...optimizeFindings(result), ...catalogFindings]);
+  result.findings = sortFindings([...optimizeFindings(result), ...catalogFindings].filter((f) => !isOwnObjectFinding(f)));
   return { result, exitCode: exitCodeFor(result.findings) };
 }
 

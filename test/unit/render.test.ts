@@ -1,6 +1,9 @@
 import { expect, test } from '@jest/globals';
 import { ProgressTracker, formatDuration, formatProgress } from '../../src/render/progress.ts';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
+import { renderStatus } from '../../src/migrate/render.ts';
+import type { MigrateStatusResult } from '../../src/migrate/status.ts';
+import { renderValidate, type CheckResult, type ValidateReport } from '../../src/validate/report.ts';
 import { Output } from '../../src/render/output.ts';
 import { renderTable } from '../../src/render/table.ts';
 
@@ -51,4 +54,48 @@ test('free text is cut with … on a terminal only', () => {
   expect(output(true).clip(long, 60).endsWith('…')).toBe(true);
   expect(output(false).clip(long, 60)).toBe(long.replace(/\s+/g, ' '));
   expect(output(false).clip('a\n  b', 60)).toBe('a b');
+});
+
+function capture() {
+  let text = '';
+  const sink = new Writable({ write(chunk, _e, cb) { text += String(chunk); cb(); } });
+  const out = new Output({ json: false, quiet: false, verbose: false, color: false, isTTY: false, stdout: sink, stderr: new Writable({ write(_c, _e, cb) { cb(); } }) });
+  return { out, text: () => text };
+}
+
+test('migrate status: a failed migration (finished_at NULL) shows no "finished at" time', () => {
+  const r: MigrateStatusResult = {
+    database: 'postgres://u@h:5432/db', schema: 'public', migrationsDir: '/m', historyTable: true, lockHolder: null,
+    schemaMigrations: [
+      { name: '20250101_init', state: 'applied', checksum: 'a', startedAt: '2025-01-01T00:00:00Z', finishedAt: '2025-01-01T00:00:01Z' },
+      { name: '20250102_bad', state: 'failed', checksum: 'b', startedAt: '2025-01-02T09:00:00Z', finishedAt: null, logs: 'ERROR: boom' },
+    ],
+    dataMigrations: [],
+    summary: { applied: 1, pending: 0, failed: 1, running: 0, modified: 0, missing: 0, dataApplied: 0, dataPending: 0, dataModified: 0 },
+    bits: 4, flags: ['FAILED'],
+  };
+  const c = capture();
+  renderStatus(r, c.out);
+  const row = c.text().split('\n').find((l) => l.includes('20250102_bad') && l.includes('failed'))!;
+  expect(row).toContain('not finished (started 2025-01-02T09:00:00Z)');
+  expect(row).not.toMatch(/│ 2025-01-02T09:00:00Z/);
+});
+
+test('validate: the human status says FAIL where the JSON says fail, and error where it says error', () => {
+  const check = (name: string, status: CheckResult['status'], severity: CheckResult['severity']): CheckResult => ({
+    name, table: 'T', kind: 'rule', severity, description: '', status, failures: status === 'fail' ? 2 : null, samples: [], sql: 'SELECT 1', fixable: false, unitMs: 1,
+    ...(status === 'error' ? { error: { code: 'database.57014', message: 'canceling statement due to statement timeout' } } : {}),
+  });
+  const r = {
+    database: 'postgres://u@h/db', schema: 'public', snapshotAt: 'now', jobs: 1, prismaSchema: null,
+    checks: [check('a', 'fail', 'error'), check('b', 'fail', 'warn'), check('c', 'error', 'error')], skipped: [], uncheckedRelations: [],
+    summary: { checks: 3, passed: 0, errors: 1, warnings: 1, failedToRun: 1 }, durationMs: 1,
+  } as unknown as ValidateReport;
+  const c = capture();
+  renderValidate(r, c.out);
+  const rows = c.text().split('\n');
+  expect(rows.find((l) => l.startsWith('│ a '))).toMatch(/│ FAIL\s+│/);
+  expect(rows.find((l) => l.startsWith('│ b '))).toMatch(/│ FAIL\s+│/);
+  expect(rows.find((l) => l.startsWith('│ c '))).toMatch(/│ error \(not run\)\s+│/);
+  expect(c.text()).not.toMatch(/\bERROR\b/);
 });
