@@ -69,12 +69,12 @@ export function configure(cmd: Command, ctx: CliContext): void {
   defineAction(sub(cmd, 'list', 'list the complete backups (oldest first)'), ctx, async ({ config }) => {
     const dir = config().backupDir;
     return { result: toListResult(dir, await listCatalog(dir)), render: renderList };
-  }, { namesDatabase: false });
+  }, { connects: false });
 
   defineAction(sub(cmd, 'show', 'show one backup\'s manifest').argument('<id>', 'backup id'), ctx, async ({ args, config }) => {
     const { manifest } = await findBackup(config().backupDir, args[0]!);
     return { result: manifest, render: renderShow };
-  }, { namesDatabase: false });
+  }, { connects: false });
 
   const verify = sub(cmd, 'verify', 'check every file\'s sha256, then restore into a scratch database and compare rows and content (exit 65 on any mismatch)')
     .argument('[id]', 'backup id').option('--latest', 'the newest backup in --backup-dir (for cron: no id to look up)').option('--no-drill', 'checksums only').option('-j, --jobs <n>', 'parallel restore streams for the drill').option('--maintenance-db <name>', 'database to connect to for CREATE/DROP DATABASE', 'postgres');
@@ -99,7 +99,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
     }
     const rules = { keepLast: int(opts.keepLast, '--keep-last', 0), keepDaily: int(opts.keepDaily, '--keep-daily', 0), keepWeekly: int(opts.keepWeekly, '--keep-weekly', 0) };
     return { result: await runPrune(config().backupDir, rules, Boolean(opts.dryRun)), render: renderPrune };
-  }, { namesDatabase: false });
+  }, { connects: false });
 
   defineAction(sub(cmd, 'status', 'incremental readiness, the chain, slot lag and retained WAL'), ctx, async ({ config }) => {
     return { result: await backupStatus(config()), render: renderStatus };

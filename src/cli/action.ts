@@ -46,9 +46,14 @@ export function createOutput(flags: OutputFlags, ctx: CliContext): Output {
  */
 export interface ActionOptions {
   /**
-   * The command works on the configured database: a successful human run ends with one stderr line naming it
-   * (database, server, user), so nobody migrates or validates the wrong one unawares. Off for commands that only
-   * read files (backup list/show/prune, migrate lint) or work on databases of their own (demo, restore).
+   * The command connects to the configured database (default). Off for commands that only read files (backup list,
+   * show, prune): they get neither the "no connection settings" warning nor the closing database line.
+   */
+  connects?: boolean;
+  /**
+   * A successful human run ends with one stderr line naming the database (database, server, user), so nobody
+   * migrates or validates the wrong one unawares. Default: `connects`. Off for commands that work on databases of
+   * their own (demo, restore: their own output names them).
    */
   namesDatabase?: boolean;
 }
@@ -64,7 +69,7 @@ export function defineAction<O>(cmd: Command, ctx: CliContext, handler: (input: 
     const config = () => {
       if (cached) return cached;
       cached = resolveConfig({ flags: opts, env: ctx.env, cwd: ctx.cwd, osUser: ctx.osUser });
-      for (const note of cached.notes ?? []) out.warn(note);
+      if (options.connects !== false) for (const note of cached.notes ?? []) out.warn(note);
       return cached;
     };
     try {
@@ -82,7 +87,7 @@ export function defineAction<O>(cmd: Command, ctx: CliContext, handler: (input: 
       const exitCode = outcome.exitCode ?? ExitCode.OK;
       if (out.json) out.document(name, exitCode, { result: outcome.result });
       else if (outcome.render) outcome.render(outcome.result, out);
-      if (cached && options.namesDatabase !== false) out.info(out.c.dim(describeTarget(cached)));
+      if (cached && (options.namesDatabase ?? options.connects ?? true)) out.info(out.c.dim(describeTarget(cached)));
       runState.exitCode = exitCode;
     } catch (err) {
       const e = toAxisorError(err);
