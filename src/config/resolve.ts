@@ -95,6 +95,8 @@ export function resolveConfig(input: ResolveConfigInput): AxisorConfig {
   const merged: ConnectionLayer = {};
   // Where the password came from, and the server and user it was given for when it came inside a URL.
   let passwordFrom: { url: string; host?: string; port?: number; user?: string } | undefined;
+  // The last password not tied to a URL (PGPASSWORD, the file's password key): libpq's "for whatever I connect to".
+  let plainPassword: string | undefined;
   for (const { source, layer, url } of layers) {
     for (const key of CONNECTION_FIELDS) {
       if (layer[key] !== undefined) {
@@ -102,7 +104,10 @@ export function resolveConfig(input: ResolveConfigInput): AxisorConfig {
         sources[`connection.${key}`] = source;
       }
     }
-    if (layer.password !== undefined) passwordFrom = url ? { url, host: merged.host, port: merged.port, user: merged.user } : undefined;
+    if (layer.password !== undefined) {
+      passwordFrom = url ? { url, host: merged.host, port: merged.port, user: merged.user } : undefined;
+      if (!url) plainPassword = layer.password;
+    }
   }
   const user = merged.user ?? input.osUser ?? 'postgres';
   const base = {
@@ -118,8 +123,11 @@ export function resolveConfig(input: ResolveConfigInput): AxisorConfig {
     const same = (passwordFrom.host ?? 'localhost') === base.host && (passwordFrom.port ?? 5432) === base.port && (passwordFrom.user ?? user) === user;
     if (!same) {
       registerSecret(merged.password);
-      delete merged.password;
-      sources['connection.password'] = 'default';
+      if (plainPassword !== undefined) merged.password = plainPassword;
+      else {
+        delete merged.password;
+        sources['connection.password'] = 'default';
+      }
       notes.push(`the password in ${passwordFrom.url} is not sent to ${redactedUrl(base)}: it belongs to the server and user of that URL (give this one's password in its own URL, PGPASSWORD or ~/.pgpass)`);
     }
   }

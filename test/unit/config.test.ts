@@ -191,6 +191,7 @@ describe('passwords with unencoded special characters (issue 15, items 6-7)', ()
     expect(resolveConfig({ cwd, env, flags: { databaseUrl: 'postgres://x:FlagPw@db2/y' } }).connection.password).toBe('FlagPw');
     // PGPASSWORD is libpq's "for whatever I connect to" and keeps that meaning
     expect(resolveConfig({ cwd, env: { PGPASSWORD: 'pgpw' }, flags: { databaseUrl: 'postgres://x@db2/y' } }).connection.password).toBe('pgpw');
+    expect(resolveConfig({ cwd, env: { ...env, PGPASSWORD: 'pgpw' }, flags: { databaseUrl: 'postgres://x@db2/y' } }).connection.password).toBe('pgpw');
   });
 });
 
