@@ -2,8 +2,6 @@ import type { Command } from 'commander';
 import { defineAction } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
 import { parseDuration, parsePositiveInt } from '../src/config/index.ts';
-import { debugPerf } from '../src/diagnostics/perf.ts';
-import { renderPerf } from '../src/diagnostics/render.ts';
 
 interface Opts {
   slowMs: string;
@@ -19,6 +17,8 @@ export function configure(cmd: Command, ctx: CliContext): void {
     .option('--limit <n>', 'rows per list', '20')
     .addHelpText('after', '\nExit status: 0 nothing worse than info, 1 warnings, 2 critical findings (Nagios style).\nWithout pg_stat_statements the slow-query check is skipped with a note; everything else runs.\n');
   defineAction<Opts>(cmd, ctx, async ({ opts, config }) => {
+    // Imported when the action runs, not for --help (start-up time).
+    const [{ debugPerf }, { renderPerf }] = await Promise.all([import('../src/diagnostics/perf.ts'), import('../src/diagnostics/render.ts')]);
     const { result, exitCode } = await debugPerf({
       config: config(),
       slowMs: /^\s*\d+(\.\d+)?\s*$/.test(opts.slowMs) ? Number(opts.slowMs) : parseDuration(opts.slowMs, '--slow-ms'),

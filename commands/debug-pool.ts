@@ -2,8 +2,6 @@ import type { Command } from 'commander';
 import { defineAction } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
 import { parseDuration } from '../src/config/index.ts';
-import { debugPool } from '../src/diagnostics/pool.ts';
-import { renderPool } from '../src/diagnostics/render.ts';
 
 interface Opts {
   longQuery: string;
@@ -19,6 +17,8 @@ export function configure(cmd: Command, ctx: CliContext): void {
     .option('--pool-max <n>', 'the application pool size to compare with max_connections (default: config pool.max, AXISOR_POOL_MAX)')
     .addHelpText('after', '\nExit status: 0 nothing worse than info, 1 warnings, 2 critical findings (Nagios style).\n');
   defineAction<Opts>(cmd, ctx, async ({ opts, config }) => {
+    // Imported when the action runs, not for --help (start-up time).
+    const [{ debugPool }, { renderPool }] = await Promise.all([import('../src/diagnostics/pool.ts'), import('../src/diagnostics/render.ts')]);
     const { result, exitCode } = await debugPool({
       config: config(),
       longQueryMs: parseDuration(opts.longQuery, '--long-query'),

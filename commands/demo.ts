@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { defineAction } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
 import { parsePositiveInt } from '../src/config/index.ts';
-import { runDemo } from '../src/demo/run.ts';
 import { renderDemo, renderStep } from '../src/demo/render.ts';
 import { VERSION } from '../src/version.ts';
 
@@ -30,6 +29,8 @@ Exit: 0 when every step passed (a skipped step is not a failure); otherwise the 
 `);
   defineAction<Opts>(cmd, ctx, async ({ opts, out, config }) => {
     const explicit = opts.databaseUrl !== undefined || ctx.env.DATABASE_URL ? config().connection : undefined;
+    // Imported when the action runs, not for `axisor-db demo --help` (start-up time).
+    const { runDemo } = await import('../src/demo/run.ts');
     const progress = await out.progress();
     try {
       const result = await runDemo({
@@ -52,5 +53,5 @@ Exit: 0 when every step passed (a skipped step is not a failure); otherwise the 
     } finally {
       progress.stop();
     }
-  });
+  }, { namesDatabase: false });
 }

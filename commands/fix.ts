@@ -3,8 +3,6 @@ import { defineAction } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
 import { parsePositiveInt } from '../src/config/index.ts';
 import { UsageError } from '../src/errors.ts';
-import { renderFix, renderHistory, renderUndo } from '../src/fix/report.ts';
-import { fixDatabase, fixHistory, undoFix } from '../src/fix/service.ts';
 import { prismaSchemaSpec } from './validate.ts';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -40,6 +38,8 @@ export function configure(cmd: Command, ctx: CliContext): void {
     if (modes > 1) throw new UsageError('--apply, --undo and --history are exclusive', { hint: 'run them one at a time' });
     if (opts.apply && opts.dryRun) throw new UsageError('--apply and --dry-run contradict each other', { hint: 'drop one of them' });
     const cfg = config();
+    // Imported when the action runs, not for --help (start-up time).
+    const [{ fixDatabase, fixHistory, undoFix }, { renderFix, renderHistory, renderUndo }] = await Promise.all([import('../src/fix/service.ts'), import('../src/fix/report.ts')]);
     if (opts.history !== undefined) {
       const limit = opts.history === true ? 20 : parsePositiveInt(String(opts.history), '--history', { max: 10000 });
       return { result: { runs: await fixHistory(cfg, limit) }, render: renderHistory };

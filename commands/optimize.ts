@@ -4,8 +4,6 @@ import { defineAction } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
 import { parsePositiveInt } from '../src/config/index.ts';
 import { UsageError } from '../src/errors.ts';
-import { optimize } from '../src/optimize/optimize.ts';
-import { renderOptimize } from '../src/optimize/render.ts';
 
 interface Opts {
   minImprovement: string;
@@ -41,6 +39,8 @@ export function configure(cmd: Command, ctx: CliContext): void {
     const minCost = Number(opts.minCost);
     if (!Number.isFinite(minCost) || minCost < 0) throw new UsageError(`--min-cost '${opts.minCost}' must be a non-negative number`, { hint: 'e.g. --min-cost 100' });
     const cfg = config();
+    // Imported when the action runs, not for --help (start-up time).
+    const [{ optimize }, { renderOptimize }] = await Promise.all([import('../src/optimize/optimize.ts'), import('../src/optimize/render.ts')]);
     const progress = await out.progress();
     try {
       const { result, exitCode } = await optimize({

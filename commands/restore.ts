@@ -5,7 +5,7 @@ import type { CliContext } from '../src/cli/context.ts';
 import { parsePositiveInt } from '../src/config/index.ts';
 import { UsageError } from '../src/errors.ts';
 import { formatBytes, renderKeyValues } from '../src/render/index.ts';
-import { runRestore, type RestoreResult } from '../src/restore/service.ts';
+import type { RestoreResult } from '../src/restore/service.ts';
 
 const DEFAULT_JOBS = Math.max(2, Math.min(4, availableParallelism()));
 
@@ -32,6 +32,8 @@ export function configure(cmd: Command, ctx: CliContext): void {
   defineAction<{ latest?: boolean; targetDb?: string; clean?: boolean; toTime?: string; table?: string[]; jobs?: string; owner: boolean; maintenanceDb: string }>(cmd, ctx, async ({ args, opts, out, config }) => {
     if (!opts.targetDb) throw new UsageError('--target-db is required', { hint: 'e.g. axisor-db restore --latest --target-db axisor_restored' });
     if (args[0] && opts.latest) throw new UsageError('give a backup id or --latest, not both');
+    // Imported when the action runs, not for `axisor-db restore --help` (start-up time).
+    const { runRestore } = await import('../src/restore/service.ts');
     const progress = await out.progress();
     try {
       const result = await runRestore(config(), {
@@ -44,5 +46,5 @@ export function configure(cmd: Command, ctx: CliContext): void {
     } finally {
       progress.stop();
     }
-  });
+  }, { namesDatabase: false });
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { defineAction } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
+import { parsePositiveInt } from '../src/config/duration.ts';
 import { UsageError } from '../src/errors.ts';
 import { DEFAULT_AS_OF, SEED_DEFAULTS, seedDatabase, type SeedMode } from '../src/seed/index.ts';
 import { renderSeed } from '../src/seed/render.ts';
@@ -18,9 +19,7 @@ interface SeedFlags {
 }
 
 function int(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value.trim())) throw new UsageError(`${flag} must be a whole number (got '${value}')`, { hint: `fix ${flag}` });
-  return Number(value);
+  return value === undefined ? undefined : parsePositiveInt(value, flag, { min: 0 });
 }
 
 export function configure(cmd: Command, ctx: CliContext): void {

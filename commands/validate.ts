@@ -4,10 +4,7 @@ import { defineAction } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
 import { parsePositiveInt } from '../src/config/index.ts';
 import type { AxisorConfig } from '../src/config/types.ts';
-import { withClient } from '../src/db/connect.ts';
 import { renderTable } from '../src/render/table.ts';
-import { renderValidate } from '../src/validate/report.ts';
-import { buildChecks, selectChecks, validateDatabase } from '../src/validate/service.ts';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -42,6 +39,9 @@ export function configure(cmd: Command, ctx: CliContext): void {
     const prismaSchema = prismaSchemaSpec(opts.prismaSchema, cfg, ctx.cwd);
     const samples = parsePositiveInt(opts.samples ?? '5', '--samples', { min: 0, max: 10000 });
     const jobs = parsePositiveInt(opts.jobs ?? '2', '--jobs', { max: 64 });
+    // Imported when the action runs, not for --help (start-up time).
+    const [{ withClient }, { buildChecks, selectChecks, validateDatabase }, { renderValidate }] = await Promise.all([
+      import('../src/db/connect.ts'), import('../src/validate/service.ts'), import('../src/validate/report.ts')]);
     if (opts.list) {
       const set = await withClient(cfg, (c) => buildChecks(c, cfg.schema, prismaSchema));
       const checks = selectChecks(set.checks, { checks: opts.check, tables: opts.table })

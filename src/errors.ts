@@ -33,7 +33,7 @@ export const EXIT_CODE_DOCS: ReadonlyArray<readonly [number, string]> = [
   [ExitCode.OK, 'success; checks passed'],
   [ExitCode.WARNINGS, 'checks found warnings only (validate, optimize, debug-*)'],
   [ExitCode.CHECK_FAILED, 'checks found errors / critical findings'],
-  [ExitCode.USAGE, 'bad command line: unknown flag, missing or invalid argument'],
+  [ExitCode.USAGE, 'bad command line: unknown command or flag, missing argument, invalid flag value (--database-url too)'],
   [ExitCode.INTEGRITY, 'a backup or file failed its checksum or manifest verification'],
   [ExitCode.NOT_FOUND, 'a named thing does not exist: database, backup id, migration'],
   [ExitCode.PRIVILEGE, 'the role lacks a privilege; the message names the role and the exact GRANT'],
@@ -46,7 +46,7 @@ export const EXIT_CODE_DOCS: ReadonlyArray<readonly [number, string]> = [
   [ExitCode.NO_SPACE, 'no space left on a local file system (says how much is free and about how much is needed)'],
   [ExitCode.LOCK_HELD, 'another run holds the lock (retry, or raise --lock-timeout/--wait)'],
   [ExitCode.REFUSED, 'refused by a safety check; the message names the flag that overrides it'],
-  [ExitCode.CONFIG, 'invalid configuration: malformed URL, bad config file or value'],
+  [ExitCode.CONFIG, 'invalid configuration: malformed DATABASE_URL or PG* variable, bad config file or value'],
   [ExitCode.ABORTED, 'interrupted (SIGINT/SIGTERM) or declined by the user'],
 ];
 
@@ -83,8 +83,9 @@ export class AxisorError extends Error {
 }
 
 export class UsageError extends AxisorError {
-  constructor(message: string, opts: AxisorErrorOptions = {}) {
-    super('usage', ExitCode.USAGE, message, opts);
+  /** `opts.code` refines the code: `usage.url_port` for a bad --database-url port, for instance. */
+  constructor(message: string, opts: AxisorErrorOptions & { code?: string } = {}) {
+    super(opts.code ? `usage.${opts.code}` : 'usage', ExitCode.USAGE, message, opts);
   }
 }
 
@@ -92,6 +93,14 @@ export class ConfigError extends AxisorError {
   constructor(code: string, message: string, opts: AxisorErrorOptions = {}) {
     super(`config.${code}`, ExitCode.CONFIG, message, opts);
   }
+}
+
+/**
+ * A bad value: from a command-line flag (`source` starts with `--`) it is a usage error (64), from the
+ * environment or a config file a configuration error (78). One rule for every value the tool parses.
+ */
+export function badValue(source: string, code: string, message: string, opts: AxisorErrorOptions = {}): AxisorError {
+  return source.startsWith('--') ? new UsageError(message, { ...opts, code }) : new ConfigError(code, message, opts);
 }
 
 export class ConnectionError extends AxisorError {

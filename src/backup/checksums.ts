@@ -24,7 +24,7 @@ export async function checkFiles(dir: string, m: Manifest, onProgress?: Progress
     } catch (err) {
       bad.push({ path: f.path, problem: (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : (err as Error).message });
     }
-    onProgress?.({ phase: 'checksums', done: bytes, unit: 'bytes', message: m.id });
+    onProgress?.({ phase: 'checksums', done: bytes, total: m.files.reduce((n, x) => n + x.bytes, 0), unit: 'bytes', message: m.id });
   }
   return { id: m.id, files: m.files.length, bytes, bad };
 }

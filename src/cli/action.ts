@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
 import { resolveConfig } from '../config/resolve.ts';
 import type { AxisorConfig, ConfigFlags } from '../config/types.ts';
-import { DatabaseError, ExitCode, toAxisorError } from '../errors.ts';
+import { DatabaseError, ExitCode, UsageError, toAxisorError } from '../errors.ts';
 import { toPrivilegeError } from '../db/privilege.ts';
 import { Output } from '../render/output.ts';
 import type { CliContext } from './context.ts';
+import { runState } from './state.ts';
+import { suggest } from './suggest.ts';
 import type { OutputFlags } from './options.ts';
 
 export interface CommandOutcome<R = unknown> {
@@ -25,8 +27,7 @@ export interface ActionInput<O> {
   config: () => AxisorConfig;
 }
 
-/** Exit code of the last action; read by main(). */
-export const runState = { exitCode: 0 };
+export { runState };
 
 export function createOutput(flags: OutputFlags, ctx: CliContext): Output {
   return new Output({
@@ -44,7 +45,21 @@ export function createOutput(flags: OutputFlags, ctx: CliContext): Output {
  * Wires a handler as the command's action: output flags -> config -> handler -> render or JSON.
  * Errors become one line on stderr (and a JSON error document with --json) and a named exit code.
  */
-export function defineAction<O>(cmd: Command, ctx: CliContext, handler: (input: ActionInput<O>) => Promise<CommandOutcome<any>>): void {
+export interface ActionOptions {
+  /**
+   * The command connects to the configured database (default). Off for commands that only read files (backup list,
+   * show, prune): they get neither the "no connection settings" warning nor the closing database line.
+   */
+  connects?: boolean;
+  /**
+   * A successful human run ends with one stderr line naming the database (database, server, user), so nobody
+   * migrates or validates the wrong one unawares. Default: `connects`. Off for commands that work on databases of
+   * their own (demo, restore: their own output names them).
+   */
+  namesDatabase?: boolean;
+}
+
+export function defineAction<O>(cmd: Command, ctx: CliContext, handler: (input: ActionInput<O>) => Promise<CommandOutcome<any>>, options: ActionOptions = {}): void {
   cmd.action(async (...params: unknown[]) => {
     const command = params[params.length - 1] as Command;
     const opts = command.opts() as O & OutputFlags & ConfigFlags;
@@ -52,12 +67,28 @@ export function defineAction<O>(cmd: Command, ctx: CliContext, handler: (input: 
     const out = createOutput(opts, ctx);
     const name = commandPath(command);
     let cached: AxisorConfig | undefined;
-    const config = () => (cached ??= resolveConfig({ flags: opts, env: ctx.env, cwd: ctx.cwd, osUser: ctx.osUser }));
+    const config = () => {
+      if (cached) return cached;
+      cached = resolveConfig({ flags: opts, env: ctx.env, cwd: ctx.cwd, osUser: ctx.osUser });
+      if (options.connects !== false) for (const note of cached.notes ?? []) out.warn(note);
+      return cached;
+    };
     try {
+      // A command with subcommands and no arguments of its own (backup, migrate) allows excess arguments only so
+      // that a mistyped subcommand gets a useful message here instead of "too many arguments".
+      if (command.commands.length > 0 && command.registeredArguments.length === 0 && args.length > 0) {
+        const subs = command.commands.map((c) => c.name());
+        const guess = suggest(args[0]!, subs);
+        throw new UsageError(`unknown subcommand '${args[0]}' for '${name}'${guess ? ` (did you mean ${guess}?)` : ''}`, {
+          code: 'unknown_command',
+          hint: guess ? `axisor-db ${name} ${guess}` : `one of: ${subs.join(', ')} (axisor-db ${name} --help)`,
+        });
+      }
       const outcome = await handler({ opts, args, ctx, out, config });
       const exitCode = outcome.exitCode ?? ExitCode.OK;
       if (out.json) out.document(name, exitCode, { result: outcome.result });
       else if (outcome.render) outcome.render(outcome.result, out);
+      if (cached && (options.namesDatabase ?? options.connects ?? true)) out.info(out.c.dim(describeTarget(cached)));
       runState.exitCode = exitCode;
     } catch (err) {
       const e = toAxisorError(privilegeOrSelf(err, cached));
@@ -65,6 +96,13 @@ export function defineAction<O>(cmd: Command, ctx: CliContext, handler: (input: 
       runState.exitCode = e.exitCode;
     }
   });
+}
+
+/** `database "axisor" at 127.0.0.1:5432 as postgres` (a socket directory is shown as such). */
+export function describeTarget(config: AxisorConfig): string {
+  const c = config.connection;
+  const where = c.host.startsWith('/') ? `socket ${c.host}/.s.PGSQL.${c.port}` : `${c.host.includes(':') ? `[${c.host}]` : c.host}:${c.port}`;
+  return `database "${c.database}" at ${where} as ${c.user}`;
 }
 
 function commandPath(cmd: Command): string {

@@ -4,10 +4,10 @@ import { Option, type Command } from 'commander';
 export function addConnectionOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--database-url <url>', 'postgres://user:password@host:port/db (default: DATABASE_URL, then PG* variables)'))
-    .addOption(new Option('--host <host>', 'server host or socket directory (PGHOST)').hideHelp())
-    .addOption(new Option('--port <port>', 'server port (PGPORT)').hideHelp())
-    .addOption(new Option('--dbname <name>', 'database name (PGDATABASE)').hideHelp())
-    .addOption(new Option('--user <name>', 'user name (PGUSER)').hideHelp())
+    .addOption(new Option('--host <host>', 'server host or socket directory (PGHOST; overrides --database-url)'))
+    .addOption(new Option('--port <port>', 'server port (PGPORT; overrides --database-url)'))
+    .addOption(new Option('--dbname <name>', 'database name (PGDATABASE; overrides --database-url)'))
+    .addOption(new Option('--user <name>', 'user name (PGUSER; overrides --database-url)'))
     .addOption(new Option('--ssl-mode <mode>', 'disable | prefer | require | verify-ca | verify-full (PGSSLMODE)'))
     .addOption(new Option('--ssl-root-cert <file>', 'CA certificate; verify-ca/verify-full need it, and with it require verifies the chain too, as libpq (PGSSLROOTCERT)'))
     .addOption(new Option('--ssl-cert <file>', 'client certificate for certificate authentication (PGSSLCERT)'))

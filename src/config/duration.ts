@@ -1,4 +1,4 @@
-import { ConfigError } from '../errors.ts';
+import { badValue } from '../errors.ts';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000 };
 
@@ -13,16 +13,17 @@ export function parseDuration(value: string | number, what: string): number {
     const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?\s*$/i.exec(value);
     if (m) return Math.round(Number(m[1]) * UNITS[(m[2] ?? 's').toLowerCase()]!);
   }
-  throw new ConfigError('duration', `${what} '${value}' is not a duration`, {
+  throw badValue(what, 'duration', `${what} '${value}' is not a duration`, {
     hint: `give ${what} as e.g. 500ms, 30s, 5m or 1h (a bare number means seconds)`,
   });
 }
 
-export function parsePositiveInt(value: string | number, what: string, { min = 1, max = Number.MAX_SAFE_INTEGER } = {}): number {
+export function parsePositiveInt(value: string | number, what: string, { min = 1, max = Number.MAX_SAFE_INTEGER, example = Math.min(max, Math.max(min, 4)) } = {}): number {
   const n = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < min || n > max) {
-    throw new ConfigError('integer', `${what} '${value}' must be an integer between ${min} and ${max}`, {
-      hint: `fix ${what}`,
+    const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `from ${min} to ${max}`;
+    throw badValue(what, 'integer', `${what} '${value}' must be a whole number ${range}`, {
+      hint: what.startsWith('--') ? `e.g. ${what} ${example}` : `set ${what} to a whole number ${range}`,
     });
   }
   return n;

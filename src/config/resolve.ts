@@ -5,6 +5,7 @@ import { parseDuration, parsePositiveInt } from './duration.ts';
 import type { AxisorConfig, ConfigFlags, ConfigSource, ConnectionLayer, ConnectionSettings, PoolSettings } from './types.ts';
 import { parseDatabaseUrl, parseSslMode, redactedUrl } from './url.ts';
 import { registerSecret } from './secrets.ts';
+import { packageRoot } from '../package-root.ts';
 
 export interface ResolveConfigInput {
   flags?: ConfigFlags;
@@ -58,23 +59,21 @@ export function resolveConfig(input: ResolveConfigInput): AxisorConfig {
   const configPath = flags.config ?? env.AXISOR_CONFIG;
   const file = loadConfigFile(input.cwd, configPath, flags.config ? '--config' : env.AXISOR_CONFIG ? 'AXISOR_CONFIG' : undefined);
 
-  // Connection layers, lowest precedence first. Each later layer overrides the fields it sets.
-  const layers: Array<[ConfigSource, ConnectionLayer]> = [];
+  // Connection layers, lowest precedence first. Each later layer overrides the fields it sets. `url` names the URL a
+  // layer was parsed from: a password that came with a URL belongs to that URL's server and user (see below).
+  const layers: Array<{ source: ConfigSource; layer: ConnectionLayer; url?: string }> = [];
   if (file.data) {
     const f = file.data;
-    const fromUrl = f.databaseUrl ? parseDatabaseUrl(f.databaseUrl, `databaseUrl in ${file.path}`) : {};
-    layers.push(['file', {
-      ...fromUrl,
-      ...definedOnly({
-        host: f.host, port: f.port, database: f.database, user: f.user, password: f.password,
-        sslMode: f.sslMode ? parseSslMode(f.sslMode, `sslMode in ${file.path}`) : undefined,
-        sslRootCert: f.sslRootCert, applicationName: f.applicationName, schema: f.schema, sslCert: f.sslCert, sslKey: f.sslKey,
-      }),
-    }]);
+    if (f.databaseUrl) layers.push({ source: 'file', layer: parseDatabaseUrl(f.databaseUrl, `databaseUrl in ${file.path}`), url: `databaseUrl in ${file.path}` });
+    layers.push({ source: 'file', layer: definedOnly({
+      host: f.host, port: f.port, database: f.database, user: f.user, password: f.password,
+      sslMode: f.sslMode ? parseSslMode(f.sslMode, `sslMode in ${file.path}`) : undefined,
+      sslRootCert: f.sslRootCert, applicationName: f.applicationName, schema: f.schema, sslCert: f.sslCert, sslKey: f.sslKey,
+    }) });
   }
-  layers.push(['env', definedOnly({
+  layers.push({ source: 'env', layer: definedOnly({
     host: env.PGHOST || undefined,
-    port: env.PGPORT ? parsePositiveInt(env.PGPORT, 'PGPORT', { max: 65535 }) : undefined,
+    port: env.PGPORT ? parsePositiveInt(env.PGPORT, 'PGPORT', { max: 65535, example: 5432 }) : undefined,
     database: env.PGDATABASE || undefined,
     user: env.PGUSER || undefined,
     password: env.PGPASSWORD || undefined,
@@ -84,12 +83,12 @@ export function resolveConfig(input: ResolveConfigInput): AxisorConfig {
     sslKey: env.PGSSLKEY || undefined,
     applicationName: env.PGAPPNAME || undefined,
     connectTimeoutSeconds: env.PGCONNECT_TIMEOUT ? parsePositiveInt(env.PGCONNECT_TIMEOUT, 'PGCONNECT_TIMEOUT') : undefined,
-  })]);
-  if (env.DATABASE_URL) layers.push(['env', parseDatabaseUrl(env.DATABASE_URL, 'DATABASE_URL')]);
-  if (flags.databaseUrl !== undefined) layers.push(['flag', parseDatabaseUrl(flags.databaseUrl, '--database-url')]);
-  layers.push(['flag', definedOnly({
+  }) });
+  if (env.DATABASE_URL) layers.push({ source: 'env', layer: parseDatabaseUrl(env.DATABASE_URL, 'DATABASE_URL'), url: 'DATABASE_URL' });
+  if (flags.databaseUrl !== undefined) layers.push({ source: 'flag', layer: parseDatabaseUrl(flags.databaseUrl, '--database-url'), url: '--database-url' });
+  layers.push({ source: 'flag', layer: definedOnly({
     host: flags.host,
-    port: flags.port !== undefined ? parsePositiveInt(flags.port, '--port', { max: 65535 }) : undefined,
+    port: flags.port !== undefined ? parsePositiveInt(flags.port, '--port', { max: 65535, example: 5432 }) : undefined,
     database: flags.dbname,
     user: flags.user,
     sslMode: flags.sslMode !== undefined ? parseSslMode(flags.sslMode, '--ssl-mode') : undefined,
@@ -97,15 +96,23 @@ export function resolveConfig(input: ResolveConfigInput): AxisorConfig {
     sslCert: flags.sslCert,
     sslKey: flags.sslKey,
     schema: flags.schema,
-  })]);
+  }) });
 
   const merged: ConnectionLayer = {};
-  for (const [source, layer] of layers) {
+  // Where the password came from, and the server and user it was given for when it came inside a URL.
+  let passwordFrom: { url: string; host?: string; port?: number; user?: string } | undefined;
+  // The last password not tied to a URL (PGPASSWORD, the file's password key): libpq's "for whatever I connect to".
+  let plainPassword: string | undefined;
+  for (const { source, layer, url } of layers) {
     for (const key of CONNECTION_FIELDS) {
       if (layer[key] !== undefined) {
         (merged as Record<string, unknown>)[key] = layer[key];
         sources[`connection.${key}`] = source;
       }
+    }
+    if (layer.password !== undefined) {
+      passwordFrom = url ? { url, host: merged.host, port: merged.port, user: merged.user } : undefined;
+      if (!url) plainPassword = layer.password;
     }
   }
   const user = merged.user ?? input.osUser ?? 'postgres';
@@ -115,6 +122,25 @@ export function resolveConfig(input: ResolveConfigInput): AxisorConfig {
     user,
     database: merged.database ?? user,
   };
+  const notes: string[] = [];
+  // A password belongs to the URL it came with: DATABASE_URL's password is never sent to another server or user
+  // given by --database-url, --host or --user (libpq would not know it either: it reads PGPASSWORD or ~/.pgpass).
+  if (passwordFrom && merged.password !== undefined) {
+    const same = (passwordFrom.host ?? 'localhost') === base.host && (passwordFrom.port ?? 5432) === base.port && (passwordFrom.user ?? user) === user;
+    if (!same) {
+      registerSecret(merged.password);
+      if (plainPassword !== undefined) merged.password = plainPassword;
+      else {
+        delete merged.password;
+        sources['connection.password'] = 'default';
+      }
+      notes.push(`the password in ${passwordFrom.url} is not sent to ${redactedUrl(base)}: it belongs to the server and user of that URL (give this one's password in its own URL, PGPASSWORD or ~/.pgpass)`);
+    }
+  }
+  const configured = ['host', 'port', 'database', 'user'].some((k) => sources[`connection.${k}`] !== undefined);
+  if (!configured) {
+    notes.push(`no connection settings given (--database-url, DATABASE_URL, PG* variables or ${CONFIG_FILE_NAME}): using libpq's defaults as psql would: database "${base.database}" at ${base.host}:${base.port} as ${base.user}`);
+  }
   const sslMode = merged.sslMode ?? 'prefer';
   // libpq's defaults: ~/.postgresql/root.crt (then require verifies the chain) and ~/.postgresql/postgresql.crt/.key,
   // used when present. The Node driver gets the same files, so it and pg_dump/psql agree.
@@ -185,7 +211,9 @@ export function resolveConfig(input: ResolveConfigInput): AxisorConfig {
   const backupDir = absolute(input.cwd, pick(sources, 'backupDir', [
     [flags.backupDir, 'flag'], [env.AXISOR_BACKUP_DIR || undefined, 'env'], [file.data?.backupDir, 'file'],
   ], './backups'));
-  const migrationsDir = absolute(input.cwd, pick(sources, 'migrationsDir', [[file.data?.migrationsDir, 'file']], 'prisma/migrations'));
+  // The package's own migrations (found from the installed package, not the working directory), so a globally
+  // installed axisor-db run by cron or systemd from / migrates with the migrations it was released with.
+  const migrationsDir = absolute(input.cwd, pick(sources, 'migrationsDir', [[file.data?.migrationsDir, 'file']], join(packageRoot(), 'prisma', 'migrations')));
 
   return deepFreeze({
     connection,
@@ -197,6 +225,7 @@ export function resolveConfig(input: ResolveConfigInput): AxisorConfig {
     migrationsDir,
     configFile: file.path,
     sources,
+    notes,
   });
 }
 
@@ -246,7 +275,24 @@ function loadConfigFile(cwd: string, explicit: string | undefined, via: string |
       });
     }
   }
+  const d = data as Record<string, unknown>;
+  for (const key of ['databaseUrl', 'host', 'database', 'user', 'password', 'sslMode', 'sslRootCert', 'applicationName', 'schema', 'backupDir', 'migrationsDir']) {
+    if (d[key] !== undefined && (typeof d[key] !== 'string' || d[key] === '')) {
+      throw new ConfigError('file_value', `config file ${path}: ${key} must be a non-empty string`, { hint: `fix ${key} in ${path}` });
+    }
+  }
+  if (d.port !== undefined && !(typeof d.port === 'number' && Number.isInteger(d.port) && d.port >= 1 && d.port <= 65535)) {
+    throw new ConfigError('file_value', `config file ${path}: port must be a number 1-65535 (got ${JSON.stringify(d.port)})`, { hint: `fix port in ${path}, e.g. "port": 5432` });
+  }
+  for (const key of ['statementTimeout', 'lockTimeout']) {
+    if (d[key] !== undefined && typeof d[key] !== 'string' && typeof d[key] !== 'number') {
+      throw new ConfigError('file_value', `config file ${path}: ${key} must be a duration such as "30s"`, { hint: `fix ${key} in ${path}` });
+    }
+  }
   const pool = (data as FileConfig).pool;
+  if (pool !== undefined && (typeof pool !== 'object' || pool === null || Array.isArray(pool))) {
+    throw new ConfigError('file_value', `config file ${path}: pool must be an object such as {"max": 10}`, { hint: `fix pool in ${path}` });
+  }
   if (pool !== undefined) {
     for (const [key, value] of Object.entries(pool)) {
       if (!POOL_KEYS.has(key)) throw new ConfigError('file_key', `config file ${path} has an unknown key 'pool.${key}'`, { hint: `allowed: ${[...POOL_KEYS].join(', ')}` });

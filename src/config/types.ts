@@ -44,6 +44,8 @@ export interface AxisorConfig {
   readonly configFile?: string;
   /** Where each setting came from, for `--verbose` and debugging precedence. */
   readonly sources: Readonly<Record<string, ConfigSource>>;
+  /** Things the user should know about how the settings were resolved (printed on stderr by the CLI). */
+  readonly notes?: readonly string[];
 }
 
 /** A partial set of connection fields, as one precedence layer provides them. */

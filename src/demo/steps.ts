@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { AxisorConfig } from '../config/types.ts';
 import { withClient } from '../db/index.ts';
-import { RefusedError } from '../errors.ts';
+import { AxisorError, ExitCode, RefusedError } from '../errors.ts';
 import type { ProgressFn } from '../render/output.ts';
 import { migrateUp } from '../migrate/runner.ts';
 import { seedDatabase } from '../seed/index.ts';
@@ -100,7 +100,17 @@ export async function runSteps(i: StepsInput): Promise<void> {
         note: `the server has wal_level=${i.target.walLevel}; incremental backups need wal_level=logical (ALTER SYSTEM SET wal_level = logical, then restart), or run the demo with --ephemeral`,
       };
     }
-    const r = await runBackup(config, { ...backupBase, type: 'incremental', startChain: true });
+    let r: Awaited<ReturnType<typeof runBackup>>;
+    try {
+      r = await runBackup(config, { ...backupBase, type: 'incremental', startChain: true });
+    } catch (err) {
+      // Any missing server prerequisite (a refused or absent wal2json, no REPLICATION, no chain because the full
+      // backup could not create its slot...) is a skip with the fix, as on a wal_level=replica server.
+      if (err instanceof AxisorError && err.exitCode === ExitCode.PREREQUISITE) {
+        return { status: 'skipped', figures: { ...changed, reason: err.code }, note: `${err.message}${err.hint ? ` (fix: ${err.hint})` : ''}; or run the demo with --ephemeral` };
+      }
+      throw err;
+    }
     lastBackupId = r.id;
     expected = await fingerprint();
     return { figures: { ...changed, id: r.id, parent: r.parent, bytes: r.bytes, seconds: +(r.durationMs / 1000).toFixed(2), lsnStart: r.lsn?.start ?? null, lsnEnd: r.lsn?.end ?? null } };

@@ -1,6 +1,7 @@
 import type { AxisorConfig } from '../config/types.ts';
 import { bloatFindings, estimateBloat, readBloatInputs, type BloatEstimate } from './bloat.ts';
 import { exitCodeFor, sortFindings, type Finding } from './findings.ts';
+import { isOwnObjectFinding } from './own-objects.ts';
 import { inspectIndexes, type IndexReport } from './indexes.ts';
 import { readServerInfo, withDiagnosticsClient } from './session.ts';
 import { countHiddenStatements, detectStatStatements, readStatements, type StatementRow, type StatStatementsStatus } from './stat-statements.ts';
@@ -51,7 +52,7 @@ export async function debugPerf(opts: DebugPerfOptions): Promise<{ result: Debug
       const hidden = hiddenFinding(visibility, 'hidden_statements', (await countHiddenStatements(client, pss)).statements, 'statement(s)', 'their text is \'<insufficient privilege>\', so slow ones among them are not listed');
       if (hidden) findings.push(hidden);
       for (const q of slowQueries) {
-        findings.push({ check: 'slow_query', severity: 'warning', object: `queryid ${q.queryid}`, value: Math.round(q.meanMs * 10) / 10, threshold: opts.slowMs, message: `${q.calls} calls averaging ${q.meanMs.toFixed(1)} ms (${q.percent.toFixed(1)}% of the database's time): ${oneLine(q.query, 120)}` });
+        findings.push({ check: 'slow_query', severity: 'warning', object: `queryid ${q.queryid}`, value: Math.round(q.meanMs * 10) / 10, threshold: opts.slowMs, message: `${q.calls} calls averaging ${q.meanMs.toFixed(1)} ms (${q.percent.toFixed(1)}% of the database's time): ${oneLine(q.query)}` });
       }
     }
 
@@ -90,13 +91,13 @@ export async function debugPerf(opts: DebugPerfOptions): Promise<{ result: Debug
       sequences,
       indexes: idx.report,
       thresholds: { slowMs: opts.slowMs, slowCalls: opts.slowCalls },
-      findings: sortFindings(findings),
+      findings: sortFindings(findings.filter((f) => !isOwnObjectFinding(f))),
     };
     return { result, exitCode: exitCodeFor(result.findings) };
   });
 }
 
-export function oneLine(text: string, max: number): string {
+export function oneLine(text: string, max = Number.POSITIVE_INFINITY): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }

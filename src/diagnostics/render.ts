@@ -1,7 +1,6 @@
 import { formatBytes, renderKeyValues, renderTable, type Output } from '../render/index.ts';
 import { countBySeverity, type Finding } from './findings.ts';
 import type { DebugPerfResult } from './perf.ts';
-import { oneLine } from './perf.ts';
 import type { DebugPoolResult } from './pool.ts';
 
 const secs = (ms: number | null) => (ms === null ? '' : `${(ms / 1000).toFixed(1)}s`);
@@ -12,7 +11,7 @@ export function renderFindings(findings: readonly Finding[], out: Output): void 
   out.print(`Findings: ${c.critical} critical, ${c.warning} warning, ${c.info} info`);
   if (shown.length === 0) return;
   const paint = (s: Finding['severity']) => (s === 'critical' ? out.c.red(s) : s === 'warning' ? out.c.yellow(s) : out.c.dim(s));
-  out.print(renderTable(['severity', 'check', 'finding'], shown.map((f) => [paint(f.severity), f.check, oneLine(f.message, 160)])));
+  out.print(renderTable(['severity', 'check', 'finding'], shown.map((f) => [paint(f.severity), f.check, out.clip(f.message, 160)])));
 }
 
 export function renderPool(r: DebugPoolResult, out: Output): void {
@@ -33,14 +32,14 @@ export function renderPool(r: DebugPoolResult, out: Output): void {
     out.print();
     out.print('Sessions not idle');
     out.print(renderTable(['pid', 'state', 'application', 'query age', 'xact age', 'in state', 'wait', 'blocked by', 'flag', 'query'],
-      r.sessions.map((s) => [s.pid, s.state, s.application, secs(s.queryMs), secs(s.transactionMs), secs(s.stateMs), s.waitEvent, s.blockedBy.join(','), s.flag, oneLine(s.query, 60)])));
+      r.sessions.map((s) => [s.pid, s.state, s.application, secs(s.queryMs), secs(s.transactionMs), secs(s.stateMs), s.waitEvent, s.blockedBy.join(','), s.flag, out.clip(s.query, 60)])));
   }
   if (r.chains.length > 0) {
     out.print();
     out.print('Blocking chains (root blocker → everything waiting behind it)');
     out.print(renderTable(['root pid', 'state', 'xact age', 'blocked pids', 'root query'], r.chains.map((ch) => {
       const b = r.blocking.find((x) => x.pid === ch.root);
-      return [ch.root, b?.state ?? '', secs(b?.transactionMs ?? null), ch.blocked.join(', '), oneLine(b?.query ?? '', 60)];
+      return [ch.root, b?.state ?? '', secs(b?.transactionMs ?? null), ch.blocked.join(', '), out.clip(b?.query ?? '', 60)];
     })));
   }
   out.print();
@@ -58,7 +57,7 @@ export function renderPerf(r: DebugPerfResult, out: Output): void {
   if (r.slowQueries && r.slowQueries.length > 0) {
     out.print();
     out.print(`Slow queries (mean ≥ ${r.thresholds.slowMs} ms, ≥ ${r.thresholds.slowCalls} calls)`);
-    out.print(renderTable(['queryid', 'calls', 'mean ms', 'total ms', '% time', 'query'], r.slowQueries.map((q) => [q.queryid, q.calls, q.meanMs.toFixed(1), q.totalMs.toFixed(0), q.percent.toFixed(1), oneLine(q.query, 70)])));
+    out.print(renderTable(['queryid', 'calls', 'mean ms', 'total ms', '% time', 'query'], r.slowQueries.map((q) => [q.queryid, q.calls, q.meanMs.toFixed(1), q.totalMs.toFixed(0), q.percent.toFixed(1), out.clip(q.query, 70)])));
   }
   out.print();
   out.print('Tables (largest first)');

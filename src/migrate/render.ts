@@ -37,7 +37,7 @@ export function renderStatus(r: MigrateStatusResult, out: Output): void {
   out.print(renderKeyValues([['database', r.database], ['schema', r.schema], ['migrations', r.migrationsDir]]));
   if (r.lockHolder) out.print(`A migration run is in progress: pid ${r.lockHolder.pid} (${r.lockHolder.applicationName ?? '?'}), ${r.lockHolder.state ?? '?'}.`);
   const mark = (state: string) => (state === 'applied' ? state : out.c.bold(state));
-  out.print(renderTable(['schema migration', 'state', 'finished at'], r.schemaMigrations.map((m) => [m.name, mark(m.state), m.finishedAt ?? m.startedAt ?? ''])));
+  out.print(renderTable(['schema migration', 'state', 'finished at'], r.schemaMigrations.map((m) => [m.name, mark(m.state), m.finishedAt ?? (m.startedAt ? `not finished (started ${m.startedAt})` : '')])));
   out.print(renderTable(['data migration', 'state', 'finished at', 'rows', 'ms'], r.dataMigrations.map((m) => [`${m.version} ${m.name}`, mark(m.state), m.finishedAt, m.rowsChanged, m.durationMs]), { colAligns: ['left', 'left', 'left', 'right', 'right'] }));
   for (const m of r.schemaMigrations.filter((x) => x.state === 'failed')) {
     out.print(`${m.name} failed: ${(m.logs ?? '').split('\n').find((l) => l.startsWith('ERROR:')) ?? 'no error recorded'}`);

@@ -160,7 +160,7 @@ async function refuseUnsafe(client: pg.Client, schema: string, status: MigrateSt
     const { rows } = await client.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = $1 AND c.relkind IN ('r','p','v','m') AND c.relname NOT IN ($2, $3)
-          -- an extension's own relations (pg_stat_statements' views in public) are not the application's
+          -- objects an extension created (pg_stat_statements' and hypopg's views) are not the user's schema
           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`,
       [schema, PRISMA_TABLE, DATA_TABLE],
     );

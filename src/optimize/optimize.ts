@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { AxisorConfig } from '../config/types.ts';
 import { quoteIdent } from '../db/ident.ts';
 import { exitCodeFor, sortFindings, type Finding } from '../diagnostics/findings.ts';
+import { isOwnObjectFinding, isOwnTable } from '../diagnostics/own-objects.ts';
 import { inspectIndexes, type IndexReport } from '../diagnostics/indexes.ts';
 import { oneLine } from '../diagnostics/perf.ts';
 import { readServerInfo, withDiagnosticsClient } from '../diagnostics/session.ts';
@@ -88,7 +89,7 @@ export async function optimize(opts: OptimizeOptions): Promise<{ result: Optimiz
     // Stale statistics first: with --apply they are refreshed before anything is planned, so costs are real.
     progress({ phase: 'statistics' });
     const av = await readAutovacuumSettings(client);
-    const stale = (await readTableMaintenance(client)).map((t) => staleStatistics(t, av)).filter((s): s is StaleStatistics => s !== null);
+    const stale = (await readTableMaintenance(client)).filter((t) => !isOwnTable(t.schema, t.table)).map((t) => staleStatistics(t, av)).filter((s): s is StaleStatistics => s !== null);
     const staleReport: OptimizeResult['staleStatistics'] = [];
     for (const s of stale) {
       if (!opts.apply) { staleReport.push({ ...s, analyzed: false }); continue; }
@@ -168,7 +169,7 @@ export async function optimize(opts: OptimizeOptions): Promise<{ result: Optimiz
   // An INVALID leftover that --apply dropped and rebuilt is no longer a problem of this database.
   const rebuilt = new Set((result.applied ?? []).filter((a) => a.droppedInvalid && a.status === 'created').map((a) => a.index));
   const catalogFindings = result.findings.filter((f) => !(f.check === 'invalid_index' && f.object && rebuilt.has(f.object)));
-  result.findings = sortFindings([...optimizeFindings(result), ...catalogFindings]);
+  result.findings = sortFindings([...optimizeFindings(result), ...catalogFindings].filter((f) => !isOwnObjectFinding(f)));
   // --apply refused for lack of ownership is a missing privilege (67), with the advice still in the result.
   const refused = (result.applied ?? []).some((a) => a.status === 'failed' && a.sqlState === '42501');
   return { result, exitCode: refused ? ExitCode.PRIVILEGE : exitCodeFor(result.findings) };
@@ -214,7 +215,7 @@ function optimizeFindings(r: OptimizeResult): Finding[] {
     // EXPLAIN needs SELECT on the tables: a role without it cannot be advised on them, which is a grant, not a bug.
     const fix = /permission denied/i.test(st.error ?? '') ? privilegeFix(st.error!, undefined, { role: r.hidden.role, schema: r.statementsSchema }) : null;
     f.push({ check: fix ? 'not_planned_privilege' : 'unplannable', severity: fix ? 'warning' : 'info', object: `queryid ${st.queryid}`,
-      message: `could not plan ${oneLine(st.query, 80)}: ${st.error}${fix ? `; EXPLAIN needs SELECT: as a DBA: ${fix.sql}` : ''}` });
+      message: `could not plan ${oneLine(st.query)}: ${st.error}${fix ? `; EXPLAIN needs SELECT: as a DBA: ${fix.sql}` : ''}` });
   }
   return f;
 }

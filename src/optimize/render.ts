@@ -1,5 +1,4 @@
 import { renderFindings } from '../diagnostics/render.ts';
-import { oneLine } from '../diagnostics/perf.ts';
 import { formatBytes, renderKeyValues, renderTable, type Output } from '../render/index.ts';
 import type { OptimizeResult } from './optimize.ts';
 
@@ -32,7 +31,7 @@ export function renderOptimize(r: OptimizeResult, out: Output): void {
     out.print();
     out.print('Statements');
     out.print(renderTable(['queryid', 'calls', 'mean ms', 'cost', 'with index', 'cut', 'outcome', 'query'], r.statements.map((s) => [
-      s.queryid, s.calls, s.meanMs.toFixed(1), cost(s.initialCost), cost(s.newCost), pct(s.reduction), s.outcome.replace(/_/g, ' '), oneLine(s.query, 60),
+      s.queryid, s.calls, s.meanMs.toFixed(1), cost(s.initialCost), cost(s.newCost), pct(s.reduction), s.outcome.replace(/_/g, ' '), out.clip(s.query, 60),
     ])));
   }
   if (r.applied) {

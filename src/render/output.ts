@@ -2,6 +2,9 @@ import type { Writable } from 'node:stream';
 import { Chalk, type ChalkInstance } from 'chalk';
 import { redact } from '../config/secrets.ts';
 import { AxisorError } from '../errors.ts';
+import { ProgressTracker, terminalProgress, type Progress } from './progress.ts';
+
+export { formatBytes, formatProgress, type ProgressEvent, type ProgressFn } from './progress.ts';
 
 /** Version of every --json document's envelope. Bump only on a breaking change; adding fields is not breaking. */
 export const JSON_DOC_VERSION = 1;
@@ -17,17 +20,6 @@ export interface OutputOptions {
   stderr: Writable;
 }
 
-export interface ProgressEvent {
-  /** Short phase name: 'dump', 'compress', 'verify', 'restore'... */
-  phase: string;
-  message?: string;
-  done?: number;
-  total?: number;
-  unit?: 'bytes' | 'rows' | 'tables' | 'items';
-}
-
-export type ProgressFn = (event: ProgressEvent) => void;
-
 /**
  * Everything the CLI prints goes through here, and through `redact`: results on stdout, everything else on
  * stderr. With --json stdout carries exactly one JSON document. Colour and spinners only on a TTY.
@@ -38,6 +30,7 @@ export class Output {
   readonly verbose: boolean;
   readonly isTTY: boolean;
   readonly c: ChalkInstance;
+  readonly color: boolean;
   private readonly stdout: Writable;
   private readonly stderr: Writable;
 
@@ -48,13 +41,23 @@ export class Output {
     this.isTTY = opts.isTTY && !opts.json;
     this.stdout = opts.stdout;
     this.stderr = opts.stderr;
-    this.c = new Chalk({ level: opts.color && this.isTTY ? 1 : 0 });
+    this.color = opts.color && this.isTTY;
+    this.c = new Chalk({ level: this.color ? 1 : 0 });
   }
 
   /** A human line on stdout (the result view). Suppressed by --json and --quiet. */
   print(text = ''): void {
     if (this.json || this.quiet) return;
     this.stdout.write(`${redact(text)}\n`);
+  }
+
+  /**
+   * One line of free text for a table cell: whitespace collapsed, and cut with '…' at `max` characters only on a
+   * terminal (piped to a file or another program, nothing is cut).
+   */
+  clip(text: string, max: number): string {
+    const flat = text.replace(/\s+/g, ' ').trim();
+    return this.isTTY && flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
   }
 
   /** A status line on stderr; suppressed by --quiet and --json. */
@@ -95,46 +98,21 @@ export class Output {
     }
   }
 
-  /** A progress reporter: an ora spinner on a TTY, lines with --verbose otherwise, else silent. */
-  async progress(): Promise<{ report: ProgressFn; stop: (final?: string) => void }> {
+  /**
+   * A progress reporter: a spinner with percentage, throughput and ETA when stderr is a terminal, lines with
+   * --verbose otherwise, else silent.
+   */
+  async progress(): Promise<Progress> {
     if (this.quiet || this.json) return { report: () => {}, stop: () => {} };
-    if (!this.isTTY) {
+    const tracker = new ProgressTracker();
+    if (!this.isTTY || !(this.stderr as { isTTY?: boolean }).isTTY) {
       return {
-        report: (e) => this.debug(formatProgress(e)),
+        report: (e) => this.debug(tracker.format(e)),
         stop: () => {},
       };
     }
-    const { default: ora } = await import('ora');
-    const spinner = ora({ stream: this.stderr as NodeJS.WritableStream, discardStdin: false }).start();
-    return {
-      report: (e) => {
-        spinner.text = redact(formatProgress(e));
-        if (!spinner.isSpinning) spinner.start(); // restarted after a stop() that made room for printed lines
-      },
-      stop: (final) => {
-        if (final) spinner.succeed(redact(final));
-        else spinner.stop();
-      },
-    };
+    return terminalProgress({ stream: this.stderr, c: this.c, color: this.color }, tracker);
   }
-}
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
-}
-
-export function formatProgress(e: ProgressEvent): string {
-  const amount = e.done === undefined ? '' : e.unit === 'bytes'
-    ? ` ${formatBytes(e.done)}${e.total ? ` / ${formatBytes(e.total)}` : ''}`
-    : ` ${e.done}${e.total ? `/${e.total}` : ''}${e.unit ? ` ${e.unit}` : ''}`;
-  return `${e.phase}${amount}${e.message ? `: ${e.message}` : ''}`;
 }
 
 /** bigint as string, Error as message: JSON.stringify must never throw on a result. */

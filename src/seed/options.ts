@@ -34,14 +34,14 @@ export const SEED_LIMITS = { users: 10_000_000, tradesPerUser: 100_000, automati
 
 function count(name: string, flag: string, v: number | undefined, def: number, min: number, max: number): number {
   const n = v ?? def;
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} must be an integer from ${min} to ${max} (got ${v})`, { hint: `fix ${flag}` });
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} must be an integer from ${min} to ${max} (got ${v})`, { hint: `e.g. ${flag} ${min === 0 ? 0 : Math.min(max, 10)}` });
   return n;
 }
 
 export function resolveSeedOptions(o: SeedOptions): SeedSettings {
   const asOf = o.asOf instanceof Date ? o.asOf.getTime() : Date.parse(o.asOf ?? DEFAULT_AS_OF);
   if (!Number.isFinite(asOf)) throw new UsageError(`--as-of is not a date: ${String(o.asOf)}`, { hint: 'use an ISO date such as 2025-06-30T00:00:00Z' });
-  if (asOf < Date.parse('2023-06-01T00:00:00Z')) throw new UsageError('--as-of must be 2023-06-01 or later (the price history starts in 2023)', { hint: 'fix --as-of' });
+  if (asOf < Date.parse('2023-06-01T00:00:00Z')) throw new UsageError('--as-of must be 2023-06-01 or later (the price history starts in 2023)', { hint: 'e.g. --as-of 2025-06-30T00:00:00Z' });
   const mode = o.mode ?? 'refuse';
   if (!['refuse', 'append', 'truncate'].includes(mode)) throw new UsageError(`unknown seed mode ${mode}`, { hint: 'use --append or --truncate' });
   return {

@@ -72,9 +72,10 @@ function sampleText(samples: unknown[]): string {
 export function renderValidate(r: ValidateReport, out: Output): void {
   const c = out.c;
   const status = (x: CheckResult) => {
+    // The words of the JSON's status (pass | fail | error), so the two views never disagree; severity has its own column.
     if (x.status === 'pass') return c.green('pass');
-    if (x.status === 'error') return c.magenta('not run');
-    return x.severity === 'error' ? c.red('ERROR') : c.yellow('warn');
+    if (x.status === 'error') return c.magenta('error (not run)');
+    return x.severity === 'error' ? c.red('FAIL') : c.yellow('FAIL');
   };
   const shown = out.verbose ? r.checks : r.checks.filter((x) => x.status !== 'pass');
   if (shown.length) {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import type { AxisorConfig } from '../config/types.ts';
 import { withClient } from '../db/connect.ts';
-import { ConfigError, UsageError } from '../errors.ts';
+import { ConfigError, NotFoundError, UsageError } from '../errors.ts';
 import { loadCatalog, uncheckableRelations, type Catalog } from './catalog.ts';
 import { relationshipChecks, type Check } from './checks.ts';
 import { parsePrismaSchema, type PrismaSchemaInfo } from './prisma-schema.ts';
@@ -42,7 +42,7 @@ export function readPrismaSchema(spec: ValidateOptions['prismaSchema']): { info?
     text = readFileSync(spec.path, 'utf8');
   } catch (err) {
     if (!spec.required && (err as NodeJS.ErrnoException).code === 'ENOENT') return { path: null };
-    throw new ConfigError('prisma_schema', `cannot read ${spec.path}: ${(err as Error).message}`, { hint: 'fix --prisma-schema' });
+    throw new ConfigError('prisma_schema', `cannot read ${spec.path}: ${(err as Error).message}`, { hint: 'point --prisma-schema at a readable schema.prisma (default: prisma/schema.prisma next to the migrations)' });
   }
   try {
     return { info: parsePrismaSchema(text), path: spec.path };
@@ -54,10 +54,25 @@ export function readPrismaSchema(spec: ValidateOptions['prismaSchema']): { info?
 /** Every check the schema implies: one relationship check per relation, plus the rules whose columns exist. */
 export async function buildChecks(client: pg.Client, schema: string, prismaSpec: ValidateOptions['prismaSchema']): Promise<CheckSet> {
   const prisma = readPrismaSchema(prismaSpec);
+  // A mistyped --schema used to skip every check and exit 0: nothing checked must never read as "all passed".
+  const { rows: [found] } = await client.query<{ db: string; schemas: string[]; exists: boolean }>(
+    `SELECT current_database() AS db, $1::text IN (SELECT nspname FROM pg_namespace) AS exists,
+            ARRAY(SELECT nspname::text FROM pg_namespace WHERE nspname !~ '^pg_' AND nspname <> 'information_schema' ORDER BY 1) AS schemas`, [schema]);
+  if (!found!.exists) {
+    throw new NotFoundError('schema', `schema "${schema}" does not exist in database "${found!.db}"`, {
+      hint: `pass --schema with the schema holding the Axisor tables (this database has: ${found!.schemas.join(', ') || 'none'})`,
+    });
+  }
   const catalog = await loadCatalog(client, schema, prisma.info);
   const rules = ruleChecks(catalog);
   const unchecked = uncheckableRelations(prisma.info?.relations ?? [], catalog.tables).map((r) => `${r.model}.${r.field} (${r.childTable} -> ${r.parentTable})`);
-  return { catalog, checks: [...relationshipChecks(catalog), ...rules.checks], skipped: rules.skipped, uncheckedRelations: unchecked, prismaPath: prisma.path };
+  const checks = [...relationshipChecks(catalog), ...rules.checks];
+  if (checks.length === 0) {
+    throw new NotFoundError('axisor_tables', `nothing to check in schema "${schema}" of database "${found!.db}": it has none of the Axisor tables`, {
+      hint: 'run `axisor-db migrate` first, or pass --schema with the schema holding the Axisor tables',
+    });
+  }
+  return { catalog, checks, skipped: rules.skipped, uncheckedRelations: unchecked, prismaPath: prisma.path };
 }
 
 /** Applies --check / --table. An unknown check or table is a usage error listing what exists. */

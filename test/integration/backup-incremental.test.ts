@@ -121,7 +121,13 @@ test('a chain of incrementals restores exactly, to the end and to points in time
 });
 
 test('a server without wal_level = logical refuses incrementals with the prerequisite code', async () => {
-  const r = await cli(['backup', '--type', 'incremental'], urlWithDatabase(ADMIN_URL, 'postgres'), dir);
-  expect(r.exitCode).toBe(69);
-  expect(r.json.error.code).toBe('prerequisite.wal_level');
+  // A server of its own: the local one may well run with wal_level = logical.
+  const replica = await startThrowawayCluster({ env: process.env, settings: { wal_level: 'replica' } });
+  try {
+    const r = await cli(['backup', '--type', 'incremental'], replica.url, dir);
+    expect(r.exitCode).toBe(69);
+    expect(r.json.error.code).toBe('prerequisite.wal_level');
+  } finally {
+    await replica.stop();
+  }
 });

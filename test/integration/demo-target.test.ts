@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { chooseTarget } from '../../src/demo/target.ts';
 import { withClient } from '../../src/db/index.ts';
 import { freePort } from '../../src/pgtools/index.ts';
-import { connectionFor } from '../helpers/db.ts';
+import { ADMIN_URL, connectionFor } from '../helpers/db.ts';
 
 test('with no server answering, the demo falls back to a throwaway cluster with wal_level=logical, and it can be removed', async () => {
   const deadPort = await freePort();
@@ -21,7 +21,7 @@ test('with no server answering, the demo falls back to a throwaway cluster with 
 });
 
 test('a DATABASE_URL target is used as given (its server), without starting anything', async () => {
-  const target = await chooseTarget({ ephemeral: false, env: {}, explicit: connectionFor('postgres://postgres@127.0.0.1:5432/postgres') });
+  const target = await chooseTarget({ ephemeral: false, env: {}, explicit: connectionFor(ADMIN_URL) });
   expect(target.kind).toBe('url');
   expect(target.cluster).toBeUndefined();
 });

@@ -179,6 +179,6 @@ describe('through the CLI against the real prisma/migrations', () => {
     expect(status.exitCode).toBe(8);
     expect(status.json.result.dataMigrations.find((d: any) => d.version === 3).state).toBe('modified');
     expect((await cli('--json')).json.error.code).toBe('refused.modified');
-    expect((await cli('--batch-size', '0')).exitCode).toBe(ExitCode.CONFIG);
+    expect((await cli('--batch-size', '0')).exitCode).toBe(ExitCode.USAGE);
   });
 });

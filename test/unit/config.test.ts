@@ -45,15 +45,18 @@ describe('parseDatabaseUrl', () => {
     ['postgres://u:%zz@h/db', 'config.url_encoding'],
     ['postgres://u@h/db?sslmode=sometimes', 'config.ssl_mode'],
   ])('%s is rejected with %s, naming the source and never the password', (url, code) => {
-    let err: AxisorError | undefined;
-    try {
-      parseDatabaseUrl(url, '--database-url');
-    } catch (e) {
-      err = e as AxisorError;
+    // from the environment or a file: a configuration error (78); from a flag: a usage error (64), like every bad flag value
+    for (const [source, exitCode, prefix] of [['DATABASE_URL', ExitCode.CONFIG, 'config.'], ['--database-url', ExitCode.USAGE, 'usage.']] as const) {
+      let err: AxisorError | undefined;
+      try {
+        parseDatabaseUrl(url, source);
+      } catch (e) {
+        err = e as AxisorError;
+      }
+      expect(err?.code).toBe(code.replace('config.', prefix));
+      expect(err?.exitCode).toBe(exitCode);
+      expect(`${err?.message} ${err?.hint}`).toContain(source);
     }
-    expect(err?.code).toBe(code);
-    expect(err?.exitCode).toBe(ExitCode.CONFIG);
-    expect(`${err?.message} ${err?.hint}`).toContain('--database-url');
   });
   test('query parameters host (socket), application_name and pgbouncer', () => {
     expect(parseDatabaseUrl('postgres:///axisor?host=/var/run/postgresql&application_name=x&pgbouncer=true', 'u')).toMatchObject({
@@ -135,5 +138,87 @@ describe('parseDuration', () => {
   });
   test('garbage is a config error naming the flag', () => {
     expect(() => parseDuration('soon', '--lock-timeout')).toThrow(/--lock-timeout/);
+  });
+});
+
+describe('passwords with unencoded special characters (issue 15, items 6-7)', () => {
+  const PW = 'Secr3tPassw0rd';
+  test.each(['#1', '/1', '?1', '#/?1'])('a password ending in %j parses and is never echoed', (tail) => {
+    for (const source of ['DATABASE_URL', '--database-url']) {
+      const l = parseDatabaseUrl(`postgres://ops:${PW}${tail}@db.example:5432/axisor`, source);
+      expect(l).toMatchObject({ user: 'ops', host: 'db.example', port: 5432, database: 'axisor', password: `${PW}${tail}` });
+    }
+  });
+  test.each([
+    `postgres://ops:${PW}#1@db.example:notaport/axisor`,
+    `postgres://ops:${PW}/x@db.example:99999/axisor`,
+    `postgres://ops:${PW}?x@[::1/axisor`,
+  ])('errors in %s never show the password', (url) => {
+    for (const via of ['env', 'flag', 'file'] as const) {
+      let err: AxisorError | undefined;
+      try {
+        if (via === 'env') resolveConfig({ cwd, env: { DATABASE_URL: url } });
+        else if (via === 'flag') resolveConfig({ cwd, env: {}, flags: { databaseUrl: url } });
+        else {
+          const d = tempDir('axisor-cfg-pw-');
+          writeFileSync(join(d, 'axisor-db.config.json'), JSON.stringify({ databaseUrl: url }));
+          resolveConfig({ cwd: d, env: {} });
+        }
+      } catch (e) {
+        err = e as AxisorError;
+      }
+      expect(err?.exitCode).toBe(via === 'flag' ? ExitCode.USAGE : ExitCode.CONFIG);
+      expect(JSON.stringify(err?.toJSON())).not.toContain(PW.slice(0, 8));
+      expect(redact(`${err?.message}`)).not.toContain(PW);
+    }
+  });
+  test('host:port/db with an @ in a query parameter is not mistaken for a password', () => {
+    expect(parseDatabaseUrl('postgres://h:5433/db?application_name=a@b', 'x')).toMatchObject({ host: 'h', port: 5433, database: 'db', applicationName: 'a@b' });
+    expect(parseDatabaseUrl('postgres://u@h/db?application_name=a@b', 'x')).toMatchObject({ user: 'u', host: 'h', database: 'db' });
+  });
+  test('a password from DATABASE_URL is not sent to another server or user given by --database-url, --host or --user', () => {
+    const env = { DATABASE_URL: 'postgres://ops:EnvPassw0rd@db1:5432/axisor' };
+    const other = resolveConfig({ cwd, env, flags: { databaseUrl: 'postgres://intruder@evil.example/axisor' } });
+    expect(other.connection.host).toBe('evil.example');
+    expect(other.connection.password).toBeUndefined();
+    expect(other.notes?.join(' ')).toMatch(/password in DATABASE_URL is not sent/);
+    expect(other.notes?.join(' ')).not.toContain('EnvPassw0rd');
+    expect(resolveConfig({ cwd, env, flags: { host: 'db2' } }).connection.password).toBeUndefined();
+    expect(resolveConfig({ cwd, env, flags: { user: 'admin' } }).connection.password).toBeUndefined();
+    // the same server and user (another database on it) keeps it; so does the URL's own password
+    expect(resolveConfig({ cwd, env, flags: { dbname: 'other' } }).connection.password).toBe('EnvPassw0rd');
+    expect(resolveConfig({ cwd, env, flags: { databaseUrl: 'postgres://ops@db1/axisor2' } }).connection.password).toBe('EnvPassw0rd');
+    expect(resolveConfig({ cwd, env, flags: { databaseUrl: 'postgres://x:FlagPw@db2/y' } }).connection.password).toBe('FlagPw');
+    // PGPASSWORD is libpq's "for whatever I connect to" and keeps that meaning
+    expect(resolveConfig({ cwd, env: { PGPASSWORD: 'pgpw' }, flags: { databaseUrl: 'postgres://x@db2/y' } }).connection.password).toBe('pgpw');
+    expect(resolveConfig({ cwd, env: { ...env, PGPASSWORD: 'pgpw' }, flags: { databaseUrl: 'postgres://x@db2/y' } }).connection.password).toBe('pgpw');
+  });
+});
+
+describe('nothing configured; file values (issue 15 item 8, issue 12 item 5)', () => {
+  test('no connection settings at all: libpq defaults, with a note naming the database', () => {
+    const c = resolveConfig({ cwd, env: {}, osUser: 'root' });
+    expect(c.connection).toMatchObject({ host: 'localhost', port: 5432, user: 'root', database: 'root' });
+    expect(c.notes).toEqual([expect.stringMatching(/no connection settings given .*database "root" at localhost:5432 as root/)]);
+    expect(resolveConfig({ cwd, env: { PGDATABASE: 'axisor' } }).notes).toEqual([]);
+  });
+  test.each([
+    [{ port: 'notanumber' }, /port must be a number/],
+    [{ port: 0 }, /port must be a number/],
+    [{ host: 5 }, /host must be a non-empty string/],
+    [{ pool: 3 }, /pool must be an object/],
+    [{ lockTimeout: true }, /lockTimeout must be a duration/],
+  ])('config file %j is a config error (78) naming the key', (data, message) => {
+    const d = tempDir('axisor-cfg-val-');
+    writeFileSync(join(d, 'axisor-db.config.json'), JSON.stringify(data));
+    let err: AxisorError | undefined;
+    try {
+      resolveConfig({ cwd: d, env: {} });
+    } catch (e) {
+      err = e as AxisorError;
+    }
+    expect(err?.code).toBe('config.file_value');
+    expect(err?.exitCode).toBe(ExitCode.CONFIG);
+    expect(err?.message).toMatch(message);
   });
 });
