@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';
-import { findBackup, listCatalog } from '../src/backup/catalog.ts';
+import { findBackup, listCatalog, requireBackupDir } from '../src/backup/catalog.ts';
 import { COMPRESSIONS } from '../src/backup/compress.ts';
 import { BACKUP_TYPES, type BackupType } from '../src/backup/id.ts';
 import type { Compression } from '../src/backup/manifest.ts';
@@ -62,6 +62,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
 
   defineAction(sub(cmd, 'list', 'list the complete backups (oldest first)'), ctx, async ({ config }) => {
     const dir = config().backupDir;
+    await requireBackupDir(dir);
     return { result: toListResult(dir, await listCatalog(dir)), render: renderList };
   });
 
@@ -84,12 +85,18 @@ export function configure(cmd: Command, ctx: CliContext): void {
 
   const prune = sub(cmd, 'prune', 'delete backups that no retention rule keeps (never one a kept incremental needs)')
     .option('--keep-last <n>', 'keep the newest N backups').option('--keep-daily <n>', 'keep the newest backup of each of the last N days (UTC)')
-    .option('--keep-weekly <n>', 'keep the newest backup of each of the last N ISO weeks').option('--dry-run', 'explain what would be deleted and why; delete nothing');
-  defineAction<{ keepLast?: string; keepDaily?: string; keepWeekly?: string; dryRun?: boolean }>(prune, ctx, async ({ opts, config }) => {
-    if (opts.keepLast === undefined && opts.keepDaily === undefined && opts.keepWeekly === undefined) {
+    .option('--keep-weekly <n>', 'keep the newest backup of each of the last N ISO weeks')
+    .option('--keep-schema-only <n>', 'keep the newest N schema-only backups (they never count for the rules above; without this rule all are kept)')
+    .option('--dry-run', 'explain what would be deleted and why; delete nothing')
+    .addHelpText('after', '\nExamples:\n  axisor-db backup prune --keep-last 48 --keep-daily 14 --keep-weekly 8 --dry-run\n  axisor-db backup prune --keep-last 7 --keep-schema-only 2\n');
+  defineAction<{ keepLast?: string; keepDaily?: string; keepWeekly?: string; keepSchemaOnly?: string; dryRun?: boolean }>(prune, ctx, async ({ opts, config }) => {
+    if (opts.keepLast === undefined && opts.keepDaily === undefined && opts.keepWeekly === undefined && opts.keepSchemaOnly === undefined) {
       throw new UsageError('prune needs at least one rule', { hint: 'e.g. --keep-last 7 --keep-daily 7 --keep-weekly 4 (add --dry-run to preview)' });
     }
-    const rules = { keepLast: int(opts.keepLast, '--keep-last', 0), keepDaily: int(opts.keepDaily, '--keep-daily', 0), keepWeekly: int(opts.keepWeekly, '--keep-weekly', 0) };
+    const rules = {
+      keepLast: int(opts.keepLast, '--keep-last', 0), keepDaily: int(opts.keepDaily, '--keep-daily', 0), keepWeekly: int(opts.keepWeekly, '--keep-weekly', 0),
+      keepSchemaOnly: opts.keepSchemaOnly === undefined ? null : int(opts.keepSchemaOnly, '--keep-schema-only', 0),
+    };
     return { result: await runPrune(config().backupDir, rules, Boolean(opts.dryRun)), render: renderPrune };
   });
 

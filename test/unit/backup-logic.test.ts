@@ -72,7 +72,7 @@ describe('retention', () => {
     m('20250102T040000Z-incr-0005', 'incremental', '20250102T030000Z-incr-0004', '2025-01-02T04:00:00Z'),
   ];
   test('keep-last keeps the chain a kept incremental needs', () => {
-    const d = Object.fromEntries(planPrune(all, { keepLast: 1, keepDaily: 0, keepWeekly: 0 }).map((x) => [x.id.slice(-4), x]));
+    const d = Object.fromEntries(planPrune(all, { keepLast: 1, keepDaily: 0, keepWeekly: 0, keepSchemaOnly: null }).map((x) => [x.id.slice(-4), x]));
     expect(Object.entries(d).filter(([, x]) => x.keep).map(([k]) => k)).toEqual(['0003', '0004', '0005']);
     expect(d['0003']!.reasons).toContain('needed by 20250102T040000Z-incr-0005');
     expect(d['0001']!.reasons).toEqual(['matched no keep rule']);
@@ -83,13 +83,13 @@ describe('retention', () => {
       m('20250103T020001Z-incr-ffff', 'incremental', '20250103T020000Z-full-0006', '2025-01-03T02:00:01.300Z', '2025-01-03T02:00:01.100Z'),
       m('20250103T020001Z-incr-0000', 'incremental', '20250103T020001Z-incr-ffff', '2025-01-03T02:00:01.900Z', '2025-01-03T02:00:01.700Z'),
     ];
-    const d = planPrune(same, { keepLast: 1, keepDaily: 0, keepWeekly: 0 });
+    const d = planPrune(same, { keepLast: 1, keepDaily: 0, keepWeekly: 0, keepSchemaOnly: null });
     expect(d.find((x) => x.id.endsWith('0000'))!.reasons).toContain('newest backup');
   });
   test('keep-daily keeps the newest of each day, with its chain', () => {
-    const kept = planPrune(all, { keepLast: 0, keepDaily: 2, keepWeekly: 0 }).filter((x) => x.keep).map((x) => x.id.slice(-4));
+    const kept = planPrune(all, { keepLast: 0, keepDaily: 2, keepWeekly: 0, keepSchemaOnly: null }).filter((x) => x.keep).map((x) => x.id.slice(-4));
     expect(kept).toEqual(['0001', '0002', '0003', '0004', '0005']);
-    expect(() => planPrune(all, { keepLast: -1, keepDaily: 0, keepWeekly: 0 })).toThrow();
+    expect(() => planPrune(all, { keepLast: -1, keepDaily: 0, keepWeekly: 0, keepSchemaOnly: null })).toThrow();
   });
 });
 
@@ -105,7 +105,7 @@ describe('catalog order', () => {
     const ids = [['20260101T000000Z-incr-ffff', '2026-01-01T00:00:00.100Z'], ['20260101T000000Z-incr-0000', '2026-01-01T00:00:00.900Z']];
     for (const [id, startedAt] of ids) {
       await mkdir(join(dir, id!));
-      await writeManifest(join(dir, id!), { format: MANIFEST_FORMAT, id, startedAt } as unknown as Manifest);
+      await writeManifest(join(dir, id!), { format: MANIFEST_FORMAT, id, type: 'incremental', startedAt, files: [], tables: [] } as unknown as Manifest);
     }
     const { rm } = await import('node:fs/promises');
     try {
