@@ -118,7 +118,7 @@ export async function verifyBackup(config: AxisorConfig, o: VerifyOptions): Prom
   const content = new Map<string, ContentVerdict>();
   const psql = await findPgTool('psql', { env: o.env });
   await withClient(config, async (admin) => {
-    await sweepSideDatabases(admin).catch(() => []);
+    await sweepSideDatabases(admin).catch(() => null); // problems surface in restore's warnings
     const scratch = sideName('axisor_verify', last.database.replace(/[^a-z0-9_]/gi, '').slice(0, 20) || 'db');
     result.drill.ran = true;
     result.drill.database = scratch;

@@ -110,7 +110,9 @@ export async function runRestore(config: AxisorConfig, o: RestoreOptions): Promi
           throw new RefusedError('target_not_empty', `database ${o.targetDb} is not empty (${objects} relations)`, { hint: 'pass --clean to replace it (it is dropped only after the restore succeeded), or choose another --target-db' });
         }
       }
-      const sweptDatabases = await sweepSideDatabases(admin).catch(() => []);
+      const swept = await sweepSideDatabases(admin).catch((err) => ({ dropped: [] as string[], problems: [`could not look for side databases of killed runs: ${(err as Error).message}`] }));
+      const sweptDatabases = swept.dropped;
+      warnings.push(...swept.problems);
       o.onProgress?.({ phase: 'checksums', message: `${chain.length} backup(s)` });
       const reports = await assertChainIntact(chain, o.onProgress);
 

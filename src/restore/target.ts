@@ -98,21 +98,22 @@ export function parseSideMark(comment: string | null): SideMark | null {
  * killed --clean restore had already replaced). WITH (FORCE) also ends the sessions an orphaned pg_restore worker
  * may still hold. Databases of live runs, of other hosts, and anything without our mark are never touched.
  */
-export async function sweepSideDatabases(admin: pg.Client): Promise<string[]> {
+export async function sweepSideDatabases(admin: pg.Client): Promise<{ dropped: string[]; problems: string[] }> {
   const { rows } = await admin.query<{ datname: string; c: string | null }>(
     `SELECT datname, shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE shobj_description(oid, 'pg_database') LIKE 'axisor-db side database %'`);
   const dropped: string[] = [];
+  const problems: string[] = [];
   for (const r of rows) {
     const mark = parseSideMark(r.c);
     if (!mark || ownerAlive(mark)) continue;
     try {
       await dropDatabase(admin, r.datname);
       dropped.push(r.datname);
-    } catch {
-      /* no privilege, or dropped by someone else meanwhile */
+    } catch (err) {
+      problems.push(`could not drop ${r.datname}, left by a killed run (pid ${mark.pid}): ${(err as Error).message}`);
     }
   }
-  return dropped;
+  return { dropped, problems };
 }
 
 function quoteLiteralSafe(s: string): string {
