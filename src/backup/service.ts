@@ -96,9 +96,11 @@ export async function runBackup(config: AxisorConfig, opts: BackupOptions): Prom
           await publishDir(tmpDir, join(backupDir, id), backupDir);
           return { manifest, ctx };
         } catch (err) {
+          // Classify before removing the partial backup: a full disk must be seen (and its free space measured) full.
+          const classified = opts.signal?.aborted && !(err instanceof AxisorError) ? new AbortedError('backup interrupted; nothing was published', { cause: err })
+            : err instanceof IncrementalNeedsFull ? err : await classifyFailure(err, failure);
           await removeDir(tmpDir).catch(() => {});
-          if (opts.signal?.aborted && !(err instanceof AxisorError)) throw new AbortedError('backup interrupted; nothing was published', { cause: err });
-          throw err;
+          throw classified;
         }
       };
       let done: { manifest: Manifest; ctx: RunContext };
