@@ -88,7 +88,7 @@ test('a backup directory the OS user cannot write is 73, naming the path and the
 });
 
 let cluster: ThrowawayCluster | undefined;
-test('a full disk during an incremental is 74 too (formerly "write EPIPE", 70)', async () => {
+test('verify of a chain says what it compared; a full disk during an incremental is 74 too (formerly "write EPIPE", 70)', async () => {
   const [opl] = await q(ADMIN_URL, `SELECT 1 AS x FROM pg_settings WHERE name = 'output_plugin_libraries'`);
   cluster = await startThrowawayCluster({ env: process.env, settings: { wal_level: 'logical', max_replication_slots: 4, max_wal_senders: 4, ...(opl ? { output_plugin_libraries: 'pgoutput, test_decoding, wal2json' } : {}) } });
   try {
@@ -96,6 +96,17 @@ test('a full disk during an incremental is 74 too (formerly "write EPIPE", 70)',
     const shop = cluster.url.replace(/\/postgres$/, '/shop');
     await q(shop, FIXTURE_SQL);
     await q(shop, FIXTURE_DATA_SQL);
+    // Item 6 of issue 11: verify of a chain says what it compared (content as of the full, row counts after replay).
+    const good = join(work, 'chain');
+    expect((await cli(['backup', '--type', 'full'], shop, good)).exitCode).toBe(0);
+    await q(shop, `UPDATE "TradeLog" SET note = 'changed' WHERE id % 10 = 0`);
+    const inc = await cli(['backup', '--type', 'incremental'], shop, good);
+    expect(inc.json.result.type).toBe('incremental');
+    const v = await cli(['backup', 'verify', inc.json.result.id], shop, good);
+    expect(v.exitCode).toBe(0);
+    const compared = v.json.result.drill.compared;
+    expect(compared).toMatchObject({ rowCounts: 3, content: 3, method: 'rowsum64-v1', contentAsOf: inc.json.result.parent });
+    expect(compared.summary).toMatch(/after replaying 1 incremental.*as of the full backup .* \(before replay; the incrementals' changes are compared by row counts only\)/);
     const disk = await smallDisk('incr', '2m');
     const full = await cli(['backup', '--type', 'full'], shop, disk);
     expect(full.exitCode).toBe(0);
