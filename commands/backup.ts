@@ -71,7 +71,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
     return { result: manifest, render: renderShow };
   });
 
-  const verify = sub(cmd, 'verify', 'check every file\'s sha256, then restore into a scratch database and compare rows and content (exit 65 on any mismatch)')
+  const verify = sub(cmd, 'verify', 'check every file\'s sha256, then restore into a scratch database and compare row counts and content digests, whatever the row order (exit 65 only for a real difference)')
     .argument('<id>', 'backup id').option('--no-drill', 'checksums only').option('-j, --jobs <n>', 'parallel restore streams for the drill').option('--maintenance-db <name>', 'database to connect to for CREATE/DROP DATABASE', 'postgres');
   defineAction<{ drill: boolean; jobs?: string; maintenanceDb: string }>(verify, ctx, async ({ args, opts, out, config }) => {
     const progress = await out.progress();

@@ -23,9 +23,9 @@ function render(r: RestoreResult, out: import('../src/render/index.ts').Output):
 export function configure(cmd: Command, ctx: CliContext): void {
   cmd
     .argument('[id]', 'backup id (see `axisor-db backup list`)')
-    .option('--latest', 'the newest backup of the configured database')
-    .option('--target-db <name>', 'database to restore into (created if missing)')
-    .option('--clean', 'replace a non-empty target (dropped only after the restore succeeded)')
+    .option('--latest', 'the newest backup with data of the configured database (never a schema-only one)')
+    .option('--target-db <name>', 'database to restore into (created if missing; never template0/template1/postgres or the --maintenance-db)')
+    .option('--clean', 'replace a non-empty target (dropped only after the restore succeeded; refused while it has open sessions)')
     .option('--to-time <timestamp>', 'replay changes committed up to this time (ISO 8601)')
     .option('--table <name...>', 'restore only these tables (schema.table or table)')
     .option('-j, --jobs <n>', `parallel streams (default ${DEFAULT_JOBS})`)

@@ -9,6 +9,7 @@ import { createDatabase, dropDatabase, sideName, sweepSideDatabases } from '../r
 import { findBackup, resolveChain } from './catalog.ts';
 import { checkFiles } from './checksums.ts';
 import { join } from 'node:path';
+import { classifyFailure } from './classify.ts';
 import { codecFor } from './compress.ts';
 import { runLimited } from './pool.ts';
 import { copySessionEnv, digestBackupFile, digestTable } from './copy-stream.ts';
@@ -150,7 +151,9 @@ export async function verifyBackup(config: AxisorConfig, o: VerifyOptions): Prom
         }
       }, { applicationName: 'axisor-db verify' });
       result.drill.ok = result.drill.tables.every((t) => t.ok);
-    } catch (err) {
+    } catch (caught) {
+      // A server that went away, a missing privilege, an interrupt: not a verdict on the backup (keeps its code).
+      const err = await classifyFailure(caught, { what: `verify drill of ${o.id}`, outcome: 'the backup itself was not changed', server: `${config.connection.host}:${config.connection.port}` });
       if (isEnvironmentError(err)) throw err;
       result.drill.error = err instanceof AxisorError ? `${err.code}: ${err.message}` : String((err as Error)?.message ?? err);
       result.drill.ok = false;
