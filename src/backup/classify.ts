@@ -86,6 +86,8 @@ export interface FailureContext {
   server?: string;
   /** What the failure left behind, e.g. 'nothing was published' or 'the target was not changed'. */
   outcome: string;
+  /** The run had connected: connection errors from now on mean the server went away. */
+  connected?: boolean;
 }
 
 /**
@@ -94,6 +96,14 @@ export interface FailureContext {
  * mid-run 68 (connection.lost). Anything else is returned unchanged.
  */
 export async function classifyFailure(err: unknown, ctx: FailureContext): Promise<unknown> {
+  // Once the run is connected, a refused/reset connection (a tool or a new session during a server restart) means
+  // the server went away mid-run, whatever the connect-time wording would be.
+  if (ctx.connected && err instanceof ConnectionError && /^connection\.(reset|refused|terminated|starting|no_socket|timeout|unreachable)$/.test(err.code)) {
+    return new ConnectionError('lost', `the connection to the server${ctx.server ? ` at ${ctx.server}` : ''} was lost during the ${ctx.what} (${err.message}); ${ctx.outcome}`, {
+      hint: 'the server restarted or terminated the session; check the server log, then rerun',
+      cause: err,
+    });
+  }
   if (err instanceof AxisorError && /^(connection|no_space|path|privilege|lock|aborted|refused|usage|config|not_found|integrity)\b/.test(err.code)) return err;
   const free = ctx.dir ? await freeBytes(ctx.dir) : null;
   const almostFull = free !== null && free < 1024 * 1024;

@@ -47,7 +47,7 @@ export async function runBackup(config: AxisorConfig, opts: BackupOptions): Prom
   await prepareBackupDir(backupDir);
   const removedTempDirs = await cleanStaleTemps(backupDir);
   const control = await connectClient(config, { applicationName: 'axisor-db backup', statementTimeoutMs: 0 });
-  const failure = { dir: backupDir, needBytes: null as number | null, what: 'backup', outcome: 'nothing was published', server: `${config.connection.host}:${config.connection.port}` };
+  const failure = { dir: backupDir, needBytes: null as number | null, what: 'backup', outcome: 'nothing was published', server: `${config.connection.host}:${config.connection.port}`, connected: true };
   try {
     const preWarnings: string[] = [];
     const info = await serverInfo(control);

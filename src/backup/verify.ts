@@ -153,7 +153,7 @@ export async function verifyBackup(config: AxisorConfig, o: VerifyOptions): Prom
       result.drill.ok = result.drill.tables.every((t) => t.ok);
     } catch (caught) {
       // A server that went away, a missing privilege, an interrupt: not a verdict on the backup (keeps its code).
-      const err = await classifyFailure(caught, { what: `verify drill of ${o.id}`, outcome: 'the backup itself was not changed', server: `${config.connection.host}:${config.connection.port}` });
+      const err = await classifyFailure(caught, { what: `verify drill of ${o.id}`, outcome: 'the backup itself was not changed', server: `${config.connection.host}:${config.connection.port}`, connected: true });
       if (isEnvironmentError(err)) throw err;
       result.drill.error = err instanceof AxisorError ? `${err.code}: ${err.message}` : String((err as Error)?.message ?? err);
       result.drill.ok = false;

@@ -96,10 +96,11 @@ export async function runRestore(config: AxisorConfig, o: RestoreOptions): Promi
   const schemaOnly = chain[0]!.manifest.type === 'schema-only';
   const warnings: string[] = [];
   if (schemaOnly) warnings.push(`backup ${chain[0]!.manifest.id} is schema-only: this restore creates the schema and restores NO rows`);
-  const failure = { what: `restore into ${o.targetDb}`, outcome: 'the target was not changed', server: `${config.connection.host}:${config.connection.port}` };
+  const failure = { what: `restore into ${o.targetDb}`, outcome: 'the target was not changed', server: `${config.connection.host}:${config.connection.port}`, connected: false };
 
   try {
     return await withClient(config, async (admin) => {
+      failure.connected = true;
       // Cheap refusals first, before any file is read or anything is created.
       await assertRestorableTarget(admin, o.targetDb);
       const exists = await databaseExists(admin, o.targetDb);

@@ -127,3 +127,23 @@ test('a server restart mid-restore is "connection lost" (68); the next run sweep
   expect(JSON.parse(String(next.stdout)).result.warnings).toEqual([]);
   expect(await databases('copy3%')).toEqual([]);
 }, 120_000);
+
+test('a server restart mid-backup is "connection lost" (68), not an internal error; nothing is published', async () => {
+  const before = readdirSync(dir).filter((n) => !n.startsWith('.')).length;
+  const child = spawnCli(['backup', '--no-chain', '--jobs', '2', '--json'], { env });
+  await waitFor('the backup to stream data', () => descendants(child.pid!).some((p) => {
+    try {
+      return readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'psql';
+    } catch {
+      return false;
+    }
+  }));
+  const restart = await execa('runuser', ['-u', 'postgres', '--', `${PG_BIN}/pg_ctl`, '-D', cluster.dataDir, '-l', join(dirname(cluster.dataDir), 'server.log'), '-m', 'immediate', '-w', 'restart'], { reject: false, stdio: 'ignore' });
+  expect(restart.exitCode).toBe(0);
+  const r = await child;
+  const doc = JSON.parse(String(r.stdout));
+  expect({ code: r.exitCode, error: doc.error?.code }).toEqual({ code: 68, error: 'connection.lost' });
+  expect(String(r.stderr)).not.toMatch(/this is a bug/);
+  expect(readdirSync(dir).filter((n) => !n.startsWith('.')).length).toBe(before);
+  expect(readdirSync(dir).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
+}, 120_000);
