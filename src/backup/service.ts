@@ -6,6 +6,7 @@ import { connectClient } from '../db/connect.ts';
 import { withAdvisoryLock } from '../db/advisory-lock.ts';
 import { AbortedError, AxisorError, PrerequisiteError, UsageError } from '../errors.ts';
 import { sweepTempDirsOnce } from '../pgtools/tempdirs.ts';
+import { sweepSideDatabases } from '../restore/target.ts';
 import { formatBytes } from '../render/output.ts';
 import { classifyFailure, freeBytes, pathError } from './classify.ts';
 import { claimTempDir, cleanStaleTemps, listCatalog, TMP_PREFIX } from './catalog.ts';
@@ -68,6 +69,9 @@ export async function runBackup(config: AxisorConfig, opts: BackupOptions): Prom
       };
       const prefix = slotPrefix(info.database, backupDir);
       await reconcileSlots(control, prefix, backupDir, info.database);
+      // A killed restore or verify on this host left a side database (a full copy of the data): drop it now.
+      const swept = await sweepSideDatabases(control).catch(() => null);
+      for (const p of swept?.problems ?? []) warn(p);
       const startedAt = opts.now?.() ?? new Date();
       let type = opts.type;
       let promotedBecause: string | null = null;

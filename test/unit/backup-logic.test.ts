@@ -267,3 +267,32 @@ describe('leftovers of killed runs', () => {
     }
   });
 });
+
+describe('failure classification', () => {
+  test('a server that goes away mid-run is recognised in node-postgres and libpq wording', async () => {
+    const { isConnectionLost, classifyFailure } = await import('../../src/backup/classify.ts');
+    const { ToolError, ConnectionError } = await import('../../src/errors.ts');
+    expect(isConnectionLost(new Error('Connection terminated unexpectedly'))).toBe(true);
+    expect(isConnectionLost(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }))).toBe(true);
+    expect(isConnectionLost(new ToolError('failed', 'pg_restore failed (exit 1)', { stderrTail: 'pg_restore: error: server closed the connection unexpectedly' }))).toBe(true);
+    expect(isConnectionLost(new ToolError('failed', 'pg_restore failed (exit 1)', { stderrTail: 'ERROR: relation "x" does not exist' }))).toBe(false);
+    const lost = await classifyFailure(new Error('Connection terminated unexpectedly'), { what: 'restore into x', outcome: 'the target was not changed' });
+    expect((lost as InstanceType<typeof ConnectionError>).code).toBe('connection.lost');
+    const reset = await classifyFailure(new ConnectionError('reset', 'connection reset'), { what: 'backup', outcome: 'nothing was published', connected: true });
+    expect((reset as InstanceType<typeof ConnectionError>).code).toBe('connection.lost');
+    const atStart = await classifyFailure(new ConnectionError('refused', 'refused'), { what: 'backup', outcome: 'nothing was published' });
+    expect((atStart as InstanceType<typeof ConnectionError>).code).toBe('connection.refused');
+  });
+  test('ENOSPC is 74 with the free space; EACCES, ENOTDIR and EEXIST are 73 naming path and OS user; anything else passes through', async () => {
+    const { classifyFailure, pathError } = await import('../../src/backup/classify.ts');
+    const { tmpdir } = await import('node:os');
+    const full = await classifyFailure(Object.assign(new Error('write ENOSPC'), { code: 'ENOSPC' }), { dir: tmpdir(), needBytes: 5e9, what: 'backup of x', outcome: 'nothing was published' });
+    expect(full).toMatchObject({ code: 'no_space.disk_full', exitCode: 74 });
+    expect((full as Error).message).toMatch(/free; it needs about 4\.7 GB/);
+    for (const code of ['EACCES', 'EPERM']) expect(pathError(Object.assign(new Error('x'), { code }), '/b', 'cannot write')).toMatchObject({ code: 'path.permission', exitCode: 73 });
+    for (const code of ['ENOTDIR', 'EEXIST']) expect(pathError(Object.assign(new Error('x'), { code }), '/b', 'cannot write')).toMatchObject({ code: 'path.not_a_directory' });
+    expect(pathError(Object.assign(new Error('x'), { code: 'EACCES' }), '/b', 'cannot write')!.message).toMatch(/\/b: permission denied for OS user .*uid \d+/);
+    const other = new Error('something else');
+    expect(await classifyFailure(other, { what: 'backup', outcome: '' })).toBe(other);
+  });
+});
