@@ -173,7 +173,7 @@ async function swapIntoTarget(admin: pg.Client, side: string, target: string, ex
       await admin.query(`ALTER DATABASE ${quoteIdent(target)} RENAME TO ${quoteIdent(old)}`).catch((err) => {
         throw new RefusedError('target_busy', `cannot replace ${target}: ${(err as Error).message}`, { hint: 'disconnect its sessions (applications, psql) and retry; the target was not changed' });
       });
-      await markSideDatabase(admin, old, 'replaced', target);
+      await markSideDatabase(admin, old, 'replaced', target, true);
     }
     await admin.query(`ALTER DATABASE ${quoteIdent(side)} RENAME TO ${quoteIdent(target)}`);
     await admin.query(`COMMENT ON DATABASE ${quoteIdent(target)} IS NULL`);

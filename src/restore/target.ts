@@ -61,8 +61,27 @@ export function sideComment(purpose: SideMark['purpose'], target?: string): stri
   return MARK + JSON.stringify(mark);
 }
 
-export async function markSideDatabase(admin: pg.Client, name: string, purpose: SideMark['purpose'], target?: string): Promise<void> {
-  await admin.query(`COMMENT ON DATABASE ${quoteIdent(name)} IS ${quoteLiteral(sideComment(purpose, target))}`);
+/**
+ * Marks a side database. The mark must be durable before any work goes into the database: with
+ * synchronous_commit = off a server crash right after could lose it and leave an unmarked copy nobody sweeps, so
+ * this commit waits for its WAL flush. Inside a caller's transaction (the swap) it only sets the comment.
+ */
+export async function markSideDatabase(admin: pg.Client, name: string, purpose: SideMark['purpose'], target?: string, inTransaction = false): Promise<void> {
+  const comment = `COMMENT ON DATABASE ${quoteIdent(name)} IS ${quoteLiteral(sideComment(purpose, target))}`;
+  if (inTransaction) {
+    await admin.query(`SET LOCAL synchronous_commit = on`);
+    await admin.query(comment);
+    return;
+  }
+  await admin.query('BEGIN');
+  try {
+    await admin.query('SET LOCAL synchronous_commit = on');
+    await admin.query(comment);
+    await admin.query('COMMIT');
+  } catch (err) {
+    await admin.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
 }
 
 /**
