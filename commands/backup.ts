@@ -34,7 +34,8 @@ function int(value: string | undefined, flag: string, fallback: number): number 
 
 /** The newest usable backup's id (damaged entries are skipped: verifying them would only repeat the damage). */
 async function latestBackupId(dir: string): Promise<string> {
-  const { listCatalog } = await catalog();
+  const { listCatalog, requireBackupDir } = await catalog();
+  await requireBackupDir(dir);
   const usable = (await listCatalog(dir)).filter((e) => e.manifest !== null);
   const last = usable[usable.length - 1];
   if (!last) throw new NotFoundError('backup', `no backups in ${dir}`, { hint: 'take one with axisor-db backup, or pass --backup-dir / AXISOR_BACKUP_DIR' });
@@ -69,7 +70,8 @@ export function configure(cmd: Command, ctx: CliContext): void {
 
   defineAction(sub(cmd, 'list', 'list the complete backups (oldest first)'), ctx, async ({ config }) => {
     const dir = config().backupDir;
-    const [{ listCatalog }, { toListResult, renderList }] = await Promise.all([catalog(), views()]);
+    const [{ listCatalog, requireBackupDir }, { toListResult, renderList }] = await Promise.all([catalog(), views()]);
+    await requireBackupDir(dir);
     return { result: toListResult(dir, await listCatalog(dir)), render: renderList };
   }, { connects: false });
 
@@ -79,7 +81,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
     return { result: manifest, render: renderShow };
   }, { connects: false });
 
-  const verify = sub(cmd, 'verify', 'check every file\'s sha256, then restore into a scratch database and compare rows and content (exit 65 on any mismatch)')
+  const verify = sub(cmd, 'verify', 'check every file\'s sha256, then restore into a scratch database and compare row counts and content digests, whatever the row order (exit 65 only for a real difference)')
     .argument('[id]', 'backup id').option('--latest', 'the newest backup in --backup-dir (for cron: no id to look up)').option('--no-drill', 'checksums only').option('-j, --jobs <n>', 'parallel restore streams for the drill').option('--maintenance-db <name>', 'database to connect to for CREATE/DROP DATABASE', 'postgres');
   defineAction<{ latest?: boolean; drill: boolean; jobs?: string; maintenanceDb: string }>(verify, ctx, async ({ args, opts, out, config }) => {
     if (Boolean(args[0]) === Boolean(opts.latest)) throw new UsageError('give a backup id or --latest (one of them)', { hint: 'axisor-db backup verify --latest, or an id from axisor-db backup list' });
@@ -96,12 +98,18 @@ export function configure(cmd: Command, ctx: CliContext): void {
 
   const prune = sub(cmd, 'prune', 'delete backups that no retention rule keeps (never one a kept incremental needs)')
     .option('--keep-last <n>', 'keep the newest N backups').option('--keep-daily <n>', 'keep the newest backup of each of the last N days (UTC)')
-    .option('--keep-weekly <n>', 'keep the newest backup of each of the last N ISO weeks').option('--dry-run', 'explain what would be deleted and why; delete nothing');
-  defineAction<{ keepLast?: string; keepDaily?: string; keepWeekly?: string; dryRun?: boolean }>(prune, ctx, async ({ opts, config }) => {
-    if (opts.keepLast === undefined && opts.keepDaily === undefined && opts.keepWeekly === undefined) {
+    .option('--keep-weekly <n>', 'keep the newest backup of each of the last N ISO weeks')
+    .option('--keep-schema-only <n>', 'keep the newest N schema-only backups (they never count for the rules above; without this rule all are kept)')
+    .option('--dry-run', 'explain what would be deleted and why; delete nothing')
+    .addHelpText('after', '\nExamples:\n  axisor-db backup prune --keep-last 48 --keep-daily 14 --keep-weekly 8 --dry-run\n  axisor-db backup prune --keep-last 7 --keep-schema-only 2\n');
+  defineAction<{ keepLast?: string; keepDaily?: string; keepWeekly?: string; keepSchemaOnly?: string; dryRun?: boolean }>(prune, ctx, async ({ opts, config }) => {
+    if (opts.keepLast === undefined && opts.keepDaily === undefined && opts.keepWeekly === undefined && opts.keepSchemaOnly === undefined) {
       throw new UsageError('prune needs at least one rule', { hint: 'e.g. --keep-last 7 --keep-daily 7 --keep-weekly 4 (add --dry-run to preview)' });
     }
-    const rules = { keepLast: int(opts.keepLast, '--keep-last', 0), keepDaily: int(opts.keepDaily, '--keep-daily', 0), keepWeekly: int(opts.keepWeekly, '--keep-weekly', 0) };
+    const rules = {
+      keepLast: int(opts.keepLast, '--keep-last', 0), keepDaily: int(opts.keepDaily, '--keep-daily', 0), keepWeekly: int(opts.keepWeekly, '--keep-weekly', 0),
+      keepSchemaOnly: opts.keepSchemaOnly === undefined ? null : int(opts.keepSchemaOnly, '--keep-schema-only', 0),
+    };
     const [{ runPrune }, { renderPrune }] = await Promise.all([import('../src/backup/prune.ts'), views()]);
     return { result: await runPrune(config().backupDir, rules, Boolean(opts.dryRun)), render: renderPrune };
   }, { connects: false });

@@ -10,19 +10,22 @@ import type { RestoreResult } from '../src/restore/service.ts';
 const DEFAULT_JOBS = Math.max(2, Math.min(4, availableParallelism()));
 
 function render(r: RestoreResult, out: import('../src/render/index.ts').Output): void {
+  for (const w of r.warnings) out.warn(w);
   out.print(renderKeyValues([
-    ['restored', r.id], ['chain', r.chain.join(' -> ')], ['into', `${r.targetDb}${r.replacedExisting ? ' (replaced)' : ''}`], ['tables', r.tables.length],
+    ['restored', r.id + (r.schemaOnly ? ' (schema-only: no rows)' : '')], ['chain', r.chain.join(' -> ')], ['into', `${r.targetDb}${r.replacedExisting ? ' (replaced)' : ''}`], ['tables', r.tables.length], ['rows', r.rows],
     ['to time', r.toTime], ['replayed', r.replay ? `${r.replay.transactions} transactions, ${r.replay.changes} changes${r.replay.lastCommit ? `, last commit ${r.replay.lastCommit}` : ''}` : null],
-    ['foreign keys skipped', r.droppedForeignKeys || null], ['checked', `${r.checkedFiles} files, ${formatBytes(r.checkedBytes)}`], ['took', `${(r.durationMs / 1000).toFixed(1)} s`],
+    ['foreign keys skipped', r.droppedForeignKeys || null],
+    ['foreign keys NOT VALID', r.notValidForeignKeys.length ? r.notValidForeignKeys.map((f) => `${f.table}.${f.constraint} (${f.reason})`).join('; ') : null],
+    ['swept', r.sweptDatabases.length ? `side databases of killed runs: ${r.sweptDatabases.join(', ')}` : null], ['checked', `${r.checkedFiles} files, ${formatBytes(r.checkedBytes)}`], ['took', `${(r.durationMs / 1000).toFixed(1)} s`],
   ]));
 }
 
 export function configure(cmd: Command, ctx: CliContext): void {
   cmd
     .argument('[id]', 'backup id (see `axisor-db backup list`)')
-    .option('--latest', 'the newest backup of the configured database')
-    .option('--target-db <name>', 'database to restore into (created if missing)')
-    .option('--clean', 'replace a non-empty target (dropped only after the restore succeeded)')
+    .option('--latest', 'the newest backup with data of the configured database (never a schema-only one)')
+    .option('--target-db <name>', 'database to restore into (created if missing; never template0/template1/postgres or the --maintenance-db)')
+    .option('--clean', 'replace a non-empty target (dropped only after the restore succeeded; refused while it has open sessions)')
     .option('--to-time <timestamp>', 'replay changes committed up to this time (ISO 8601)')
     .option('--table <name...>', 'restore only these tables (schema.table or table)')
     .option('-j, --jobs <n>', `parallel streams (default ${DEFAULT_JOBS})`)
@@ -42,6 +45,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
         env: ctx.env, onProgress: progress.report, signal: ctx.signal,
       });
       progress.stop(`restored ${result.id} into ${result.targetDb}`);
+      if (out.json) for (const w of result.warnings) out.warn(w); // the human view prints them itself
       return { result, render };
     } finally {
       progress.stop();

@@ -1,5 +1,6 @@
 import { userInfo } from 'node:os';
 import { main } from './cli/main.ts';
+import { killChildren } from './pgtools/child-registry.ts';
 
 // The process edge: the only place that reads process.* and sets the exit code.
 
@@ -17,6 +18,8 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     interrupts++;
     if (interrupts > 1) process.exit(130);
     controller.abort(new Error(`received ${sig}`));
+    // Children run in their own process groups (src/pgtools/children.ts): stop them so the run can unwind.
+    killChildren('SIGTERM');
   });
 }
 let osUser: string | undefined;

@@ -1,7 +1,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { AxisorError, IntegrityError, NotFoundError, UsageError } from '../errors.ts';
+import { AxisorError, IntegrityError, NotFoundError, PathError, UsageError } from '../errors.ts';
+import { pathError } from './classify.ts';
 import { isBackupId } from './id.ts';
 import { processAlive, removeDir, writeFileDurable } from './fsx.ts';
 import { readManifest, type Manifest } from './manifest.ts';
@@ -47,8 +48,25 @@ export async function listCatalog(backupDir: string): Promise<CatalogEntry[]> {
   return entries.sort((a, b) => key(a) - key(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
+/**
+ * The backup directory must exist for list, show, verify, prune and restore: a typo in --backup-dir is "does not
+ * exist" (66), never an empty catalog (exit 0) or "no backup of X".
+ */
+export async function requireBackupDir(backupDir: string): Promise<void> {
+  let st;
+  try {
+    st = await stat(backupDir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new NotFoundError('backup_dir', `the backup directory ${backupDir} does not exist`, { hint: 'check --backup-dir (or AXISOR_BACKUP_DIR); `axisor-db backup` creates it' });
+    throw pathError(err, backupDir, 'cannot read the backup directory') ?? err;
+  }
+  if (!st.isDirectory()) throw new PathError('not_a_directory', `the backup directory ${backupDir} is a file, not a directory`, { hint: 'check --backup-dir (or AXISOR_BACKUP_DIR)' });
+}
+
 export async function findBackup(backupDir: string, id: string): Promise<{ dir: string; manifest: Manifest }> {
   if (!isBackupId(id)) throw new UsageError(`'${id}' is not a backup id (like 20250126T020000Z-full-1a2b)`, { hint: 'run `axisor-db backup list` for the ids' });
+  await requireBackupDir(backupDir);
   const dir = join(backupDir, id);
   try {
     return { dir, manifest: await readManifest(dir, id) };
@@ -60,11 +78,21 @@ export async function findBackup(backupDir: string, id: string): Promise<{ dir: 
   }
 }
 
-/** The newest usable backup (optionally of one database). */
+/**
+ * The newest usable backup that holds data (optionally of one database). Schema-only backups are never "latest":
+ * restoring one gives an empty database; they are restored by id only.
+ */
 export async function findLatest(backupDir: string, database?: string): Promise<{ dir: string; manifest: Manifest }> {
+  await requireBackupDir(backupDir);
   const all = (await listCatalog(backupDir)).filter((e) => e.manifest && (!database || e.manifest.database === database));
-  const last = all[all.length - 1];
-  if (!last) throw new NotFoundError('backup', `no backup${database ? ` of ${database}` : ''} in ${backupDir}`, { hint: 'take one with `axisor-db backup --type full`' });
+  const data = all.filter((e) => e.manifest!.type !== 'schema-only');
+  const last = data[data.length - 1];
+  if (!last) {
+    const schemaOnly = all.length - data.length;
+    throw new NotFoundError('backup', `no backup with data${database ? ` of ${database}` : ''} in ${backupDir}${schemaOnly ? ` (${schemaOnly} schema-only backup(s) are not restore points)` : ''}`, {
+      hint: schemaOnly ? 'take one with `axisor-db backup --type full`, or restore a schema-only backup by its id' : 'take one with `axisor-db backup --type full`',
+    });
+  }
   return { dir: last.dir, manifest: last.manifest! };
 }
 

@@ -1,4 +1,5 @@
-import { join } from 'node:path';
+import { realpath } from 'node:fs/promises';
+import { join, sep } from 'node:path';
 import { IntegrityError } from '../errors.ts';
 import type { ProgressFn } from '../render/output.ts';
 import { sha256File } from './fsx.ts';
@@ -15,9 +16,16 @@ export interface ChecksumReport {
 export async function checkFiles(dir: string, m: Manifest, onProgress?: ProgressFn): Promise<ChecksumReport> {
   const bad: ChecksumReport['bad'] = [];
   let bytes = 0;
+  const root = await realpath(dir);
   for (const f of m.files) {
     try {
-      const got = await sha256File(join(dir, f.path));
+      // A symlink inside the backup must not make us read (and trust) a file outside it.
+      const real = await realpath(join(dir, f.path));
+      if (!real.startsWith(root + sep)) {
+        bad.push({ path: f.path, problem: 'resolves outside the backup directory (symlink)' });
+        continue;
+      }
+      const got = await sha256File(real);
       bytes += got.bytes;
       if (got.bytes !== f.bytes) bad.push({ path: f.path, problem: `size ${got.bytes}, manifest says ${f.bytes}` });
       else if (got.sha256 !== f.sha256) bad.push({ path: f.path, problem: 'sha256 differs from the manifest' });

@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { execa, type ResultPromise } from 'execa';
+import type { ResultPromise } from 'execa';
+import { spawnChild } from '../pgtools/children.ts';
 import type { ConnectionSettings } from '../config/types.ts';
 import { ToolError } from '../errors.ts';
-import { spawnPgTool, stderrTail, type PgTool } from '../pgtools/index.ts';
+import { firstErrorLine, spawnPgTool, stderrTail, type PgTool } from '../pgtools/index.ts';
 import type { Codec } from './compress.ts';
 import { fsyncPath, FILE_MODE } from './fsx.ts';
+import { RowDigest } from './row-digest.ts';
 
 /**
  * Session settings for every COPY in and out: COPY text of the same rows must be byte-identical in the backup
@@ -21,26 +23,20 @@ export function copySessionEnv(env: Readonly<Record<string, string | undefined>>
   };
 }
 
-/** Counts rows (COPY text ends every row with exactly one unescaped newline) and hashes the raw text. */
-class CountingHash extends Transform {
-  rows = 0;
-  bytes = 0;
-  private readonly hash = createHash('sha256');
+/** Counts rows and computes the order-independent row digest on the way to the compressor. */
+class DigestingPassThrough extends Transform {
+  readonly digest = new RowDigest();
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) this.rows++;
+    this.digest.update(chunk);
     cb(null, chunk);
-  }
-  digest(): string {
-    return this.hash.digest('hex');
   }
 }
 
 export interface ChunkDumpResult {
   rows: number;
   rawBytes: number;
-  contentSha256: string;
+  /** Order-independent digest of the rows' COPY text (see row-digest.ts). */
+  rowDigest: string;
   bytes: number;
   sha256: string;
 }
@@ -53,7 +49,8 @@ async function checkExit(p: ResultPromise, what: string): Promise<void> {
   const r = await p;
   if (r.exitCode !== 0 || r.signal) {
     const tail = stderrTail(r.stderr);
-    throw new ToolError('failed', `${what} failed (${r.signal ? `signal ${r.signal}` : `exit ${r.exitCode}`})${tail ? `: ${tail.split('\n').slice(-2).join(' | ')}` : ''}`, { stderrTail: tail });
+    const first = firstErrorLine(String(r.stderr ?? ''));
+    throw new ToolError('failed', `${what} failed (${r.signal ? `signal ${r.signal}` : `exit ${r.exitCode}`})${first ? `: ${first}` : ''}`, { stderrTail: tail });
   }
 }
 
@@ -72,8 +69,8 @@ export async function dumpChunk(o: {
   const { child: psql, cleanup } = spawnPgTool(o.psql, psqlArgs([
     'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', `SET TRANSACTION SNAPSHOT '${o.snapshot.replace(/'/g, "''")}'`, o.copySql, 'COMMIT',
   ]), o.conn, { baseEnv: o.env, execa: { stdin: 'ignore', stdout: 'pipe', buffer: { stdout: false, stderr: true } } });
-  const comp = o.codec.compress ? execa(o.codec.compress.bin, o.codec.compress.args, { env: { PATH: o.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: 'pipe', stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
-  const counter = new CountingHash();
+  const comp = o.codec.compress ? spawnChild(o.codec.compress.bin, o.codec.compress.args, { env: { PATH: o.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: 'pipe', stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
+  const counter = new DigestingPassThrough();
   const fileHash = createHash('sha256');
   let bytes = 0;
   const hasher = new Transform({
@@ -103,7 +100,8 @@ export async function dumpChunk(o: {
     cleanup();
   }
   await fsyncPath(o.outPath);
-  return { rows: counter.rows, rawBytes: counter.bytes, contentSha256: counter.digest(), bytes, sha256: fileHash.digest('hex') };
+  const rowDigest = counter.digest.digest();
+  return { rows: counter.digest.rows, rawBytes: counter.digest.bytes, rowDigest, bytes, sha256: fileHash.digest('hex') };
 }
 
 /** Loads one chunk file into a table: decompressor -> psql COPY FROM STDIN. */
@@ -114,7 +112,7 @@ export async function loadChunk(o: {
   const { child: psql, cleanup } = spawnPgTool(o.psql, psqlArgs([o.copySql]), o.conn, {
     baseEnv: o.env, execa: dec ? { stdin: 'pipe', stdout: 'ignore' } : { stdin: { file: o.file }, stdout: 'ignore' },
   });
-  const d = dec ? execa(dec.bin, dec.args, { env: { PATH: o.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
+  const d = dec ? spawnChild(dec.bin, dec.args, { env: { PATH: o.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
   try {
     await Promise.all([
       d ? pipeline(d.stdout as Readable, psql.stdin as Writable) : Promise.resolve(),
@@ -130,41 +128,42 @@ export async function loadChunk(o: {
 }
 
 /**
- * The drill's fingerprint: COPY a restored table out in physical order (a fresh table loaded chunk after chunk
- * keeps that order) and hash it in segments of the backed-up chunks' row counts.
+ * The row digest of a backup file, recomputed from its (checksummed) content: how manifests written before row
+ * digests existed are compared with a restored copy.
  */
-export async function hashTableChunks(o: {
-  psql: PgTool; conn: ConnectionSettings; env: Record<string, string | undefined>; copySql: string; chunkRows: number[];
-}): Promise<{ rows: number; contentSha256: string[] }> {
+export async function digestBackupFile(o: { file: string; codec: Codec; env: Readonly<Record<string, string | undefined>> }): Promise<{ rows: number; rowDigest: string }> {
+  const d = new RowDigest();
+  const dec = o.codec.decompress ? o.codec.decompress(o.file) : null;
+  if (!dec) {
+    for await (const chunk of createReadStream(o.file, { highWaterMark: 1 << 20 })) d.update(chunk as Buffer);
+  } else {
+    const p = spawnChild(dec.bin, dec.args, { env: { PATH: o.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: 'ignore', stdout: 'pipe', buffer: { stdout: false, stderr: true } });
+    try {
+      await Promise.all([
+        (async () => {
+          for await (const chunk of p.stdout as AsyncIterable<Buffer>) d.update(chunk);
+        })(),
+        checkExit(p, dec.bin),
+      ]);
+    } catch (err) {
+      killAll(p);
+      throw err;
+    }
+  }
+  const rowDigest = d.digest();
+  return { rows: d.rows, rowDigest };
+}
+
+/** The drill's order-independent fingerprint: COPY a restored table out and compute its row digest. */
+export async function digestTable(o: {
+  psql: PgTool; conn: ConnectionSettings; env: Record<string, string | undefined>; copySql: string;
+}): Promise<{ rows: number; rowDigest: string }> {
   const { child: psql, cleanup } = spawnPgTool(o.psql, psqlArgs([o.copySql]), o.conn, { baseEnv: o.env, execa: { stdin: 'ignore', stdout: 'pipe', buffer: { stdout: false, stderr: true } } });
-  const hashes: string[] = [];
-  let idx = 0;
-  let left = o.chunkRows[0] ?? Infinity;
-  let h = createHash('sha256');
-  let rows = 0;
-  const next = () => {
-    hashes.push(h.digest('hex'));
-    h = createHash('sha256');
-    idx++;
-    left = o.chunkRows[idx] ?? Infinity;
-  };
+  const d = new RowDigest();
   try {
     await Promise.all([
       (async () => {
-        for await (const chunk of psql.stdout as AsyncIterable<Buffer>) {
-          let start = 0;
-          while (left === 0) next();
-          for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) {
-            rows++;
-            if (--left === 0) {
-              h.update(chunk.subarray(start, i + 1));
-              start = i + 1;
-              next();
-            }
-          }
-          if (start < chunk.length) h.update(chunk.subarray(start));
-        }
-        while (idx < o.chunkRows.length) next();
+        for await (const chunk of psql.stdout as AsyncIterable<Buffer>) d.update(chunk);
       })(),
       checkExit(psql, 'psql COPY'),
     ]);
@@ -174,5 +173,6 @@ export async function hashTableChunks(o: {
   } finally {
     cleanup();
   }
-  return { rows, contentSha256: hashes.slice(0, o.chunkRows.length) };
+  const rowDigest = d.digest();
+  return { rows: d.rows, rowDigest };
 }

@@ -8,6 +8,7 @@ import { DIR_MODE, FILE_MODE, fsyncPath, sha256File } from './fsx.ts';
 import { listTables, readSequences, schemaFingerprint, type ServerInfo, type SourceTable } from './introspect.ts';
 import type { Manifest, ManifestFile, TableEntry } from './manifest.ts';
 import { runLimited } from './pool.ts';
+import { ROW_DIGEST_ALGORITHM } from './row-digest.ts';
 import { exportSnapshot } from './slots.ts';
 import type { RunContext } from './types.ts';
 
@@ -123,13 +124,13 @@ export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<M
 
 async function buildManifest(
   ctx: RunContext, p: FullParams,
-  d: { tables: SourceTable[]; chunkResults: Map<string, { file: string; rows: number; rawBytes: number; contentSha256: string; bytes: number; sha256: string }>; sequences: Manifest['sequences']; fingerprint: string; consistentAt: string; snapshot: { name: string; lsn: string | null; slot: string | null }; pgDump: PgTool },
+  d: { tables: SourceTable[]; chunkResults: Map<string, { file: string; rows: number; rawBytes: number; rowDigest: string; bytes: number; sha256: string }>; sequences: Manifest['sequences']; fingerprint: string; consistentAt: string; snapshot: { name: string; lsn: string | null; slot: string | null }; pgDump: PgTool },
 ): Promise<Manifest> {
   const files: ManifestFile[] = [{ path: 'schema.dump', ...(await sha256File(join(ctx.tmpDir, 'schema.dump'))) }];
   const tables: TableEntry[] = d.tables.map((t, ti) => {
     const chunks = [...d.chunkResults.entries()].filter(([k]) => k.startsWith(`${ti}:`)).sort((a, b) => Number(a[0].split(':')[1]) - Number(b[0].split(':')[1])).map(([, r]) => {
       files.push({ path: r.file, bytes: r.bytes, sha256: r.sha256 });
-      return { file: r.file, rows: r.rows, rawBytes: r.rawBytes, contentSha256: r.contentSha256 };
+      return { file: r.file, rows: r.rows, rawBytes: r.rawBytes, rowDigest: r.rowDigest };
     });
     return {
       schema: t.schema, name: t.name, columns: t.columns, rows: chunks.reduce((s, c) => s + c.rows, 0), chunks,
@@ -142,7 +143,7 @@ async function buildManifest(
     database: p.info.database, encoding: p.info.encoding, server: { version: p.info.version, versionNum: p.info.versionNum },
     tools: { axisorDb: ctx.opts.toolVersion, pgDump: d.pgDump.version, compressor: ctx.compressorVersion },
     startedAt: ctx.startedAt.toISOString(), finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - ctx.startedAt.getTime(),
-    compression: ctx.codec.name,
+    compression: ctx.codec.name, rowDigestAlgorithm: ROW_DIGEST_ALGORITHM,
     snapshot: { name: d.snapshot.name, lsn: d.snapshot.lsn },
     slot: d.snapshot.slot ? { name: d.snapshot.slot, plugin: 'wal2json' } : null,
     lsn: null, consistentAt: d.consistentAt, commitTimes: null, schemaFingerprint: d.fingerprint,

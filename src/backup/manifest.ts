@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join, posix } from 'node:path';
 import { IntegrityError, NotFoundError } from '../errors.ts';
 import { writeFileDurable } from './fsx.ts';
 import type { BackupType } from './id.ts';
@@ -22,9 +22,15 @@ export interface ManifestFile {
 export interface TableChunk {
   file: string;
   rows: number;
-  /** Uncompressed COPY text bytes and their sha256: the content fingerprint the restore drill recomputes. */
+  /** Uncompressed COPY text bytes. */
   rawBytes: number;
-  contentSha256: string;
+  /**
+   * Order-independent digest of the stream's rows (row-digest.ts, algorithm in Manifest.rowDigestAlgorithm): the
+   * content fingerprint the restore drill recomputes. Absent in manifests written before it existed.
+   */
+  rowDigest?: string;
+  /** Older manifests: sha256 of the stream's COPY text in physical order (reordering on reload changes it). */
+  contentSha256?: string;
 }
 
 export interface TableEntry {
@@ -73,6 +79,8 @@ export interface Manifest {
   finishedAt: string;
   durationMs: number;
   compression: Compression;
+  /** Algorithm of the chunks' rowDigest (absent in older manifests). */
+  rowDigestAlgorithm?: string;
   /** Full: the exported snapshot the data was read in; its LSN (slot consistent point) if a chain starts here. */
   snapshot: { name: string; lsn: string | null } | null;
   /** Logical slot that feeds this chain's incrementals, or null if the chain cannot continue. */
@@ -121,5 +129,34 @@ export async function readManifest(dir: string, id: string): Promise<Manifest> {
   if (m.format !== MANIFEST_FORMAT || m.id !== id) {
     throw new IntegrityError('manifest_format', `the manifest of backup ${id} has format ${m.format} / id ${m.id}`, { hint: 'this backup was written by an incompatible axisor-db version or renamed' });
   }
+  validateManifestPaths(m);
   return m;
+}
+
+/** A manifest path is a plain relative path below the backup directory: no '..', no absolute path, no oddities. */
+export function isConfinedPath(p: unknown): boolean {
+  if (typeof p !== 'string' || p === '' || p.includes('\0') || p.includes('\\') || isAbsolute(p)) return false;
+  if (posix.normalize(p) !== p) return false;
+  return p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
+}
+
+/**
+ * Every path a restore or verify will read must be confined to the backup directory and listed in files[] (so its
+ * size and sha256 are checked before it is used). A manifest that breaks this is damaged or hostile: 65.
+ */
+export function validateManifestPaths(m: Manifest): void {
+  const bad = (what: string) => new IntegrityError('manifest_path', `the manifest of backup ${m.id} is invalid: ${what}`, { hint: 'the backup directory was modified or damaged; restore from another backup' });
+  if (!Array.isArray(m.files) || !Array.isArray(m.tables)) throw bad('files[] or tables[] is missing');
+  const listed = new Set<string>();
+  for (const f of m.files) {
+    if (!isConfinedPath(f?.path)) throw bad(`file path ${JSON.stringify(f?.path)} is not inside the backup directory`);
+    listed.add(f.path);
+  }
+  if ((m.type === 'full' || m.type === 'schema-only') && !listed.has('schema.dump')) throw bad('schema.dump is not listed in files[]');
+  for (const t of m.tables) {
+    for (const c of t.chunks ?? []) {
+      if (!isConfinedPath(c?.file)) throw bad(`the data file ${JSON.stringify(c?.file)} of ${t.schema}.${t.name} is not inside the backup directory`);
+      if (!listed.has(c.file)) throw bad(`the data file ${c.file} of ${t.schema}.${t.name} is not listed (with a checksum) in files[]`);
+    }
+  }
 }

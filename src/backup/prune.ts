@@ -1,7 +1,7 @@
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../errors.ts';
-import { listCatalog, TMP_PREFIX } from './catalog.ts';
+import { listCatalog, requireBackupDir, TMP_PREFIX } from './catalog.ts';
 import { fsyncPath, removeDir } from './fsx.ts';
 import type { Manifest } from './manifest.ts';
 
@@ -9,6 +9,8 @@ export interface PruneRules {
   keepLast: number;
   keepDaily: number;
   keepWeekly: number;
+  /** Schema-only backups kept per database (they never count for the data rules); null: keep them all. */
+  keepSchemaOnly: number | null;
 }
 
 export interface PruneDecision {
@@ -43,17 +45,23 @@ function isoWeek(d: Date): string {
 /**
  * Decides what retention keeps, per database: the newest N backups, the newest of each of the last D days and
  * W ISO weeks (UTC), always the newest backup; then every backup a kept incremental needs to be restored
- * (its parents up to the full). Pure: the caller deletes.
+ * (its parents up to the full). Only backups with data (full, incremental) count for these rules: a schema-only
+ * backup restores no rows, so it must never be the pick that makes a data backup go. Schema-only backups have
+ * their own rule (the newest N; all kept without it). Pure: the caller deletes.
  */
 export function planPrune(manifests: Manifest[], rules: PruneRules): PruneDecision[] {
-  for (const [k, v] of Object.entries(rules)) if (!Number.isInteger(v) || v < 0) throw new UsageError(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} must be a whole number >= 0`);
+  for (const [k, v] of Object.entries(rules)) if (v !== null && (!Number.isInteger(v) || v < 0)) throw new UsageError(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} must be a whole number >= 0`);
   const reasons = new Map<string, string[]>(manifests.map((m) => [m.id, []]));
   const byDb = new Map<string, Manifest[]>();
   for (const m of manifests) byDb.set(m.database, [...(byDb.get(m.database) ?? []), m]);
   const byId = new Map(manifests.map((m) => [m.id, m]));
-  for (const list of byDb.values()) {
+  const newestFirst = (list: Manifest[]) => [...list].sort((a, b) => Date.parse(b.startedAt) - Date.parse(a.startedAt) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  for (const all of byDb.values()) {
+    const schemaOnly = newestFirst(all.filter((m) => m.type === 'schema-only'));
+    if (rules.keepSchemaOnly === null) for (const m of schemaOnly) reasons.get(m.id)!.push('schema-only (kept: no --keep-schema-only rule)');
+    else schemaOnly.slice(0, rules.keepSchemaOnly).forEach((m, i) => reasons.get(m.id)!.push(`keep-schema-only ${i + 1}/${rules.keepSchemaOnly}`));
     // Newest first by start time: ids carry whole seconds only (see listCatalog).
-    const newest = [...list].sort((a, b) => Date.parse(b.startedAt) - Date.parse(a.startedAt) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    const newest = newestFirst(all.filter((m) => m.type !== 'schema-only'));
     newest[0] && reasons.get(newest[0].id)!.push('newest backup');
     newest.slice(0, rules.keepLast).forEach((m, i) => reasons.get(m.id)!.push(`keep-last ${i + 1}/${rules.keepLast}`));
     const bucket = (key: (d: Date) => string, n: number, label: string) => {
@@ -79,11 +87,12 @@ export function planPrune(manifests: Manifest[], rules: PruneRules): PruneDecisi
   }
   return manifests.map((m) => {
     const r = reasons.get(m.id)!;
-    return { id: m.id, database: m.database, type: m.type, finishedAt: m.finishedAt, bytes: m.totals.bytes, keep: r.length > 0, reasons: r.length > 0 ? r : ['matched no keep rule'] };
+    return { id: m.id, database: m.database, type: m.type, finishedAt: m.finishedAt, bytes: m.totals.bytes, keep: r.length > 0, reasons: r.length > 0 ? r : [m.type === 'schema-only' ? 'schema-only, beyond --keep-schema-only' : 'matched no keep rule'] };
   });
 }
 
 export async function runPrune(backupDir: string, rules: PruneRules, dryRun: boolean): Promise<PruneResult> {
+  await requireBackupDir(backupDir);
   const catalog = await listCatalog(backupDir);
   const decisions = planPrune(catalog.filter((e) => e.manifest).map((e) => e.manifest!), rules);
   if (!dryRun) {

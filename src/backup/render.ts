@@ -57,11 +57,14 @@ export function renderVerify(r: VerifyResult, out: Output): void {
     ['backup', r.id], ['chain', r.chain.join(' -> ')],
     ['checksums', r.checksums.ok ? `ok (${r.checksums.files} files, ${formatBytes(r.checksums.bytes)})` : out.c.red(`FAILED: ${r.checksums.bad.map((b) => `${b.backup}/${b.path} ${b.problem}`).join('; ')}`)],
     ['restore drill', !r.drill.ran ? 'not run' : r.drill.ok ? `ok (${r.drill.tables.length} tables)` : out.c.red(`FAILED${r.drill.error ? `: ${r.drill.error}` : ''}`)],
+    ['compared', r.drill.compared?.summary ?? null],
+    ['foreign keys NOT VALID', r.drill.notValidForeignKeys.length ? r.drill.notValidForeignKeys.map((f) => `${f.table}.${f.constraint}`).join(', ') + ' (the backed-up data violates them; a restore creates them NOT VALID)' : null],
     ['took', secs(r.durationMs)],
   ]));
   if (r.drill.tables.length > 0) {
+    const label = { identical: 'identical', differs: 'DIFFERS', 'not-compared': 'not compared' } as const;
     out.print(renderTable(['table', 'rows expected', 'rows restored', 'content', 'ok'], r.drill.tables.map((t) => [
-      `${t.schema}.${t.name}`, t.expectedRows, t.rows, t.contentMatches === null ? 'n/a' : t.contentMatches ? 'identical' : 'DIFFERS', t.ok ? 'yes' : out.c.red('NO'),
+      `${t.schema}.${t.name}`, t.expectedRows, t.rows, t.content === 'differs' ? out.c.red(label[t.content]) : label[t.content], t.ok ? 'yes' : out.c.red('NO'),
     ])));
   }
 }

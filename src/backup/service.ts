@@ -1,9 +1,14 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AxisorConfig } from '../config/types.ts';
 import { connectClient } from '../db/connect.ts';
 import { withAdvisoryLock } from '../db/advisory-lock.ts';
 import { AbortedError, AxisorError, PrerequisiteError, UsageError } from '../errors.ts';
+import { sweepTempDirsOnce } from '../pgtools/tempdirs.ts';
+import { sweepSideDatabases } from '../restore/target.ts';
+import { formatBytes } from '../render/output.ts';
+import { classifyFailure, freeBytes, pathError } from './classify.ts';
 import { claimTempDir, cleanStaleTemps, listCatalog, TMP_PREFIX } from './catalog.ts';
 import { codecFor, probeCodec } from './compress.ts';
 import { writeFullBackup } from './full.ts';
@@ -39,19 +44,34 @@ export async function runBackup(config: AxisorConfig, opts: BackupOptions): Prom
   const codec = codecFor(opts.compression, opts.compressLevel);
   const compressorVersion = await probeCodec(codec, opts.env);
   const backupDir = config.backupDir;
-  await ensurePrivateDir(backupDir);
+  sweepTempDirsOnce();
+  await prepareBackupDir(backupDir);
   const removedTempDirs = await cleanStaleTemps(backupDir);
   const control = await connectClient(config, { applicationName: 'axisor-db backup', statementTimeoutMs: 0 });
+  const failure = { dir: backupDir, needBytes: null as number | null, what: 'backup', outcome: 'nothing was published', server: `${config.connection.host}:${config.connection.port}`, connected: true };
   try {
+    const preWarnings: string[] = [];
     const info = await serverInfo(control);
+    failure.what = `backup of ${info.database}`;
+    if (opts.type !== 'incremental') {
+      const est = await preflightSpace(control, backupDir, opts.type === 'schema-only' ? 'schema-only' : codec.name);
+      failure.needBytes = est.needBytes;
+      if (est.warning) {
+        opts.onWarning?.(est.warning);
+        preWarnings.push(est.warning);
+      }
+    }
     return await withAdvisoryLock(control, backupLockKey(info.database), { timeoutMs: opts.waitSeconds * 1000, pollMs: 200, label: `backup of ${info.database}`, waitFlag: '--wait <seconds>' }, async () => {
-      const warnings: string[] = [];
+      const warnings: string[] = [...preWarnings];
       const warn = (m: string) => {
         warnings.push(m);
         opts.onWarning?.(m);
       };
       const prefix = slotPrefix(info.database, backupDir);
       await reconcileSlots(control, prefix, backupDir, info.database);
+      // A killed restore or verify on this host left a side database (a full copy of the data): drop it now.
+      const swept = await sweepSideDatabases(control).catch(() => null);
+      for (const p of swept?.problems ?? []) warn(p);
       const startedAt = opts.now?.() ?? new Date();
       let type = opts.type;
       let promotedBecause: string | null = null;
@@ -80,9 +100,11 @@ export async function runBackup(config: AxisorConfig, opts: BackupOptions): Prom
           await publishDir(tmpDir, join(backupDir, id), backupDir);
           return { manifest, ctx };
         } catch (err) {
+          // Classify before removing the partial backup: a full disk must be seen (and its free space measured) full.
+          const classified = opts.signal?.aborted && !(err instanceof AxisorError) ? new AbortedError('backup interrupted; nothing was published', { cause: err })
+            : err instanceof IncrementalNeedsFull ? err : await classifyFailure(err, failure);
           await removeDir(tmpDir).catch(() => {});
-          if (opts.signal?.aborted && !(err instanceof AxisorError)) throw new AbortedError('backup interrupted; nothing was published', { cause: err });
-          throw err;
+          throw classified;
         }
       };
       let done: { manifest: Manifest; ctx: RunContext };
@@ -109,7 +131,38 @@ export async function runBackup(config: AxisorConfig, opts: BackupOptions): Prom
         files: m.files.length, durationMs: m.durationMs, slot: m.slot?.name ?? null, lsn: m.lsn, changes: m.changes, removedTempDirs, warnings,
       };
     });
+  } catch (err) {
+    throw await classifyFailure(err, failure);
   } finally {
     await control.end().catch(() => {});
   }
+}
+
+/**
+ * The backup directory exists (created 0700 if missing), is a directory, and this OS user can write to it:
+ * otherwise a PathError (73) naming the path and the user, before any connection is made.
+ */
+export async function prepareBackupDir(backupDir: string): Promise<void> {
+  try {
+    await ensurePrivateDir(backupDir);
+    const st = await stat(backupDir);
+    if (!st.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR', path: backupDir });
+    await access(backupDir, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    throw pathError(err, backupDir, 'cannot use the backup directory') ?? err;
+  }
+}
+
+/** Typical backup size as a share of pg_database_size (measured on Axisor data: zstd -1 0.30, gzip 0.39, none 0.75). */
+const SIZE_RATIO: Record<string, number> = { zstd: 0.35, gzip: 0.45, none: 0.85, 'schema-only': 0.001 };
+
+/** Pre-flight: about how much the backup needs, and a warning when the backup directory's file system has less free. */
+export async function preflightSpace(control: import('pg').Client, backupDir: string, kind: string): Promise<{ needBytes: number; freeBytes: number | null; warning: string | null }> {
+  const size = Number((await control.query<{ n: string }>('SELECT pg_database_size(current_database())::text AS n')).rows[0]!.n);
+  const needBytes = Math.ceil(size * (SIZE_RATIO[kind] ?? 1)) + 1024 * 1024;
+  const free = await freeBytes(backupDir);
+  const warning = free !== null && free < needBytes
+    ? `the backup needs about ${formatBytes(needBytes)} (database ${formatBytes(size)}, ${kind}) but only ${formatBytes(free)} is free in ${backupDir}; it will likely fail with exit 74`
+    : null;
+  return { needBytes, freeBytes: free, warning };
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { execa } from 'execa';
+import { spawnChild } from '../pgtools/children.ts';
 import { ToolError } from '../errors.ts';
 import { stderrTail } from '../pgtools/index.ts';
 import type { Codec } from './compress.ts';
@@ -28,7 +28,7 @@ export function openCompressedWriter(codec: Codec, outPath: string, env: Readonl
     },
   });
   const out = createWriteStream(outPath, { mode: FILE_MODE, flags: 'wx' });
-  const comp = codec.compress ? execa(codec.compress.bin, codec.compress.args, { env: { PATH: env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: 'pipe', stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
+  const comp = codec.compress ? spawnChild(codec.compress.bin, codec.compress.args, { env: { PATH: env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: 'pipe', stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
   const sink: Writable = comp ? (comp.stdin as Writable) : hasher;
   const done = comp ? pipeline(comp.stdout as Readable, hasher, out) : pipeline(hasher, out);
   done.catch(() => {});

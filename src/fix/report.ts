@@ -29,6 +29,7 @@ export function renderFix(r: FixReport, out: Output): void {
 }
 
 export function renderUndo(r: UndoOutcome, out: Output): void {
+  for (const w of r.warnings ?? []) out.warn(w);
   out.print(renderTable(['step', 'table', 'action', 'rows'], r.steps.map((s) => [s.step, s.table, s.action, s.rows]), { colAligns: ['right', 'left', 'left', 'right'] }));
   out.print(out.c.green(`run ${r.undoneRun} undone (recorded as run ${r.undoRunId})`));
 }

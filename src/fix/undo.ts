@@ -20,6 +20,8 @@ export interface UndoOutcome {
   steps: UndoStep[];
   /** session_replication_role = replica was used so FK triggers did not refuse re-inserted orphans. */
   replica: boolean;
+  /** Said out loud: rows put back with foreign-key checks off may be orphans again (validate lists them). */
+  warnings: string[];
 }
 
 async function columnsOf(client: Queryable, rel: string): Promise<string[]> {
@@ -103,5 +105,9 @@ export async function undoRun(client: Queryable, runId: string, undoRunId: strin
   }
   await client.query(`UPDATE ${RUNS} SET status = 'undone', undone_by = $2 WHERE run_id = $1`, [runId, undoRunId]);
   await finishRun(client, undoRunId, 'done', { steps });
-  return { undoneRun: runId, undoRunId, steps, replica };
+  const reinserted = steps.filter((s) => s.action === 'insert' && s.rows > 0);
+  const warnings = replica && reinserted.length > 0
+    ? [`undo re-inserted ${reinserted.reduce((n, s) => n + s.rows, 0)} row(s) into ${[...new Set(reinserted.map((s) => s.table))].join(', ')} with foreign-key checks off (session_replication_role = replica): rows whose parents are gone are orphans again and violate their foreign keys; \`axisor-db validate\` lists them, and a restore of a backup taken now creates those foreign keys NOT VALID`]
+    : [];
+  return { undoneRun: runId, undoRunId, steps, replica, warnings };
 }

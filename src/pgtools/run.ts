@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa, type Options, type ResultPromise } from 'execa';
+import type { Options, ResultPromise } from 'execa';
+import { spawnChild } from './children.ts';
+import { makeOwnedTempDir, sweepTempDirsOnce } from './tempdirs.ts';
 import type { ConnectionSettings } from '../config/types.ts';
 import { redact } from '../config/secrets.ts';
 import { ToolError } from '../errors.ts';
@@ -33,19 +34,57 @@ function escapePassfileField(s: string): string {
 }
 
 /**
+ * One private passfile per password per process, shared by its children and removed when the last user releases
+ * it (and on exit). It lives in `<tmp>/axisor-pass-<pid>-<start>-XXXXXX/` so that after a kill -9 the next run
+ * removes it (sweepTempDirs: only directories of dead owners).
+ */
+const passfiles = new Map<string, { dir: string; file: string; refs: number }>();
+let passfileExitHook = false;
+
+function acquirePassfile(password: string): { file: string; release: () => void } {
+  sweepTempDirsOnce();
+  let entry = passfiles.get(password);
+  if (!entry) {
+    const dir = makeOwnedTempDir('axisor-pass-');
+    const file = join(dir, 'pgpass');
+    writeFileSync(file, `*:*:*:*:${escapePassfileField(password)}\n`, { mode: 0o600 });
+    entry = { dir, file, refs: 0 };
+    passfiles.set(password, entry);
+    if (!passfileExitHook) {
+      passfileExitHook = true;
+      process.on('exit', () => {
+        for (const e of passfiles.values()) rmSync(e.dir, { recursive: true, force: true });
+      });
+    }
+  }
+  entry.refs++;
+  const e = entry;
+  let released = false;
+  return {
+    file: e.file,
+    release: () => {
+      if (released) return;
+      released = true;
+      if (--e.refs === 0) {
+        passfiles.delete(password);
+        rmSync(e.dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/**
  * Writes the password to a private passfile (0600 in a 0700 directory) for the duration of `fn`, so it
  * never appears on a command line or in the child's environment (`ps e` shows environments).
  * Without a password, returns no PGPASSFILE and libpq uses the user's own ~/.pgpass.
  */
 export async function withPassfile<T>(c: ConnectionSettings, fn: (env: Record<string, string>) => Promise<T>): Promise<T> {
   if (c.password === undefined) return fn({});
-  const dir = mkdtempSync(join(tmpdir(), 'axisor-pass-'));
-  const file = join(dir, 'pgpass');
+  const pf = acquirePassfile(c.password);
   try {
-    writeFileSync(file, `*:*:*:*:${escapePassfileField(c.password)}\n`, { mode: 0o600 });
-    return await fn({ PGPASSFILE: file });
+    return await fn({ PGPASSFILE: pf.file });
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    pf.release();
   }
 }
 
@@ -69,6 +108,21 @@ function childEnv(c: ConnectionSettings | undefined, opts: RunToolOptions, pass:
   return { ...env, ...(c ? libpqEnv(c, opts.database) : {}), ...pass };
 }
 
+/**
+ * The line that says what went wrong: the first error line of the tool's stderr (with its DETAIL), not the last,
+ * which for `pg_restore -j` is "a worker process died unexpectedly" while the cause (a constraint violation, a
+ * missing role) comes first. Falls back to the last lines.
+ */
+export function firstErrorLine(stderr: string): string {
+  const lines = redact(stderr).split('\n').map((l) => l.trim()).filter(Boolean);
+  const noise = /worker process died unexpectedly|errors ignored on restore|^pg_restore: (warning|from TOC entry)|^Command was:/i;
+  const i = lines.findIndex((l) => /\b(error|ERROR|FATAL|PANIC):/.test(l) && !noise.test(l));
+  if (i === -1) return lines.slice(-3).join(' | ');
+  const detail = lines.slice(i + 1, i + 3).find((l) => /^(DETAIL|HINT):/.test(l));
+  const last = lines[lines.length - 1]!;
+  return `${lines[i]}${detail ? ` ${detail}` : ''}${last !== lines[i] && i < lines.length - 1 && !/^(DETAIL|HINT|Command was):/.test(last) ? ` (last: ${last})` : ''}`;
+}
+
 export function stderrTail(stderr: unknown): string {
   const text = typeof stderr === 'string' ? stderr : Buffer.isBuffer(stderr) ? stderr.toString('utf8') : '';
   return redact(text.slice(-STDERR_TAIL).trim());
@@ -80,13 +134,14 @@ export function stderrTail(stderr: unknown): string {
  */
 export async function runPgTool(tool: PgTool, args: readonly string[], c: ConnectionSettings | undefined, opts: RunToolOptions = {}): Promise<{ stdout: string; stderr: string }> {
   const run = async (pass: Record<string, string>) => {
-    const result = await execa(tool.path, args, { env: childEnv(c, opts, pass), extendEnv: false, reject: false, stripFinalNewline: false, ...opts.execa });
+    const result = await spawnChild(tool.path, args, { env: childEnv(c, opts, pass), extendEnv: false, reject: false, stripFinalNewline: false, ...opts.execa });
     if (result.exitCode !== 0 || result.signal) {
       const tail = stderrTail(result.stderr);
       // A child that could not connect, or was refused a privilege, fails like the Node driver would (68/78, 67).
       const mapped = c ? mapToolConnectFailure(tail, c) ?? privilegeFromToolOutput(tail, { role: c.user, database: opts.database ?? c.database }) : null;
       if (mapped) throw mapped;
-      throw new ToolError('failed', `${tool.name} failed (${result.signal ? `signal ${result.signal}` : `exit ${result.exitCode}`})${tail ? `: ${tail.split('\n').slice(-3).join(' | ')}` : ''}`, {
+      const first = firstErrorLine(String(result.stderr ?? ''));
+      throw new ToolError('failed', `${tool.name} failed (${result.signal ? `signal ${result.signal}` : `exit ${result.exitCode}`})${first ? `: ${first}` : ''}`, {
         stderrTail: tail,
         hint: 'rerun with --verbose for the full output of the tool',
       });
@@ -101,18 +156,13 @@ export async function runPgTool(tool: PgTool, args: readonly string[], c: Connec
  * returned subprocess; `cleanup` removes the passfile and must be called when the child has exited.
  */
 export function spawnPgTool(tool: PgTool, args: readonly string[], c: ConnectionSettings | undefined, opts: RunToolOptions = {}): { child: ResultPromise; cleanup: () => void } {
-  let dir: string | undefined;
   const pass: Record<string, string> = {};
+  let release = () => {};
   if (c?.password !== undefined) {
-    dir = mkdtempSync(join(tmpdir(), 'axisor-pass-'));
-    const file = join(dir, 'pgpass');
-    writeFileSync(file, `*:*:*:*:${escapePassfileField(c.password)}\n`, { mode: 0o600 });
-    pass.PGPASSFILE = file;
+    const pf = acquirePassfile(c.password);
+    pass.PGPASSFILE = pf.file;
+    release = pf.release;
   }
-  const child = execa(tool.path, args, { env: childEnv(c, opts, pass), extendEnv: false, reject: false, ...opts.execa }) as ResultPromise;
-  const cleanup = () => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    dir = undefined;
-  };
-  return { child, cleanup };
+  const child = spawnChild(tool.path, args, { env: childEnv(c, opts, pass), extendEnv: false, reject: false, ...opts.execa });
+  return { child, cleanup: release };
 }

@@ -79,7 +79,8 @@ export class Output {
 
   /** The one JSON document of a run. */
   document(command: string, exitCode: number, body: { result?: unknown; error?: unknown }): void {
-    const doc = { version: JSON_DOC_VERSION, command, ok: body.error === undefined, exitCode, ...body };
+    // ok means the run succeeded: a result with a failing exit code (verify 65, validate 2...) is not ok.
+    const doc = { version: JSON_DOC_VERSION, command, ok: body.error === undefined && exitCode === 0, exitCode, ...body };
     this.stdout.write(`${redact(JSON.stringify(doc, jsonReplacer, 2))}\n`);
   }
 

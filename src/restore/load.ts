@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { codecFor } from '../backup/compress.ts';
 import { copySessionEnv, loadChunk } from '../backup/copy-stream.ts';
@@ -9,7 +8,9 @@ import type { AxisorConfig } from '../config/types.ts';
 import { connectClient, withDatabase } from '../db/connect.ts';
 import { qualifiedName, quoteIdent } from '../db/ident.ts';
 import { PrerequisiteError } from '../errors.ts';
+import { toDatabaseError } from '../db/errors.ts';
 import { findPgTool, runPgTool } from '../pgtools/index.ts';
+import { makeOwnedTempDir } from '../pgtools/tempdirs.ts';
 import type { ProgressFn } from '../render/output.ts';
 import { replayChain, type ReplayStats } from './replay.ts';
 import { filterTocList } from './toc.ts';
@@ -22,12 +23,17 @@ export interface LoadOptions {
   only: Set<string> | null;
   toTimeMicros: bigint | null;
   noOwner: boolean;
-  /** Load each table's chunks in order in one session, so the restored physical order is the backup's (the drill hashes it). */
-  preserveOrder?: boolean;
   /** Runs after the data is loaded and before indexes and constraints (the drill's fingerprint check). */
   afterData?: (db: string, tables: TableEntry[]) => Promise<void>;
   onProgress?: ProgressFn;
   signal?: AbortSignal;
+}
+
+export interface NotValidForeignKey {
+  table: string;
+  constraint: string;
+  /** The server's error when the constraint was created with validation (which rows break it). */
+  reason: string;
 }
 
 export interface LoadResult {
@@ -36,6 +42,8 @@ export interface LoadResult {
   chunks: number;
   replay: ReplayStats | null;
   droppedForeignKeys: number;
+  /** Foreign keys the restored data violates (as the source did): created NOT VALID instead of failing the restore. */
+  notValidForeignKeys: NotValidForeignKey[];
 }
 
 /**
@@ -52,19 +60,25 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
   const psql = await findPgTool('psql', { env: o.env });
   const schemaFile = join(base.dir, 'schema.dump');
   const tables = full.tables.filter((t) => !o.only || o.only.has(`${t.schema}.${t.name}`));
-  const listDir = mkdtempSync(join(tmpdir(), 'axisor-toc-'));
+  const listDir = makeOwnedTempDir('axisor-toc-');
   try {
     const common = ['--exit-on-error'];
     if (o.noOwner) common.push('--no-owner', '--no-privileges');
     let droppedForeignKeys = 0;
+    let toc = (await runPgTool(pgRestore, ['-l', schemaFile], undefined, { baseEnv: o.env })).stdout;
     if (o.only) {
-      const { stdout } = await runPgTool(pgRestore, ['-l', schemaFile], undefined, { baseEnv: o.env });
-      const f = filterTocList(stdout, full.tables, o.only);
+      const f = filterTocList(toc, full.tables, o.only);
       droppedForeignKeys = f.droppedForeignKeys;
-      const listFile = join(listDir, 'toc.list');
-      writeFileSync(listFile, f.list, { mode: 0o600 });
-      common.push('-L', listFile);
+      toc = f.list;
     }
+    // Foreign keys are created by us after the rest of post-data, so data that violates one (as the source's did)
+    // still restores: the constraint is created NOT VALID and reported, instead of failing the whole restore.
+    const { rest, foreignKeys } = splitForeignKeys(toc);
+    const listFile = join(listDir, 'toc.list');
+    writeFileSync(listFile, rest, { mode: 0o600 });
+    common.push('-L', listFile);
+    const fkListFile = join(listDir, 'fk.list');
+    writeFileSync(fkListFile, foreignKeys, { mode: 0o600 });
     o.onProgress?.({ phase: 'schema', message: db });
     await runPgTool(pgRestore, ['--section=pre-data', ...common, '-d', db, schemaFile], conn, { baseEnv: o.env });
 
@@ -77,16 +91,15 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
       await loadChunk({ psql, conn, env, file: join(base.dir, file), codec, copySql: copyIn(t) });
       o.onProgress?.({ phase: 'data', done: ++done, total, unit: 'items', message: `${t.schema}.${t.name}` });
     };
-    const tasks = o.preserveOrder
-      ? tables.filter((t) => t.chunks.length > 0).map((t) => async () => {
-        for (const c of t.chunks) await loadOne(t, c.file);
-      })
-      : tables.flatMap((t) => t.chunks.map((c) => ({ t, c }))).sort((a, b) => b.c.rawBytes - a.c.rawBytes).map(({ t, c }) => () => loadOne(t, c.file));
+    const tasks = tables.flatMap((t) => t.chunks.map((c) => ({ t, c }))).sort((a, b) => b.c.rawBytes - a.c.rawBytes).map(({ t, c }) => () => loadOne(t, c.file));
     await runLimited(tasks, o.jobs, o.signal);
     if (o.afterData) await o.afterData(db, tables);
 
     o.onProgress?.({ phase: 'indexes', message: 'indexes and constraints' });
     await runPgTool(pgRestore, ['--section=post-data', ...common, '-j', String(o.jobs), '-d', db, schemaFile], conn, { baseEnv: o.env });
+    const notValidForeignKeys = foreignKeys.trim() === '' ? [] : await createForeignKeys(
+      parseForeignKeyScript((await runPgTool(pgRestore, ['-f', '-', '-L', fkListFile, schemaFile], undefined, { baseEnv: o.env })).stdout), conn, o,
+    );
 
     const client = await connectClient(conn, { applicationName: 'axisor-db restore', statementTimeoutMs: 0 });
     try {
@@ -107,7 +120,7 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
       }
       await setSequences(client, seqSource);
       await client.query('COMMIT');
-      return { tables: tables.length, rows: tables.reduce((s, t) => s + t.rows, 0), chunks: total, replay, droppedForeignKeys };
+      return { tables: tables.length, rows: tables.reduce((s, t) => s + t.rows, 0), chunks: total, replay, droppedForeignKeys, notValidForeignKeys };
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {});
       throw err;
@@ -117,6 +130,71 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
   } finally {
     rmSync(listDir, { recursive: true, force: true });
   }
+}
+
+/** Splits a pg_restore -l list into the foreign-key entries and everything else (both keep the header lines). */
+export function splitForeignKeys(list: string): { rest: string; foreignKeys: string } {
+  const rest: string[] = [];
+  const fks: string[] = [];
+  for (const line of list.split('\n')) (/^\d+; \d+ \d+ FK CONSTRAINT /.test(line) ? fks : rest).push(line);
+  return { rest: `${rest.join('\n')}\n`, foreignKeys: fks.length ? `${fks.join('\n')}\n` : '' };
+}
+
+export interface ForeignKeyStatement {
+  table: string;
+  constraint: string;
+  sql: string;
+}
+
+/** The ALTER TABLE ... ADD CONSTRAINT statements of a pg_restore -f - script of FK CONSTRAINT entries. */
+export function parseForeignKeyScript(script: string): ForeignKeyStatement[] {
+  const out: ForeignKeyStatement[] = [];
+  for (const block of script.split('\n--\n-- Name: ').slice(1)) {
+    const head = /^(.*?); Type: FK CONSTRAINT; Schema: (.*?); Owner:/.exec(block);
+    const start = block.indexOf('\nALTER TABLE ');
+    if (!head || start === -1) continue;
+    const end = block.indexOf(';\n', start);
+    if (end === -1) continue;
+    const sql = block.slice(start + 1, end + 1);
+    const names = head[1]!;
+    const constraint = /ADD CONSTRAINT ("(?:[^"]|"")+"|\S+)/.exec(sql)?.[1]?.replace(/^"|"$/g, '').replace(/""/g, '"') ?? names;
+    const table = names.endsWith(` ${constraint}`) ? names.slice(0, -constraint.length - 1) : names;
+    out.push({ table: `${head[2]}.${table}`, constraint, sql });
+  }
+  return out;
+}
+
+/**
+ * Creates the foreign keys (in parallel, like pg_restore -j). One that the data violates (SQLSTATE 23503) is
+ * created NOT VALID instead: new rows are checked, the existing violators stay and are reported, and
+ * `axisor-db validate` lists them. Any other failure fails the restore.
+ */
+async function createForeignKeys(fks: ForeignKeyStatement[], conn: import('../config/types.ts').ConnectionSettings, o: LoadOptions): Promise<NotValidForeignKey[]> {
+  const notValid: NotValidForeignKey[] = [];
+  o.onProgress?.({ phase: 'foreign keys', message: `${fks.length} foreign keys` });
+  const clients = await Promise.all(Array.from({ length: Math.max(1, Math.min(o.jobs, fks.length)) }, () => connectClient(conn, { applicationName: 'axisor-db restore', statementTimeoutMs: 0 })));
+  try {
+    for (const c of clients) await c.query(`SELECT pg_catalog.set_config('search_path', '', false)`);
+    const free = [...clients];
+    await runLimited(fks.map((fk) => async () => {
+      const c = free.pop()!;
+      try {
+        try {
+          await c.query(fk.sql);
+        } catch (err) {
+          if ((err as { code?: string }).code !== '23503') throw toDatabaseError(err, `creating foreign key ${fk.constraint} on ${fk.table}`);
+          const e = err as { message: string; detail?: string };
+          await c.query(fk.sql.replace(/;\s*$/, ' NOT VALID;'));
+          notValid.push({ table: fk.table, constraint: fk.constraint, reason: `${e.message}${e.detail ? `: ${e.detail}` : ''}` });
+        }
+      } finally {
+        free.push(c);
+      }
+    }), clients.length, o.signal);
+  } finally {
+    await Promise.all(clients.map((c) => c.end().catch(() => {})));
+  }
+  return notValid.sort((a, b) => `${a.table}.${a.constraint}`.localeCompare(`${b.table}.${b.constraint}`));
 }
 
 /** Sequences end at least at their backed-up values (never lower than what the restored data already used). */

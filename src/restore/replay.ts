@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { execa } from 'execa';
+import { spawnChild } from '../pgtools/children.ts';
 import type pg from 'pg';
 import type { Codec } from '../backup/compress.ts';
 import { parseChange, timestampMicros, type ChangeRecord, type ColumnValue } from '../backup/changes.ts';
@@ -23,7 +23,7 @@ export interface ReplayStats {
 async function* changeLines(dir: string, m: Manifest, codec: Codec, env: Readonly<Record<string, string | undefined>>): AsyncGenerator<string> {
   const file = join(dir, m.files[0]!.path);
   const dec = codec.decompress?.(file);
-  const child = dec ? execa(dec.bin, dec.args, { env: { PATH: env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
+  const child = dec ? spawnChild(dec.bin, dec.args, { env: { PATH: env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
   const input = (child ? child.stdout : createReadStream(file)) as Readable;
   try {
     for await (const line of createInterface({ input, crlfDelay: Infinity })) if (line) yield line;

@@ -1,4 +1,7 @@
+import type pg from 'pg';
 import { assertChainIntact } from '../backup/checksums.ts';
+import { classifyFailure } from '../backup/classify.ts';
+import { sweepTempDirsOnce } from '../pgtools/tempdirs.ts';
 import { findBackup, findLatest, resolveChain } from '../backup/catalog.ts';
 import { microsToIso, timestampMicros } from '../backup/changes.ts';
 import type { Manifest } from '../backup/manifest.ts';
@@ -7,9 +10,9 @@ import { withClient, withDatabase } from '../db/connect.ts';
 import { quoteIdent } from '../db/ident.ts';
 import { NotFoundError, RefusedError, UsageError } from '../errors.ts';
 import type { ProgressFn } from '../render/output.ts';
-import { loadChain } from './load.ts';
+import { loadChain, type NotValidForeignKey } from './load.ts';
 import type { ReplayStats } from './replay.ts';
-import { countUserObjects, createDatabase, databaseExists, dropDatabase, sideName } from './target.ts';
+import { assertRestorableTarget, countUserObjects, createDatabase, databaseExists, dropDatabase, markSideDatabase, sideName, sweepSideDatabases } from './target.ts';
 
 export interface RestoreOptions {
   id: string | null;
@@ -35,6 +38,14 @@ export interface RestoreResult {
   toTime: string | null;
   replay: ReplayStats | null;
   droppedForeignKeys: number;
+  /** Foreign keys the backed-up data violates: created NOT VALID (run `axisor-db validate` on the target for the rows). */
+  notValidForeignKeys: NotValidForeignKey[];
+  /** The backup is schema-only: the target has the schema and no rows. */
+  schemaOnly: boolean;
+  rows: number;
+  /** Side databases of killed runs that this run dropped. */
+  sweptDatabases: string[];
+  warnings: string[];
   checkedFiles: number;
   checkedBytes: number;
   durationMs: number;
@@ -62,6 +73,7 @@ export async function runRestore(config: AxisorConfig, o: RestoreOptions): Promi
   const started = Date.now();
   if (!o.id && !o.latest) throw new UsageError('name a backup id, or pass --latest', { hint: 'axisor-db backup list shows the ids' });
   if (!Number.isInteger(o.jobs) || o.jobs < 1) throw new UsageError(`--jobs must be a positive integer (got ${o.jobs})`);
+  sweepTempDirsOnce();
   const picked = o.id ? await findBackup(config.backupDir, o.id) : await findLatest(config.backupDir, config.connection.database);
   let chain = await resolveChain(config.backupDir, picked.manifest.id);
   if (chain[0]!.manifest.type === 'schema-only' && chain.length > 1) throw new RefusedError('schema_chain', 'a schema-only backup cannot start a chain');
@@ -81,48 +93,94 @@ export async function runRestore(config: AxisorConfig, o: RestoreOptions): Promi
     if (keep > 0) chain = chain.slice(0, keep);
   }
   const only = resolveTables(chain[0]!.manifest, o.tables, config.schema);
-  o.onProgress?.({ phase: 'checksums', message: `${chain.length} backup(s)` });
-  const reports = await assertChainIntact(chain, o.onProgress);
+  const schemaOnly = chain[0]!.manifest.type === 'schema-only';
+  const warnings: string[] = [];
+  if (schemaOnly) warnings.push(`backup ${chain[0]!.manifest.id} is schema-only: this restore creates the schema and restores NO rows`);
+  const failure = { what: `restore into ${o.targetDb}`, outcome: 'the target was not changed', server: `${config.connection.host}:${config.connection.port}`, connected: false };
 
-  return withClient(config, async (admin) => {
-    const exists = await databaseExists(admin, o.targetDb);
-    if (exists) {
-      const objects = await withClient(withDatabase(config.connection, o.targetDb), countUserObjects, { applicationName: 'axisor-db restore' });
-      if (objects > 0 && !o.clean) {
-        throw new RefusedError('target_not_empty', `database ${o.targetDb} is not empty (${objects} relations)`, { hint: 'pass --clean to replace it (it is dropped only after the restore succeeded), or choose another --target-db' });
-      }
-    }
-    const side = sideName(o.targetDb, 'restore');
-    await createDatabase(admin, side, chain[0]!.manifest.encoding);
-    let loaded;
-    try {
-      loaded = await loadChain(side, chain, { config, env: o.env, jobs: o.jobs, only, toTimeMicros, noOwner: o.noOwner, onProgress: o.onProgress, signal: o.signal });
-      o.onProgress?.({ phase: 'swap', message: o.targetDb });
+  try {
+    return await withClient(config, async (admin) => {
+      failure.connected = true;
+      // Cheap refusals first, before any file is read or anything is created.
+      await assertRestorableTarget(admin, o.targetDb);
+      const exists = await databaseExists(admin, o.targetDb);
       if (exists) {
-        const old = sideName(o.targetDb, 'old');
-        await admin.query(`ALTER DATABASE ${quoteIdent(o.targetDb)} RENAME TO ${quoteIdent(old)}`).catch((err) => {
-          throw new RefusedError('target_busy', `cannot replace ${o.targetDb}: ${(err as Error).message}`, { hint: 'disconnect its sessions (applications, psql) and retry; the target was not changed' });
-        });
-        try {
-          await admin.query(`ALTER DATABASE ${quoteIdent(side)} RENAME TO ${quoteIdent(o.targetDb)}`);
-        } catch (err) {
-          await admin.query(`ALTER DATABASE ${quoteIdent(old)} RENAME TO ${quoteIdent(o.targetDb)}`).catch(() => {});
-          throw err;
+        await assertNoSessions(admin, o.targetDb);
+        const objects = await withClient(withDatabase(config.connection, o.targetDb), countUserObjects, { applicationName: 'axisor-db restore' });
+        if (objects > 0 && !o.clean) {
+          throw new RefusedError('target_not_empty', `database ${o.targetDb} is not empty (${objects} relations)`, { hint: 'pass --clean to replace it (it is dropped only after the restore succeeded), or choose another --target-db' });
         }
-        await dropDatabase(admin, old);
-      } else {
-        await admin.query(`ALTER DATABASE ${quoteIdent(side)} RENAME TO ${quoteIdent(o.targetDb)}`);
       }
-    } catch (err) {
-      await dropDatabase(admin, side).catch(() => {});
-      throw err;
+      const swept = await sweepSideDatabases(admin).catch((err) => ({ dropped: [] as string[], problems: [`could not look for side databases of killed runs: ${(err as Error).message}`] }));
+      const sweptDatabases = swept.dropped;
+      warnings.push(...swept.problems);
+      o.onProgress?.({ phase: 'checksums', message: `${chain.length} backup(s)` });
+      const reports = await assertChainIntact(chain, o.onProgress);
+
+      const side = sideName(o.targetDb, 'restore');
+      await createDatabase(admin, side, chain[0]!.manifest.encoding, 'restore', o.targetDb);
+      let loaded;
+      try {
+        loaded = await loadChain(side, chain, { config, env: o.env, jobs: o.jobs, only, toTimeMicros, noOwner: o.noOwner, onProgress: o.onProgress, signal: o.signal });
+        o.onProgress?.({ phase: 'swap', message: o.targetDb });
+        await swapIntoTarget(admin, side, o.targetDb, exists);
+      } catch (err) {
+        await dropDatabase(admin, side).catch(() => {});
+        throw err;
+      }
+      if (loaded.notValidForeignKeys.length > 0) {
+        warnings.push(`the backed-up data violates ${loaded.notValidForeignKeys.length} foreign key(s), created NOT VALID: ${loaded.notValidForeignKeys.map((f) => `${f.table}.${f.constraint}`).join(', ')}; run \`axisor-db validate\` on ${o.targetDb} to list the rows`);
+      }
+      const m = chain[0]!.manifest;
+      const last = chain[chain.length - 1]!.manifest;
+      return {
+        id: last.id, chain: chain.map((l) => l.manifest.id), targetDb: o.targetDb, replacedExisting: exists,
+        tables: m.tables.filter((t) => !only || only.has(`${t.schema}.${t.name}`)).map((t) => ({ schema: t.schema, name: t.name })),
+        toTime: toTimeMicros === null ? null : microsToIso(toTimeMicros), replay: loaded.replay, droppedForeignKeys: loaded.droppedForeignKeys,
+        notValidForeignKeys: loaded.notValidForeignKeys, schemaOnly, rows: schemaOnly ? 0 : last.tables.filter((t) => !only || only.has(`${t.schema}.${t.name}`)).reduce((s, t) => s + t.rows, 0),
+        sweptDatabases, warnings,
+        checkedFiles: reports.reduce((s, r) => s + r.files, 0), checkedBytes: reports.reduce((s, r) => s + r.bytes, 0), durationMs: Date.now() - started,
+      };
+    }, { applicationName: 'axisor-db restore', statementTimeoutMs: 0, database: o.maintenanceDb });
+  } catch (err) {
+    throw await classifyFailure(err, failure);
+  }
+}
+
+/** A target with open sessions cannot be renamed away or replaced: refuse before any work (77), naming them. */
+async function assertNoSessions(admin: pg.Client, target: string): Promise<void> {
+  const { rows } = await admin.query<{ n: number; apps: string | null }>(
+    `SELECT count(*)::int AS n, string_agg(DISTINCT coalesce(nullif(application_name, ''), usename::text, 'unknown'), ', ') AS apps
+       FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [target]);
+  const { n, apps } = rows[0]!;
+  if (n > 0) {
+    throw new RefusedError('target_busy', `database ${target} has ${n} open session(s) (${apps}); it cannot be replaced while they are connected`, {
+      hint: `disconnect them (applications, psql; SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${target.replace(/'/g, "''")}') and retry; nothing was changed`,
+    });
+  }
+}
+
+/**
+ * Puts the restored side database in the target's place in one transaction (ALTER DATABASE RENAME is
+ * transactional): either the old target keeps its name or the restored copy has it. The replaced database is
+ * marked (so a kill before the DROP leaves it to the next run's sweep) and dropped; the restored one loses its mark.
+ */
+async function swapIntoTarget(admin: pg.Client, side: string, target: string, exists: boolean): Promise<void> {
+  const old = exists ? sideName(target, 'old') : null;
+  await admin.query('BEGIN');
+  try {
+    if (old) {
+      await admin.query(`ALTER DATABASE ${quoteIdent(target)} RENAME TO ${quoteIdent(old)}`).catch((err) => {
+        throw new RefusedError('target_busy', `cannot replace ${target}: ${(err as Error).message}`, { hint: 'disconnect its sessions (applications, psql) and retry; the target was not changed' });
+      });
+      await markSideDatabase(admin, old, 'replaced', target, true);
     }
-    const m = chain[0]!.manifest;
-    return {
-      id: chain[chain.length - 1]!.manifest.id, chain: chain.map((l) => l.manifest.id), targetDb: o.targetDb, replacedExisting: exists,
-      tables: m.tables.filter((t) => !only || only.has(`${t.schema}.${t.name}`)).map((t) => ({ schema: t.schema, name: t.name })),
-      toTime: toTimeMicros === null ? null : microsToIso(toTimeMicros), replay: loaded.replay, droppedForeignKeys: loaded.droppedForeignKeys,
-      checkedFiles: reports.reduce((s, r) => s + r.files, 0), checkedBytes: reports.reduce((s, r) => s + r.bytes, 0), durationMs: Date.now() - started,
-    };
-  }, { applicationName: 'axisor-db restore', statementTimeoutMs: 0, database: o.maintenanceDb });
+    await admin.query(`ALTER DATABASE ${quoteIdent(side)} RENAME TO ${quoteIdent(target)}`);
+    await admin.query(`COMMENT ON DATABASE ${quoteIdent(target)} IS NULL`);
+    await admin.query('COMMIT');
+  } catch (err) {
+    await admin.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+  if (old) await dropDatabase(admin, old);
 }

@@ -1,7 +1,12 @@
 import { describe, expect, test } from '@jest/globals';
 import { lsnToBigInt, microsToIso, parseExact, scanHeader, timestampMicros } from '../../src/backup/changes.ts';
 import { copyOutSql, planChunks } from '../../src/backup/full.ts';
-import type { Manifest, TableEntry } from '../../src/backup/manifest.ts';
+import { isConfinedPath, validateManifestPaths, type Manifest, type TableEntry } from '../../src/backup/manifest.ts';
+import { addDigests, RowDigest } from '../../src/backup/row-digest.ts';
+import { ownerAlive, ownerTag, parseOwnerTag } from '../../src/pgtools/owner.ts';
+import { firstErrorLine } from '../../src/pgtools/run.ts';
+import { makeOwnedTempDir, sweepTempDirs } from '../../src/pgtools/tempdirs.ts';
+import { parseForeignKeyScript, splitForeignKeys } from '../../src/restore/load.ts';
 import { planPrune } from '../../src/backup/prune.ts';
 import { sqlValue } from '../../src/restore/replay.ts';
 import { filterTocList } from '../../src/restore/toc.ts';
@@ -72,7 +77,7 @@ describe('retention', () => {
     m('20250102T040000Z-incr-0005', 'incremental', '20250102T030000Z-incr-0004', '2025-01-02T04:00:00Z'),
   ];
   test('keep-last keeps the chain a kept incremental needs', () => {
-    const d = Object.fromEntries(planPrune(all, { keepLast: 1, keepDaily: 0, keepWeekly: 0 }).map((x) => [x.id.slice(-4), x]));
+    const d = Object.fromEntries(planPrune(all, { keepLast: 1, keepDaily: 0, keepWeekly: 0, keepSchemaOnly: null }).map((x) => [x.id.slice(-4), x]));
     expect(Object.entries(d).filter(([, x]) => x.keep).map(([k]) => k)).toEqual(['0003', '0004', '0005']);
     expect(d['0003']!.reasons).toContain('needed by 20250102T040000Z-incr-0005');
     expect(d['0001']!.reasons).toEqual(['matched no keep rule']);
@@ -83,13 +88,13 @@ describe('retention', () => {
       m('20250103T020001Z-incr-ffff', 'incremental', '20250103T020000Z-full-0006', '2025-01-03T02:00:01.300Z', '2025-01-03T02:00:01.100Z'),
       m('20250103T020001Z-incr-0000', 'incremental', '20250103T020001Z-incr-ffff', '2025-01-03T02:00:01.900Z', '2025-01-03T02:00:01.700Z'),
     ];
-    const d = planPrune(same, { keepLast: 1, keepDaily: 0, keepWeekly: 0 });
+    const d = planPrune(same, { keepLast: 1, keepDaily: 0, keepWeekly: 0, keepSchemaOnly: null });
     expect(d.find((x) => x.id.endsWith('0000'))!.reasons).toContain('newest backup');
   });
   test('keep-daily keeps the newest of each day, with its chain', () => {
-    const kept = planPrune(all, { keepLast: 0, keepDaily: 2, keepWeekly: 0 }).filter((x) => x.keep).map((x) => x.id.slice(-4));
+    const kept = planPrune(all, { keepLast: 0, keepDaily: 2, keepWeekly: 0, keepSchemaOnly: null }).filter((x) => x.keep).map((x) => x.id.slice(-4));
     expect(kept).toEqual(['0001', '0002', '0003', '0004', '0005']);
-    expect(() => planPrune(all, { keepLast: -1, keepDaily: 0, keepWeekly: 0 })).toThrow();
+    expect(() => planPrune(all, { keepLast: -1, keepDaily: 0, keepWeekly: 0, keepSchemaOnly: null })).toThrow();
   });
 });
 
@@ -105,7 +110,7 @@ describe('catalog order', () => {
     const ids = [['20260101T000000Z-incr-ffff', '2026-01-01T00:00:00.100Z'], ['20260101T000000Z-incr-0000', '2026-01-01T00:00:00.900Z']];
     for (const [id, startedAt] of ids) {
       await mkdir(join(dir, id!));
-      await writeManifest(join(dir, id!), { format: MANIFEST_FORMAT, id, startedAt } as unknown as Manifest);
+      await writeManifest(join(dir, id!), { format: MANIFEST_FORMAT, id, type: 'incremental', startedAt, files: [], tables: [] } as unknown as Manifest);
     }
     const { rm } = await import('node:fs/promises');
     try {
@@ -142,5 +147,152 @@ describe('replay values', () => {
     expect(sqlValue({ name: 'b', value: 'dead' } as never, none)).toBe('dead');
     expect(sqlValue({ name: 'd', value: '\\x01' } as never, new Set(['d']))).toBe('\\x01');
     expect(sqlValue({ name: 'b', value: null } as never, new Set(['b']))).toBeNull();
+  });
+});
+
+describe('row digest (order-independent content fingerprint)', () => {
+  const rows = Array.from({ length: 2000 }, (_, i) => `${i}\tuser-${i}@example.com\t${(i * 1.5).toFixed(2)}\t\\N\n`);
+  const digestOf = (lines: string[], pieces = 1) => {
+    const text = Buffer.from(lines.join(''));
+    const d = new RowDigest();
+    const step = Math.ceil(text.length / pieces);
+    for (let o = 0; o < text.length; o += step) d.update(text.subarray(o, o + step));
+    return { digest: d.digest(), rows: d.rows };
+  };
+  test('the same rows in any order and split anywhere give the same digest and count', () => {
+    const a = digestOf(rows);
+    const shuffled = [...rows].sort(() => 0).reverse();
+    expect(digestOf(shuffled)).toEqual(a);
+    expect(digestOf(rows, 7)).toEqual(a);
+    expect(digestOf(rows, 997)).toEqual(a); // rows split across chunk boundaries
+    expect(a.rows).toBe(2000);
+  });
+  test('one changed byte, a dropped row, a duplicated row or two swapped values change it', () => {
+    const a = digestOf(rows).digest;
+    const changed = [...rows];
+    changed[1234] = changed[1234]!.replace('1851.00', '1851.01');
+    expect(digestOf(changed).digest).not.toBe(a);
+    expect(digestOf(rows.slice(1)).digest).not.toBe(a);
+    expect(digestOf([...rows, rows[5]!]).digest).not.toBe(a);
+    const swapped = [...rows];
+    swapped[1] = '1\tuser-2@example.com\t1.50\t\\N\n';
+    swapped[2] = '2\tuser-1@example.com\t3.00\t\\N\n';
+    expect(digestOf(swapped).digest).not.toBe(a);
+    // Duplicates count (a sum, not an xor): two copies of a row are not zero copies.
+    expect(digestOf([rows[0]!, rows[0]!]).digest).not.toBe(digestOf([]).digest);
+  });
+  test('digests of parts add up to the digest of the whole', () => {
+    expect(addDigests([digestOf(rows.slice(0, 700)).digest, digestOf(rows.slice(700)).digest])).toBe(digestOf(rows).digest);
+    expect(addDigests([])).toBe('0000000000000000');
+  });
+});
+
+describe('manifest paths are confined to the backup', () => {
+  const base = (over: Partial<Manifest> = {}) => ({
+    id: 'x', type: 'full', files: [{ path: 'schema.dump', bytes: 1, sha256: 'a' }, { path: 'data/0000-000.copy.zst', bytes: 1, sha256: 'b' }],
+    tables: [{ schema: 'public', name: 't', chunks: [{ file: 'data/0000-000.copy.zst', rows: 1, rawBytes: 1 }] }], ...over,
+  }) as unknown as Manifest;
+  test('plain relative paths pass; .., absolute, empty, backslash and ./ fail', () => {
+    expect(() => validateManifestPaths(base())).not.toThrow();
+    for (const p of ['../../../elsewhere/evil.copy.zst', '/etc/passwd', '', 'data/../../x', './data/x', 'data//x', 'data\\..\\x']) expect(isConfinedPath(p)).toBe(false);
+    const evil = '../../../elsewhere/evil.copy.zst';
+    expect(() => validateManifestPaths(base({ files: [{ path: 'schema.dump', bytes: 1, sha256: 'a' }, { path: evil, bytes: 1, sha256: 'b' }], tables: [{ schema: 'public', name: 't', chunks: [{ file: evil, rows: 1, rawBytes: 1 }] }] as never }))).toThrow(/not inside/);
+  });
+  test('a data file not listed in files[] (so never checksummed) fails, and so does a missing schema.dump', () => {
+    expect(() => validateManifestPaths(base({ files: [{ path: 'schema.dump', bytes: 1, sha256: 'a' }] }))).toThrow(/not listed/);
+    expect(() => validateManifestPaths(base({ files: [{ path: 'data/0000-000.copy.zst', bytes: 1, sha256: 'b' }] }))).toThrow(/schema.dump/);
+  });
+});
+
+describe('schema-only backups in retention', () => {
+  const m = (id: string, type: Manifest['type'], at: string) => ({ id, type, parent: null, database: 'axisor', startedAt: at, finishedAt: at, totals: { bytes: 10, rawBytes: 0, rows: 0 } }) as unknown as Manifest;
+  const list = [m('20250101T020000Z-full-0001', 'full', '2025-01-01T02:00:00Z'), m('20250101T030000Z-schema-0002', 'schema-only', '2025-01-01T03:00:00Z'), m('20250101T040000Z-schema-0003', 'schema-only', '2025-01-01T04:00:00Z')];
+  test('never the pick of a data rule: the only full backup stays', () => {
+    const d = planPrune(list, { keepLast: 1, keepDaily: 1, keepWeekly: 1, keepSchemaOnly: null });
+    expect(d.find((x) => x.type === 'full')!.keep).toBe(true);
+    expect(d.find((x) => x.type === 'full')!.reasons).toContain('newest backup');
+    expect(d.filter((x) => x.type === 'schema-only').every((x) => x.keep)).toBe(true);
+  });
+  test('--keep-schema-only N keeps the newest N of them', () => {
+    const d = planPrune(list, { keepLast: 1, keepDaily: 0, keepWeekly: 0, keepSchemaOnly: 1 });
+    expect(d.filter((x) => x.keep).map((x) => x.id.slice(-4))).toEqual(['0001', '0003']);
+  });
+});
+
+describe('tool errors and foreign keys', () => {
+  test('the first real error line of pg_restore -j, not "a worker process died"', () => {
+    const stderr = [
+      'pg_restore: error: could not execute query: ERROR:  insert or update on table "TradeLog" violates foreign key constraint "TradeLog_user_id_fkey"',
+      'DETAIL:  Key (user_id)=(u-missing) is not present in table "User".',
+      'Command was: ALTER TABLE ONLY public."TradeLog" ADD CONSTRAINT ...',
+      'pg_restore: error: a worker process died unexpectedly',
+    ].join('\n');
+    const line = firstErrorLine(stderr);
+    expect(line).toMatch(/^pg_restore: error: could not execute query: ERROR:  insert or update on table "TradeLog" violates/);
+    expect(line).toContain('DETAIL:  Key (user_id)=(u-missing)');
+  });
+  test('FK entries are split from a TOC list and parsed from the script pg_restore prints', () => {
+    const { rest, foreignKeys } = splitForeignKeys('; header\n10; 1259 1 TABLE public User postgres\n11; 2606 2 FK CONSTRAINT public TradeLog TradeLog_user_id_fkey postgres\n');
+    expect(foreignKeys.trim()).toBe('11; 2606 2 FK CONSTRAINT public TradeLog TradeLog_user_id_fkey postgres');
+    expect(rest).not.toContain('FK CONSTRAINT');
+    const script = `SET statement_timeout = 0;\n\n--\n-- Name: Trade Log Trade Log_user fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres\n--\n\nALTER TABLE ONLY public."Trade Log"\n    ADD CONSTRAINT "Trade Log_user fkey" FOREIGN KEY (user_id) REFERENCES public."User"(id);\n\n\n--\n-- PostgreSQL database dump complete\n--\n\n\\unrestrict abc\n`;
+    expect(parseForeignKeyScript(script)).toEqual([{ table: 'public.Trade Log', constraint: 'Trade Log_user fkey', sql: 'ALTER TABLE ONLY public."Trade Log"\n    ADD CONSTRAINT "Trade Log_user fkey" FOREIGN KEY (user_id) REFERENCES public."User"(id);' }]);
+  });
+});
+
+describe('leftovers of killed runs', () => {
+  test('owner tags: our own process is alive; a dead pid or a reused pid (other start time) is not', () => {
+    const me = parseOwnerTag(`axisor-pass-${ownerTag()}-abc123`, 'axisor-pass-')!;
+    expect(me.pid).toBe(process.pid);
+    expect(ownerAlive(me)).toBe(true);
+    expect(ownerAlive({ ...me, start: '1' })).toBe(false);
+    expect(ownerAlive({ pid: 2 ** 22 + 12345 })).toBe(false);
+    expect(parseOwnerTag('axisor-pass-Xyz123', 'axisor-pass-')).toBeNull();
+  });
+  test('sweepTempDirs removes only directories of dead owners', async () => {
+    const { mkdtempSync, mkdirSync, existsSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const base = mkdtempSync(join(tmpdir(), 'axisor-sweep-'));
+    try {
+      const dead = join(base, `axisor-pass-${2 ** 22 + 4242}-1-aaaaaa`);
+      const reused = join(base, `axisor-toc-${process.pid}-1-bbbbbb`);
+      const mine = makeOwnedTempDir('axisor-toc-', base);
+      const other = join(base, 'something-else');
+      for (const d of [dead, reused, other]) mkdirSync(d);
+      expect(sweepTempDirs(base).sort()).toEqual([dead, reused].sort());
+      expect([existsSync(dead), existsSync(reused), existsSync(mine), existsSync(other)]).toEqual([false, false, true, true]);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('failure classification', () => {
+  test('a server that goes away mid-run is recognised in node-postgres and libpq wording', async () => {
+    const { isConnectionLost, classifyFailure } = await import('../../src/backup/classify.ts');
+    const { ToolError, ConnectionError } = await import('../../src/errors.ts');
+    expect(isConnectionLost(new Error('Connection terminated unexpectedly'))).toBe(true);
+    expect(isConnectionLost(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }))).toBe(true);
+    expect(isConnectionLost(new ToolError('failed', 'pg_restore failed (exit 1)', { stderrTail: 'pg_restore: error: server closed the connection unexpectedly' }))).toBe(true);
+    expect(isConnectionLost(new ToolError('failed', 'pg_restore failed (exit 1)', { stderrTail: 'ERROR: relation "x" does not exist' }))).toBe(false);
+    const lost = await classifyFailure(new Error('Connection terminated unexpectedly'), { what: 'restore into x', outcome: 'the target was not changed' });
+    expect((lost as InstanceType<typeof ConnectionError>).code).toBe('connection.lost');
+    const reset = await classifyFailure(new ConnectionError('reset', 'connection reset'), { what: 'backup', outcome: 'nothing was published', connected: true });
+    expect((reset as InstanceType<typeof ConnectionError>).code).toBe('connection.lost');
+    const atStart = await classifyFailure(new ConnectionError('refused', 'refused'), { what: 'backup', outcome: 'nothing was published' });
+    expect((atStart as InstanceType<typeof ConnectionError>).code).toBe('connection.refused');
+  });
+  test('ENOSPC is 74 with the free space; EACCES, ENOTDIR and EEXIST are 73 naming path and OS user; anything else passes through', async () => {
+    const { classifyFailure, pathError } = await import('../../src/backup/classify.ts');
+    const { tmpdir } = await import('node:os');
+    const full = await classifyFailure(Object.assign(new Error('write ENOSPC'), { code: 'ENOSPC' }), { dir: tmpdir(), needBytes: 5e9, what: 'backup of x', outcome: 'nothing was published' });
+    expect(full).toMatchObject({ code: 'no_space.disk_full', exitCode: 74 });
+    expect((full as Error).message).toMatch(/free; it needs about 4\.7 GB/);
+    for (const code of ['EACCES', 'EPERM']) expect(pathError(Object.assign(new Error('x'), { code }), '/b', 'cannot write')).toMatchObject({ code: 'path.permission', exitCode: 73 });
+    for (const code of ['ENOTDIR', 'EEXIST']) expect(pathError(Object.assign(new Error('x'), { code }), '/b', 'cannot write')).toMatchObject({ code: 'path.not_a_directory' });
+    expect(pathError(Object.assign(new Error('x'), { code: 'EACCES' }), '/b', 'cannot write')!.message).toMatch(/\/b: permission denied for OS user .*uid \d+/);
+    const other = new Error('something else');
+    expect(await classifyFailure(other, { what: 'backup', outcome: '' })).toBe(other);
   });
 });
