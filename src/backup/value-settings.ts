@@ -5,8 +5,8 @@ import type pg from 'pg';
  * Logical decoding through SQL runs the types' output functions in the decoding session, so the database's and the
  * role's `ALTER … SET` defaults would otherwise shape the captured text (DateStyle 'SQL, DMY' swaps day and month,
  * bytea_output 'escape' and extra_float_digits 0 lose bytes and digits); replay reads the text back under the same
- * settings. Measured: capture with the database's DateStyle = 'SQL, DMY' and replay without pinning turned
- * 2025-02-01 into 2025-01-02 (test/unit/backup-pgoutput.test.ts keeps a case).
+ * settings. Without pinning, test/integration/backup-roundtrip.test.ts fails for DateStyle (day and month swapped),
+ * IntervalStyle (signs flipped) and extra_float_digits (digits lost).
  */
 export const VALUE_SETTINGS: ReadonlyArray<readonly [string, string]> = [
   ['DateStyle', 'ISO, YMD'],
