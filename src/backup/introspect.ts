@@ -82,7 +82,8 @@ export async function schemaFingerprint(c: pg.Client): Promise<string> {
       SELECT c.oid, n.nspname, c.relname, c.relkind, c.relreplident FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE c.relkind IN ('r', 'p', 'S', 'v', 'm') AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%')
     SELECT md5(coalesce(string_agg(x, E'\\n' ORDER BY x), '')) AS f FROM (
-      SELECT format('rel %I.%I %s %s', nspname, relname, relkind, relreplident) AS x FROM rel
+      -- The OID too: a table dropped and created again with the same shape needs a new chain (its DROP is not decoded).
+      SELECT format('rel %I.%I %s %s %s', nspname, relname, relkind, relreplident, oid) AS x FROM rel
       UNION ALL SELECT format('col %I.%I.%I %s %s %s', r.nspname, r.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attgenerated)
         FROM rel r JOIN pg_attribute a ON a.attrelid = r.oid WHERE a.attnum > 0 AND NOT a.attisdropped
       UNION ALL SELECT format('con %I.%I %I %s', r.nspname, r.relname, k.conname, pg_get_constraintdef(k.oid)) FROM rel r JOIN pg_constraint k ON k.conrelid = r.oid
