@@ -32,8 +32,8 @@ export function chainHead(catalog: CatalogEntry[], database: string): { root: Ma
 
 /**
  * Captures every change committed since the parent backup: emit a marker (a transactional logical message),
- * read the slot up to it with pg_logical_slot_peek_changes (which consumes nothing), write and fsync the change
- * file. The slot is advanced only after the backup is published (service.ts), so a crash loses nothing; a
+ * read the slot up to it with pg_logical_slot_peek_binary_changes (pgoutput; consumes nothing), write and fsync
+ * the change file. The slot is advanced only after the backup is published (service.ts), so a crash loses nothing; a
  * crash between publish and advance is repaired here by skipping commits the parent already holds.
  */
 export async function writeIncrementalBackup(ctx: RunContext, p: { info: ServerInfo; control: pg.Client; prefix: string; catalog: CatalogEntry[] }): Promise<Manifest> {
@@ -144,12 +144,14 @@ export async function writeIncrementalBackup(ctx: RunContext, p: { info: ServerI
  */
 async function foreignGaps(control: pg.Client, foreign: ForeignTable[], endUs: bigint): Promise<ReplayGap[]> {
   if (foreign.length === 0) return [];
-  const { rows } = await control.query<{ oid: number }>('SELECT oid::int8 AS oid FROM pg_class WHERE oid = ANY($1::oid[])', [foreign.map((f) => f.oid)]);
-  if (rows.length > 0) {
-    const still = foreign.filter((f) => rows.some((r) => Number(r.oid) === f.oid)).map((f) => f.table);
-    throw new IncrementalNeedsFull(`tables created between backups still exist under other names (${still.join(', ')})`);
-  }
-  return foreign.map((f) => ({ table: f.table, from: pgTimeToIso(f.firstCommitUs), to: pgTimeToIso(endUs) }));
+  // Tables that still exist: an extension's own tables are in no backup (full backups skip them too), so their
+  // changes are rightly left out; any other table would be a table the chain does not know.
+  const { rows } = await control.query<{ oid: number; ext: boolean }>(`
+    SELECT c.oid::int8 AS oid, EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') AS ext
+      FROM pg_class c WHERE c.oid = ANY($1::oid[])`, [foreign.map((f) => f.oid)]);
+  const still = foreign.filter((f) => rows.some((r) => Number(r.oid) === f.oid && !r.ext)).map((f) => f.table);
+  if (still.length > 0) throw new IncrementalNeedsFull(`tables created between backups still exist under other names (${still.join(', ')})`);
+  return foreign.filter((f) => !rows.some((r) => Number(r.oid) === f.oid)).map((f) => ({ table: f.table, from: pgTimeToIso(f.firstCommitUs), to: pgTimeToIso(endUs) }));
 }
 
 /** After publishing: the slot may now release everything up to the marker's commit. */
