@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { quoteLiteral } from '../db/ident.ts';
 import type { ChangeStats, TableEntry } from './manifest.ts';
-import { beginFinalLsn, CopyRowSplitter, frame, messageTag, parseMessage, pgoutputOptions, rowRelid, type Relation } from './pgoutput.ts';
+import { beginFinalLsn, CopyRowSplitter, frame, lengthPrefix, messageTag, parseMessage, pgoutputOptions, rowRelid, type Relation } from './pgoutput.ts';
 import type { CompressedWriter } from './writer.ts';
 
 export interface CaptureParams {
@@ -128,7 +128,7 @@ export async function capturePgoutput(control: pg.Client, p: CaptureParams): Pro
         if (tag === 'I') (stats.inserts++, d(key).delta++);
         else if (tag === 'U') stats.updates++;
         else (stats.deletes++, d(key).delta--);
-        out.push(frame(m));
+        out.push(lengthPrefix(m.length), m); // no copy per row: one concat per chunk
       } else if (tag === 'T') {
         const msg = parseMessage(m);
         if (msg.tag !== 'T') continue;

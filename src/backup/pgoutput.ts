@@ -219,6 +219,13 @@ export class RecordSplitter {
   }
 }
 
+/** The 4-byte length prefix of a change-file record. */
+export function lengthPrefix(n: number): Buffer {
+  const head = Buffer.allocUnsafe(4);
+  head.writeInt32BE(n, 0);
+  return head;
+}
+
 /** One record of a change file: the length prefix and the message. */
 export function frame(msg: Buffer): Buffer {
   const head = Buffer.allocUnsafe(4);
