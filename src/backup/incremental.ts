@@ -74,8 +74,10 @@ export async function writeIncrementalBackup(ctx: RunContext, p: { info: ServerI
   if (info.encoding !== 'UTF8' && info.encoding !== 'LATIN1') {
     throw new PrerequisiteError('encoding', `incremental backups support UTF8 and LATIN1 databases; ${info.database} is ${info.encoding}`, { hint: 'take full backups (axisor-db backup --type full --no-chain)' });
   }
+  // pgoutput looks the publication up as of each change: once it was dropped, this slot cannot decode on. A full
+  // backup recreates it (or says how) and starts a new chain.
   const pubBlocker = await publicationBlocker(control, info.database, false);
-  if (pubBlocker) throw pubBlocker;
+  if (pubBlocker) throw new IncrementalNeedsFull(pubBlocker.message);
   const fingerprint = await schemaFingerprint(control);
   if (fingerprint !== parent.schemaFingerprint) throw new IncrementalNeedsFull(`the schema changed since backup ${parent.id}`);
 

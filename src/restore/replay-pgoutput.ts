@@ -40,14 +40,22 @@ export class PgoutputApplier {
         const t = this.target(msg.relid);
         if (!t) return;
         const cols = t.rel.columns.map((c, i) => ({ name: c.name, v: msg.tuple[i] })).filter((c) => c.v !== 'unchanged');
-        await this.run(`INSERT INTO ${t.name} (${cols.map((c) => quoteIdent(c.name)).join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`, cols.map((c) => this.value(c.v as Buffer | null)), false, `INSERT into ${t.label}`);
+        // OVERRIDING SYSTEM VALUE: a GENERATED ALWAYS identity column gets the captured value (a no-op elsewhere).
+        await this.run(`INSERT INTO ${t.name} (${cols.map((c) => quoteIdent(c.name)).join(', ')}) OVERRIDING SYSTEM VALUE VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`, cols.map((c) => this.value(c.v as Buffer | null)), false, `INSERT into ${t.label}`);
         break;
       }
       case 'U': {
         const t = this.target(msg.relid);
         if (!t) return;
-        const set = t.rel.columns.map((c, i) => ({ name: c.name, v: msg.tuple[i] })).filter((c) => c.v !== 'unchanged');
+        // Without an old tuple the key did not change: leave the key columns out of SET (a GENERATED ALWAYS identity
+        // key may only be set to DEFAULT), and out of the work.
+        const set = t.rel.columns.map((c, i) => ({ name: c.name, key: c.key, v: msg.tuple[i] })).filter((c) => c.v !== 'unchanged' && !(msg.oldKind === null && c.key));
         const w = this.where(t.rel, msg.oldKind, msg.old, msg.tuple, set.length);
+        if (set.length === 0) {
+          // Nothing to set (an UPDATE that changed no captured value): the row must still be there.
+          await this.run(`SELECT ctid FROM ${t.name} WHERE ${w.sql} LIMIT 1`, w.values, true, `an UPDATE of ${t.label}`);
+          break;
+        }
         await this.run(`UPDATE ${t.name} SET ${set.map((c, i) => `${quoteIdent(c.name)} = $${i + 1}`).join(', ')} WHERE ctid = (SELECT ctid FROM ${t.name} WHERE ${w.sql} LIMIT 1)`,
           [...set.map((c) => this.value(c.v as Buffer | null)), ...w.values], true, `an UPDATE of ${t.label}`);
         break;

@@ -159,14 +159,22 @@ class Applier {
     // Columns absent from an UPDATE are unchanged TOASTed values: leave them as they are.
     const cols = (r.columns ?? []).filter((c) => known.has(c.name));
     if (r.action === 'I') {
-      await this.run(`INSERT INTO ${name} (${cols.map((c) => quoteIdent(c.name)).join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`, cols.map(value), false, `INSERT into ${t.schema}.${t.name}`);
+      await this.run(`INSERT INTO ${name} (${cols.map((c) => quoteIdent(c.name)).join(', ')}) OVERRIDING SYSTEM VALUE VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`, cols.map(value), false, `INSERT into ${t.schema}.${t.name}`);
     } else {
       const ident = r.identity ?? [];
       if (ident.length === 0) throw new IntegrityError('replay_no_identity', `an ${r.action === 'U' ? 'UPDATE' : 'DELETE'} on ${t.schema}.${t.name} carries no key`, { hint: 'the table had no primary key or replica identity when it was captured' });
       if (r.action === 'U') {
-        const w = this.where(ident, cols.length, bytea);
+        // Key columns that keep their value stay out of SET (a GENERATED ALWAYS identity may only be set to DEFAULT).
+        const same = new Map(ident.map((c) => [c.name, c.value]));
+        const set = cols.filter((c) => !(same.has(c.name) && same.get(c.name) === c.value));
+        const w = this.where(ident, set.length, bytea);
+        if (set.length === 0) {
+          await this.run(`SELECT ctid FROM ${name} WHERE ${w.sql} LIMIT 1`, w.values, true, `an UPDATE of ${t.schema}.${t.name}`);
+          this.changes++;
+          return;
+        }
         // The ctid sub-select touches exactly one row even under REPLICA IDENTITY FULL with duplicate rows.
-        await this.run(`UPDATE ${name} SET ${cols.map((c, i) => `${quoteIdent(c.name)} = $${i + 1}`).join(', ')} WHERE ctid = (SELECT ctid FROM ${name} WHERE ${w.sql} LIMIT 1)`, [...cols.map(value), ...w.values], true, `an UPDATE of ${t.schema}.${t.name}`);
+        await this.run(`UPDATE ${name} SET ${set.map((c, i) => `${quoteIdent(c.name)} = $${i + 1}`).join(', ')} WHERE ctid = (SELECT ctid FROM ${name} WHERE ${w.sql} LIMIT 1)`, [...set.map(value), ...w.values], true, `an UPDATE of ${t.schema}.${t.name}`);
       } else {
         const w = this.where(ident, 0, bytea);
         await this.run(`DELETE FROM ${name} WHERE ctid = (SELECT ctid FROM ${name} WHERE ${w.sql} LIMIT 1)`, w.values, true, `a DELETE from ${t.schema}.${t.name}`);
