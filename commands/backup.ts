@@ -93,7 +93,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
     return { result: await runPrune(config().backupDir, rules, Boolean(opts.dryRun)), render: renderPrune };
   });
 
-  defineAction(sub(cmd, 'status', 'incremental readiness, the chain, slot lag and retained WAL'), ctx, async ({ config }) => {
+  defineAction(sub(cmd, 'status', 'incremental readiness, the chain, and every axisor-db slot on the server with its lag and retained WAL'), ctx, async ({ config }) => {
     return { result: await backupStatus(config()), render: renderStatus };
   });
 }

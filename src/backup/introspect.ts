@@ -100,7 +100,7 @@ export interface ServerInfo {
   walLevel: string;
   encoding: string;
   database: string;
-  /** null when the setting does not exist (stock PostgreSQL); else the allowed output plugins. */
+  /** null when the setting does not exist (stock PostgreSQL) or the role may not read it; else the allowed output plugins. */
   outputPluginLibraries: string[] | null;
   canReplicate: boolean;
 }
@@ -109,7 +109,9 @@ export async function serverInfo(c: pg.Client): Promise<ServerInfo> {
   const { rows } = await c.query(`
     SELECT current_setting('server_version') AS version, current_setting('server_version_num')::int AS num,
            current_setting('wal_level') AS wal, pg_encoding_to_char(d.encoding) AS enc, current_database() AS db,
-           current_setting('output_plugin_libraries', true) AS opl,
+           -- pg_settings, not current_setting(): this build lets only privileged roles read the setting, and
+           -- pg_settings hides it from the others instead of failing (the slot creation then judges the plugin).
+           (SELECT setting FROM pg_settings WHERE name = 'output_plugin_libraries') AS opl,
            (SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user) AS repl
       FROM pg_database d WHERE d.datname = current_database()`);
   const r = rows[0];

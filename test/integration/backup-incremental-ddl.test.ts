@@ -197,3 +197,25 @@ test('a full backup killed with SIGKILL leaves no slot; status lists every axiso
   const human = await runCli(['backup', 'status', '--database-url', src, '--backup-dir', bkA]);
   expect(human.stdout).toContain('pg_drop_replication_slot');
 });
+
+test('a role that may not create the FOR ALL TABLES publication: the full backup names the SQL; once a superuser ran it, chains work', async () => {
+  await q(cluster.url, `CREATE ROLE bk LOGIN REPLICATION`);
+  await q(cluster.url, `CREATE DATABASE privdb OWNER bk`);
+  const asBk = dbUrl('privdb').replace('postgres@', 'bk@');
+  const bkDir = join(dir, 'privdb');
+  await q(asBk, 'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, \'a\')');
+  const f1 = await cli(['backup', '--type', 'full'], asBk, bkDir);
+  expect(f1.exitCode).toBe(0);
+  expect(f1.json.result.slot).toBeNull();
+  expect(f1.json.result.warnings.join(' ')).toContain('CREATE PUBLICATION axisor_backup FOR ALL TABLES;');
+  const st = await cli(['backup', 'status'], asBk, bkDir);
+  expect(st.json.result.incrementalReady).toBe(false);
+  await q(dbUrl('privdb'), 'CREATE PUBLICATION axisor_backup FOR ALL TABLES');
+  const f2 = await cli(['backup', '--type', 'full'], asBk, bkDir);
+  expect(f2.exitCode).toBe(0);
+  expect(f2.json.result.slot).toMatch(/^axisor_/);
+  await q(asBk, `UPDATE t SET v = 'b'; INSERT INTO t VALUES (2, 'NaN')`);
+  const inc = await cli(['backup', '--type', 'incremental'], asBk, bkDir);
+  expect(inc.exitCode).toBe(0);
+  expect(inc.json.result.changes).toMatchObject({ inserts: 1, updates: 1 });
+});
