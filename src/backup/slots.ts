@@ -116,9 +116,10 @@ async function tablesBlockingPublication(c: pg.Client): Promise<string[]> {
 export async function publicationBlocker(c: pg.Client, database: string, create: boolean): Promise<PrerequisiteError | null> {
   const recreate = `as a superuser, in database ${database}: DROP PUBLICATION IF EXISTS ${PUBLICATION}; ${CREATE_PUBLICATION_SQL};`;
   const { rows } = await c.query<{ ok: boolean }>(
-    'SELECT puballtables AND pubinsert AND pubupdate AND pubdelete AND pubtruncate AS ok FROM pg_publication WHERE pubname = $1', [PUBLICATION]);
+    'SELECT puballtables AND pubinsert AND pubupdate AND pubdelete AND pubtruncate AND NOT pubviaroot AS ok FROM pg_publication WHERE pubname = $1', [PUBLICATION]);
   if (rows.length > 0) {
-    return rows[0]!.ok ? null : new PrerequisiteError('publication', `the publication ${PUBLICATION} must be FOR ALL TABLES and publish insert, update, delete and truncate`, { hint: recreate });
+    // publish_via_partition_root would report partitions' changes as their root's, which backups do not carry.
+    return rows[0]!.ok ? null : new PrerequisiteError('publication', `the publication ${PUBLICATION} must be FOR ALL TABLES, publish insert, update, delete and truncate, and not publish_via_partition_root`, { hint: recreate });
   }
   const missing = `incremental backups decode changes through the publication ${PUBLICATION}, which does not exist in ${database}`;
   if (!create) return new PrerequisiteError('publication', missing, { hint: `a full backup creates it when the role may; or, ${recreate.replace('DROP PUBLICATION IF EXISTS axisor_backup; ', '')}` });

@@ -40,13 +40,16 @@ test('tables created, filled and dropped, renamed, or altered between incrementa
   const bk = join(dir, 'ddl');
   await q(src, `CREATE TABLE keep (id int PRIMARY KEY, v text);
     CREATE TABLE other (id int PRIMARY KEY, n numeric);
-    INSERT INTO keep SELECT g, 'v' || g FROM generate_series(1, 50) g; INSERT INTO other SELECT g, g FROM generate_series(1, 20) g;`);
+    INSERT INTO keep SELECT g, 'v' || g FROM generate_series(1, 50) g; INSERT INTO other SELECT g, g FROM generate_series(1, 20) g;
+    CREATE TABLE part (id int, k int, v text, PRIMARY KEY (id, k)) PARTITION BY RANGE (k);
+    CREATE TABLE part_a PARTITION OF part FOR VALUES FROM (0) TO (10); CREATE TABLE part_b PARTITION OF part FOR VALUES FROM (10) TO (20);
+    INSERT INTO part SELECT g, g % 20, 'p' FROM generate_series(1, 40) g;`);
   const full = await cli(['backup', '--type', 'full'], src, bk);
   expect(full.exitCode).toBe(0);
 
   // 1. Created, filled and dropped between two incrementals: the chain goes on, the table's changes are left out,
   //    a restore to the end equals the source, and a --to-time while it lived is refused before anything.
-  await q(src, 'UPDATE keep SET v = v || \'a\' WHERE id < 10');
+  await q(src, `UPDATE keep SET v = v || 'a' WHERE id < 10; UPDATE part SET k = k + 10, v = 'moved' WHERE k < 5; DELETE FROM part WHERE id = 40`);
   await q(src, `CREATE TABLE eph (id int PRIMARY KEY, v text); INSERT INTO eph SELECT g, 'e' FROM generate_series(1, 30) g`);
   const during = await serverNow(src);
   await q(src, `UPDATE eph SET v = 'f'; UPDATE keep SET v = 'b' WHERE id = 20; TRUNCATE eph, other; DROP TABLE eph; INSERT INTO other VALUES (1, 1.5)`);
@@ -89,7 +92,8 @@ test('tables created, filled and dropped, renamed, or altered between incrementa
   await q(src, `ALTER TABLE keep RENAME TO keep2; ALTER TABLE keep2 ADD COLUMN w int DEFAULT 7`);
   const inc5 = await cli(['backup', '--type', 'incremental'], src, bk);
   expect(inc5.json.result.type).toBe('full');
-  await q(src, `INSERT INTO keep2 VALUES (1000, 'new', 8); DELETE FROM keep2 WHERE id = 2; INSERT INTO other VALUES (5, 'NaN')`);
+  await q(src, `INSERT INTO keep2 VALUES (1000, 'new', 8); DELETE FROM keep2 WHERE id = 2; INSERT INTO other VALUES (5, 'NaN');
+    UPDATE part SET k = 1 WHERE k = 19; TRUNCATE part_a`);
   const inc6 = await cli(['backup', '--type', 'incremental'], src, bk);
   expect(inc6.exitCode).toBe(0);
   expect(inc6.json.result.type).toBe('incremental');
