@@ -71,8 +71,10 @@ export async function writeIncrementalBackup(ctx: RunContext, p: { info: ServerI
     // Chains started by axisor-db before 0.2 decode with wal2json (lossy for NaN/Infinity); they still restore.
     throw new IncrementalNeedsFull(`the chain's slot ${slotName} decodes with ${slot.plugin}; a new full backup starts a ${PLUGIN} chain`);
   }
-  if (info.encoding !== 'UTF8' && info.encoding !== 'LATIN1') {
-    throw new PrerequisiteError('encoding', `incremental backups support UTF8 and LATIN1 databases; ${info.database} is ${info.encoding}`, { hint: 'take full backups (axisor-db backup --type full --no-chain)' });
+  if (info.encoding === 'SQL_ASCII') {
+    // The decoding session converts every value to UTF-8 (pinned client_encoding); SQL_ASCII bytes have no defined
+    // characters to convert, so non-ASCII bytes could not be carried exactly.
+    throw new PrerequisiteError('encoding', `incremental backups cannot carry ${info.database}'s SQL_ASCII bytes exactly (they have no defined encoding)`, { hint: 'take full backups (axisor-db backup --type full --no-chain), or move the data to a UTF8 database' });
   }
   // pgoutput looks the publication up as of each change: once it was dropped, this slot cannot decode on. A full
   // backup recreates it (or says how) and starts a new chain.

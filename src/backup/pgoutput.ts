@@ -30,7 +30,7 @@ export interface Relation {
   columns: RelationColumn[];
 }
 
-/** A column value: null, unchanged TOAST (not sent: keep the old value), or its text (raw bytes, database encoding). */
+/** A column value: null, unchanged TOAST (not sent: keep the old value), or its text (UTF-8: see parseMessage). */
 export type TupleValue = null | 'unchanged' | Buffer;
 
 export type PgoMessage =
@@ -108,6 +108,10 @@ export function rowRelid(b: Buffer): number {
   return b.readInt32BE(1);
 }
 
+/**
+ * Names and values arrive in the decoding session's client_encoding (pgoutput converts them like any text sent to a
+ * client), which capture pins to UTF8: they are UTF-8 whatever the database encoding.
+ */
 export function parseMessage(b: Buffer): PgoMessage {
   const r = new Reader(b);
   const tag = String.fromCharCode(r.u8());

@@ -14,13 +14,10 @@ import type { ReplayStats } from './replay.ts';
 export class PgoutputApplier {
   private readonly relations = new Map<number, Relation>();
   private readonly tables = new Map<string, TableEntry>();
-  private readonly decode: (b: Buffer) => string;
   changes = 0;
 
-  constructor(private readonly client: pg.Client, tables: TableEntry[], private readonly only: Set<string> | null, encoding: string) {
+  constructor(private readonly client: pg.Client, tables: TableEntry[], private readonly only: Set<string> | null) {
     for (const t of tables) this.tables.set(`${t.schema}.${t.name}`, t);
-    // Values are in the database encoding; node-pg sends UTF-8 and the server converts (LATIN1 is 1:1 in 'latin1').
-    this.decode = encoding === 'LATIN1' ? (b) => b.toString('latin1') : (b) => b.toString('utf8');
   }
 
   /** Returns the commit time (µs since the Unix epoch) of a Begin, so the caller can stop at --to-time. */
@@ -90,7 +87,7 @@ export class PgoutputApplier {
   }
 
   private value(v: Exclude<TupleValue, 'unchanged'>): string | null {
-    return v === null ? null : this.decode(v);
+    return v === null ? null : v.toString('utf8');
   }
 
   /**
@@ -108,7 +105,7 @@ export class PgoutputApplier {
       if (v === 'unchanged' || v === undefined) return;
       if (v === null) parts.push(`${quoteIdent(c.name)} IS NULL`);
       else {
-        values.push(this.decode(v));
+        values.push(v.toString('utf8'));
         parts.push(full ? `${quoteIdent(c.name)}::text = $${start + values.length}::text` : `${quoteIdent(c.name)} = $${start + values.length}`);
       }
     });

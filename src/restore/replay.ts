@@ -201,7 +201,7 @@ export async function replayChain(client: pg.Client, links: Array<{ dir: string;
   for (const link of links) {
     const format = link.manifest.changeFormat;
     if (format === PGOUTPUT_FORMAT) {
-      pgo ??= new PgoutputApplier(client, o.tables, o.only, link.manifest.encoding);
+      pgo ??= new PgoutputApplier(client, o.tables, o.only);
       for await (const m of changeMessages(link.dir, link.manifest, o.codecFor(link.manifest), o.env)) {
         if ((await pgo.apply(m, stats, o.toTimeMicros)) === 'stop') {
           stats.stoppedAtTarget = true;

@@ -68,7 +68,9 @@ UPDATE bkey SET v = 'Infinity' WHERE k = '\\x61623132';
 UPDATE whole SET b = '\\x00ff' WHERE f = 0.30000000000000004;
 INSERT INTO ident (v) VALUES ('b'), ('c'); UPDATE ident SET v = 'a2' WHERE id = 1;`;
 
-const CHANGES_2 = `${PIN}
+// synchronous_commit: the probe below decodes at once, and decoding reads flushed WAL only (the throwaway cluster
+// commits asynchronously).
+const CHANGES_2 = `${PIN} SET synchronous_commit = on;
 UPDATE vals SET t = 'again' WHERE id IN (1, 10, 11);                  -- later updates of another column of non-finite rows
 UPDATE vals SET d = '2025-01-02', iv = '-3 days +04:05:06' WHERE id = 12;
 DELETE FROM vals WHERE id = 13;
@@ -171,4 +173,23 @@ test.each(SETTINGS.map(([k, v, r], i) => [k, v, r, i] as const))('%s = %s on the
   } finally {
     await q(cluster.url, `ALTER ROLE restorer RESET ${key}`);
   }
+});
+
+// Names stay ASCII: the full backup's COPY of a non-ASCII table name fails in a LATIN1 database (copy-stream.ts,
+// "relation public.café does not exist"), which is outside this capture.
+test('a LATIN1 database: values outside ASCII come back exactly', async () => {
+  await q(cluster.url, `CREATE DATABASE lat ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`);
+  const src = dbUrl('lat');
+  const backupDir = join(dir, 'lat');
+  await q(src, `CREATE TABLE cafe (id int PRIMARY KEY, naive text); INSERT INTO cafe VALUES (1, 'déjà')`);
+  const full = await cli(['backup', '--type', 'full'], src, backupDir);
+  expect(full.exitCode).toBe(0);
+  await q(src, `INSERT INTO cafe VALUES (2, 'über ÿ ±'); UPDATE cafe SET naive = 'façade' WHERE id = 1`);
+  const inc = await cli(['backup', '--type', 'incremental'], src, backupDir);
+  expect(inc.exitCode).toBe(0);
+  expect(inc.json.result.type).toBe('incremental');
+  const r = await cli(['restore', '--latest', '--target-db', 'lat_r'], src, backupDir);
+  expect(r.exitCode).toBe(0);
+  expect(await q(dbUrl('lat_r'), `SELECT id, naive FROM cafe ORDER BY id`)).toEqual([{ id: 1, naive: 'façade' }, { id: 2, naive: 'über ÿ ±' }]);
+  expect(await pinnedHash(dbUrl('lat_r'))).toEqual(await pinnedHash(src));
 });
