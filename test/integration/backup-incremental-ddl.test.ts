@@ -172,7 +172,7 @@ test('a full backup killed with SIGKILL leaves no slot; status lists every axiso
   await blocker.query('BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE');
   const child = spawnCli(['backup', '--type', 'full', '--json', '--database-url', src, '--backup-dir', bkA]);
   let seen: Array<{ slot_name: string; temporary: boolean }> = [];
-  for (let i = 0; i < 200 && seen.length === 0; i++) {
+  for (let i = 0; i < 600 && seen.length === 0; i++) {
     await sleep(50);
     seen = (await axisorSlots()).filter((s) => s.database === 'killed');
   }
