@@ -114,7 +114,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
     return { result: await runPrune(config().backupDir, rules, Boolean(opts.dryRun)), render: renderPrune };
   }, { connects: false });
 
-  defineAction(sub(cmd, 'status', 'incremental readiness, the chain, slot lag and retained WAL'), ctx, async ({ config }) => {
+  defineAction(sub(cmd, 'status', 'incremental readiness, the chain, and every axisor-db slot on the server with its lag and retained WAL'), ctx, async ({ config }) => {
     const [{ backupStatus }, { renderStatus }] = await Promise.all([import('../src/backup/status.ts'), views()]);
     return { result: await backupStatus(config()), render: renderStatus };
   });

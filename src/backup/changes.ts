@@ -1,6 +1,6 @@
 /**
- * wal2json (format-version 2) change records. The raw lines are stored as wal2json wrote them; these helpers
- * read them back.
+ * wal2json (format-version 2) change records: the change files of incrementals written before the capture moved to
+ * pgoutput (pgoutput.ts). These helpers read them back for replay; the timestamp helpers serve both formats.
  */
 export interface ColumnValue {
   name: string;

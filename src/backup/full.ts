@@ -9,7 +9,7 @@ import { listTables, readSequences, schemaFingerprint, type ServerInfo, type Sou
 import type { Manifest, ManifestFile, TableEntry } from './manifest.ts';
 import { runLimited } from './pool.ts';
 import { ROW_DIGEST_ALGORITHM } from './row-digest.ts';
-import { exportSnapshot } from './slots.ts';
+import { exportSnapshot, PLUGIN } from './slots.ts';
 import type { RunContext } from './types.ts';
 
 const MIN_CHUNK_BYTES = 64 * 1024 * 1024;
@@ -145,7 +145,7 @@ async function buildManifest(
     startedAt: ctx.startedAt.toISOString(), finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - ctx.startedAt.getTime(),
     compression: ctx.codec.name, rowDigestAlgorithm: ROW_DIGEST_ALGORITHM,
     snapshot: { name: d.snapshot.name, lsn: d.snapshot.lsn },
-    slot: d.snapshot.slot ? { name: d.snapshot.slot, plugin: 'wal2json' } : null,
+    slot: d.snapshot.slot ? { name: d.snapshot.slot, plugin: PLUGIN } : null,
     lsn: null, consistentAt: d.consistentAt, commitTimes: null, schemaFingerprint: d.fingerprint,
     files, tables, sequences: d.sequences, changes: null,
     totals: { bytes: files.reduce((s, f) => s + f.bytes, 0), rawBytes: tables.reduce((s, t) => s + t.chunks.reduce((a, c) => a + c.rawBytes, 0), 0), rows: tables.reduce((s, t) => s + t.rows, 0) },

@@ -1,12 +1,14 @@
 import { join } from 'node:path';
 import type pg from 'pg';
-import { quoteLiteral } from '../db/ident.ts';
 import { AxisorError, ExitCode, PrerequisiteError } from '../errors.ts';
+import { capturePgoutput, type ForeignTable } from './capture.ts';
 import type { CatalogEntry } from './catalog.ts';
-import { lsnToBigInt, scanHeader } from './changes.ts';
+import { lsnToBigInt } from './changes.ts';
 import { listTables, readSequences, schemaFingerprint, tablesWithoutIdentity, unloggedTables, type ServerInfo } from './introspect.ts';
-import type { ChangeStats, Manifest, TableEntry } from './manifest.ts';
-import { listSlots, logicalBlocker, WAL2JSON_OPTIONS } from './slots.ts';
+import type { Manifest, ReplayGap, TableEntry } from './manifest.ts';
+import { lsnText, PGOUTPUT_FORMAT, pgTimeToIso } from './pgoutput.ts';
+import { listSlots, logicalBlocker, PLUGIN, PUBLICATION, publicationBlocker } from './slots.ts';
+import { pinValueSettings } from './value-settings.ts';
 import type { RunContext } from './types.ts';
 import { openCompressedWriter } from './writer.ts';
 
@@ -18,8 +20,6 @@ export class IncrementalNeedsFull extends AxisorError {
 }
 
 export const MARKER_PREFIX = 'axisor-db';
-/** Rows per FETCH: larger batches cost fewer round trips (wal2json lines are ~1.4 kB for a trade row). */
-const FETCH = 10000;
 
 /** The chain an incremental extends: the newest full backup with a slot, and the newest member of its chain. */
 export function chainHead(catalog: CatalogEntry[], database: string): { root: Manifest; parent: Manifest } | null {
@@ -32,8 +32,8 @@ export function chainHead(catalog: CatalogEntry[], database: string): { root: Ma
 
 /**
  * Captures every change committed since the parent backup: emit a marker (a transactional logical message),
- * read the slot up to it with pg_logical_slot_peek_changes (which consumes nothing), write and fsync the change
- * file. The slot is advanced only after the backup is published (service.ts), so a crash loses nothing; a
+ * read the slot up to it with pg_logical_slot_peek_binary_changes (pgoutput; consumes nothing), write and fsync
+ * the change file. The slot is advanced only after the backup is published (service.ts), so a crash loses nothing; a
  * crash between publish and advance is repaired here by skipping commits the parent already holds.
  */
 export async function writeIncrementalBackup(ctx: RunContext, p: { info: ServerInfo; control: pg.Client; prefix: string; catalog: CatalogEntry[] }): Promise<Manifest> {
@@ -67,6 +67,19 @@ export async function writeIncrementalBackup(ctx: RunContext, p: { info: ServerI
       hint: `run ALTER TABLE ${unlogged[0]} SET LOGGED; then take a full backup`,
     });
   }
+  if (slot.plugin !== PLUGIN) {
+    // Chains started by axisor-db before 0.2 decode with wal2json (lossy for NaN/Infinity); they still restore.
+    throw new IncrementalNeedsFull(`the chain's slot ${slotName} decodes with ${slot.plugin}; a new full backup starts a ${PLUGIN} chain`);
+  }
+  if (info.encoding === 'SQL_ASCII') {
+    // The decoding session converts every value to UTF-8 (pinned client_encoding); SQL_ASCII bytes have no defined
+    // characters to convert, so non-ASCII bytes could not be carried exactly.
+    throw new PrerequisiteError('encoding', `incremental backups cannot carry ${info.database}'s SQL_ASCII bytes exactly (they have no defined encoding)`, { hint: 'take full backups (axisor-db backup --type full --no-chain), or move the data to a UTF8 database' });
+  }
+  // pgoutput looks the publication up as of each change: once it was dropped, this slot cannot decode on. A full
+  // backup recreates it (or says how) and starts a new chain.
+  const pubBlocker = await publicationBlocker(control, info.database, false);
+  if (pubBlocker) throw new IncrementalNeedsFull(pubBlocker.message);
   const fingerprint = await schemaFingerprint(control);
   if (fingerprint !== parent.schemaFingerprint) throw new IncrementalNeedsFull(`the schema changed since backup ${parent.id}`);
 
@@ -82,101 +95,67 @@ export async function writeIncrementalBackup(ctx: RunContext, p: { info: ServerI
     await control.query('SELECT pg_replication_slot_advance($1, $2::pg_lsn)', [slotName, lastEnd]);
   }
 
+  // The decoding session renders every value: pin the settings pg_dump pins, whatever the database's defaults.
+  await pinValueSettings(control);
   // The marker's commit is the exact end of this backup. synchronous_commit=on so it is flushed (decoding reads flushed WAL only).
   await control.query('SET synchronous_commit = on');
-  // wal2json prints commit times in the session time zone.
-  await control.query("SET TimeZone = 'UTC'");
   await control.query(`SELECT pg_logical_emit_message(true, '${MARKER_PREFIX}', $1)`, [ctx.id]);
   const upto = (await control.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')).rows[0]!.l;
 
-  const file = 'changes.jsonl' + ctx.codec.ext;
+  const file = 'changes.pgo' + ctx.codec.ext;
   const writer = openCompressedWriter(ctx.codec, join(ctx.tmpDir, file), ctx.opts.env);
-  const stats: ChangeStats = { transactions: 0, inserts: 0, updates: 0, deletes: 0, truncates: 0 };
-  const delta = new Map<string, { truncated: boolean; delta: number }>();
-  let first: string | null = null;
-  let endLsn: string | null = null;
-  let consistentAt = '';
   try {
-    await control.query('BEGIN');
-    const optionList = WAL2JSON_OPTIONS.map(quoteLiteral).join(', ');
-    await control.query(`DECLARE axisor_changes NO SCROLL CURSOR FOR SELECT data FROM pg_logical_slot_peek_changes(${quoteLiteral(slotName)}, ${quoteLiteral(upto)}::pg_lsn, NULL, ${optionList})`);
-    let skipping = false;
-    let inMarker = false;
-    const fetchNext = () => control.query<{ data: string }>(`FETCH ${FETCH} FROM axisor_changes`);
-    // The next batch is on its way while this one is scanned and handed to the compressor. (The server decodes
-    // the whole range into a tuplestore on the first FETCH: pg_logical_slot_peek_changes is not streamed.)
-    let pending: Promise<pg.QueryResult<{ data: string }>> | null = fetchNext();
-    try {
-      outer: while (pending) {
-        const { rows }: pg.QueryResult<{ data: string }> = await pending;
-        pending = rows.length === FETCH ? fetchNext() : null;
-        if (rows.length === 0) break;
-        let out = '';
-        for (const { data } of rows) {
-          const h = scanHeader(data);
-          const r = h.record;
-          if (h.action === 'B') {
-            skipping = lsnToBigInt(r!.nextlsn!) <= lsnToBigInt(lastEnd);
-            if (!skipping) {
-              stats.transactions++;
-              first ??= r!.timestamp ?? null;
-            }
-          }
-          if (skipping || (h.action === 'M' && !(r!.transactional && r!.prefix === MARKER_PREFIX && r!.content === ctx.id))) continue;
-          if (h.action === 'M') inMarker = true;
-          out += `${data}\n`;
-          if ('IUDT'.includes(h.action)) {
-            const key = `${h.schema}.${h.table}`;
-            const d = delta.get(key) ?? { truncated: false, delta: 0 };
-            if (h.action === 'I') (stats.inserts++, d.delta++);
-            else if (h.action === 'U') stats.updates++;
-            else if (h.action === 'D') (stats.deletes++, d.delta--);
-            else (stats.truncates++, (d.truncated = true), (d.delta = 0));
-            delta.set(key, d);
-          }
-          if (h.action === 'C' && inMarker) {
-            endLsn = r!.nextlsn!;
-            consistentAt = r!.timestamp!;
-            await writer.write(out);
-            break outer;
-          }
-        }
-        if (out) await writer.write(out);
-      }
-    } finally {
-      // A prefetched batch still in flight must finish before COMMIT/ROLLBACK (its rows are not needed).
-      await pending?.catch(() => {});
-    }
-    await control.query('COMMIT');
-    if (!endLsn) throw new AxisorError('internal', ExitCode.INTERNAL, `the marker of backup ${ctx.id} was not found in slot ${slotName}`, { hint: 'retry; if it persists, take a full backup' });
+    const cap = await capturePgoutput(control, {
+      slot: slotName, publication: PUBLICATION, upto, lastEnd: lsnToBigInt(lastEnd), marker: { prefix: MARKER_PREFIX, content: ctx.id }, tables: parent.tables, writer,
+    });
+    if (cap.needsFull) throw new IncrementalNeedsFull(cap.needsFull);
+    if (!cap.end) throw new AxisorError('internal', ExitCode.INTERNAL, `the marker of backup ${ctx.id} was not found in slot ${slotName}`, { hint: 'retry; if it persists, take a full backup' });
     if ((await schemaFingerprint(control)) !== fingerprint) throw new IncrementalNeedsFull('the schema changed while the incremental was being taken');
+    const gaps = await foreignGaps(control, cap.foreign, cap.end.commitUs);
+    for (const g of gaps) {
+      const m = `table ${g.table} was created and dropped between backups (changes from ${g.from}); its rows are in no backup, and a restore --to-time from ${g.from} to ${g.to} refuses`;
+      ctx.warnings.push(m);
+      ctx.opts.onWarning?.(m);
+    }
     const sequences = await readSequences(control);
     const written = await writer.close();
     const tablesOut: TableEntry[] = parent.tables.map((t) => {
-      const d = delta.get(`${t.schema}.${t.name}`);
+      const d = cap.delta.get(`${t.schema}.${t.name}`);
       return { ...t, chunks: [], rows: d ? (d.truncated ? 0 : t.rows) + d.delta : t.rows };
     });
     const finishedAt = new Date();
+    const last = pgTimeToIso(cap.end.commitUs);
     return {
       format: 1, id: ctx.id, type: 'incremental', parent: parent.id, chainRoot: root.id, database: info.database, encoding: info.encoding,
       server: { version: info.version, versionNum: info.versionNum },
       tools: { axisorDb: ctx.opts.toolVersion, pgDump: root.tools.pgDump, compressor: ctx.compressorVersion },
       startedAt: ctx.startedAt.toISOString(), finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - ctx.startedAt.getTime(),
-      compression: ctx.codec.name, snapshot: null, slot: root.slot, lsn: { start: lastEnd, end: endLsn },
-      consistentAt: normalizeTs(consistentAt), commitTimes: { first: first ? normalizeTs(first) : null, last: normalizeTs(consistentAt) },
-      schemaFingerprint: fingerprint, files: [{ path: file, bytes: written.bytes, sha256: written.sha256 }], tables: tablesOut, sequences, changes: stats,
+      compression: ctx.codec.name, snapshot: null, slot: root.slot, lsn: { start: lastEnd, end: lsnText(cap.end.lsn) },
+      consistentAt: last, commitTimes: { first: cap.firstCommitUs === null ? null : pgTimeToIso(cap.firstCommitUs), last },
+      schemaFingerprint: fingerprint, files: [{ path: file, bytes: written.bytes, sha256: written.sha256 }], tables: tablesOut, sequences, changes: cap.stats,
       totals: { bytes: written.bytes, rawBytes: written.rawBytes, rows: tablesOut.reduce((s, t) => s + t.rows, 0) },
+      changeFormat: PGOUTPUT_FORMAT, ...(gaps.length > 0 ? { replayGaps: gaps } : {}),
     };
   } catch (err) {
     writer.abort();
-    await control.query('ROLLBACK').catch(() => {});
     throw err;
   }
 }
 
-/** '2026-11-26 10:51:22.101018+00' -> '2026-11-26T10:51:22.101018Z' (wal2json prints UTC when the server's log_timezone is UTC; otherwise keep the offset). */
-function normalizeTs(ts: string): string {
-  return ts.replace(' ', 'T').replace(/\+00$/, 'Z');
+/**
+ * Tables created after the chain's schema whose changes the capture left out. The end fingerprint equals the
+ * chain's, so they must be gone; if one still exists under another name, the chain cannot continue.
+ */
+async function foreignGaps(control: pg.Client, foreign: ForeignTable[], endUs: bigint): Promise<ReplayGap[]> {
+  if (foreign.length === 0) return [];
+  // Tables that still exist: an extension's own tables are in no backup (full backups skip them too), so their
+  // changes are rightly left out; any other table would be a table the chain does not know.
+  const { rows } = await control.query<{ oid: number; ext: boolean }>(`
+    SELECT c.oid::int8 AS oid, EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') AS ext
+      FROM pg_class c WHERE c.oid = ANY($1::oid[])`, [foreign.map((f) => f.oid)]);
+  const still = foreign.filter((f) => rows.some((r) => Number(r.oid) === f.oid && !r.ext)).map((f) => f.table);
+  if (still.length > 0) throw new IncrementalNeedsFull(`tables created between backups still exist under other names (${still.join(', ')})`);
+  return foreign.filter((f) => !rows.some((r) => Number(r.oid) === f.oid)).map((f) => ({ table: f.table, from: pgTimeToIso(f.firstCommitUs), to: pgTimeToIso(endUs) }));
 }
 
 /** After publishing: the slot may now release everything up to the marker's commit. */

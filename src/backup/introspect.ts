@@ -82,7 +82,8 @@ export async function schemaFingerprint(c: pg.Client): Promise<string> {
       SELECT c.oid, n.nspname, c.relname, c.relkind, c.relreplident FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE c.relkind IN ('r', 'p', 'S', 'v', 'm') AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%')
     SELECT md5(coalesce(string_agg(x, E'\\n' ORDER BY x), '')) AS f FROM (
-      SELECT format('rel %I.%I %s %s', nspname, relname, relkind, relreplident) AS x FROM rel
+      -- The OID too: a table dropped and created again with the same shape needs a new chain (its DROP is not decoded).
+      SELECT format('rel %I.%I %s %s %s', nspname, relname, relkind, relreplident, oid) AS x FROM rel
       UNION ALL SELECT format('col %I.%I.%I %s %s %s', r.nspname, r.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.attgenerated)
         FROM rel r JOIN pg_attribute a ON a.attrelid = r.oid WHERE a.attnum > 0 AND NOT a.attisdropped
       UNION ALL SELECT format('con %I.%I %I %s', r.nspname, r.relname, k.conname, pg_get_constraintdef(k.oid)) FROM rel r JOIN pg_constraint k ON k.conrelid = r.oid
@@ -99,7 +100,7 @@ export interface ServerInfo {
   walLevel: string;
   encoding: string;
   database: string;
-  /** null when the setting does not exist (stock PostgreSQL); else the allowed output plugins. */
+  /** null when the setting does not exist (stock PostgreSQL) or the role may not read it; else the allowed output plugins. */
   outputPluginLibraries: string[] | null;
   canReplicate: boolean;
 }
@@ -108,8 +109,8 @@ export async function serverInfo(c: pg.Client): Promise<ServerInfo> {
   const { rows } = await c.query(`
     SELECT current_setting('server_version') AS version, current_setting('server_version_num')::int AS num,
            current_setting('wal_level') AS wal, pg_encoding_to_char(d.encoding) AS enc, current_database() AS db,
-           -- pg_settings, not current_setting: the row is simply absent for a role without pg_read_all_settings
-           -- (current_setting raises 42501 even with missing_ok); then the slot creation itself is the test.
+           -- pg_settings, not current_setting(): this build lets only privileged roles read the setting, and
+           -- pg_settings hides it from the others instead of failing (the slot creation then judges the plugin).
            (SELECT setting FROM pg_settings WHERE name = 'output_plugin_libraries') AS opl,
            (SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user) AS repl
       FROM pg_database d WHERE d.datname = current_database()`);

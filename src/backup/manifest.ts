@@ -97,6 +97,16 @@ export interface Manifest {
   sequences: SequenceEntry[];
   changes: ChangeStats | null;
   totals: { bytes: number; rawBytes: number; rows: number };
+  /** Incremental: the change file's format, 'pgoutput-1'; absent in older backups (wal2json format-version 2 lines). */
+  changeFormat?: string;
+  /** Incremental: windows a --to-time restore refuses (a table lived and died there; its rows are in no backup). */
+  replayGaps?: ReplayGap[];
+}
+
+export interface ReplayGap {
+  table: string;
+  from: string;
+  to: string;
 }
 
 export function sha256Hex(data: string | Buffer): string {

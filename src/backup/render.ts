@@ -84,8 +84,11 @@ export function renderStatus(r: StatusResult, out: Output): void {
   ]));
   for (const b of r.blockers) out.print(`${out.c.yellow('blocked:')} ${b.message}${b.hint ? ` (fix: ${b.hint})` : ''}`);
   if (r.slots.length > 0) {
-    out.print(renderTable(['slot', 'in use', 'wal_status', 'confirmed', 'lag', 'retained WAL'], r.slots.map((s) => [
-      s.name, s.inUse ? 'chain' : 'orphan', s.walStatus, s.confirmedFlushLsn, s.lagBytes === null ? '' : formatBytes(s.lagBytes), s.retainedBytes === null ? '' : formatBytes(s.retainedBytes),
+    out.print(renderTable(['slot', 'database', 'role', 'wal_status', 'confirmed', 'lag', 'retained WAL'], r.slots.map((s) => [
+      s.name, s.database, s.role, s.walStatus, s.confirmedFlushLsn, s.lagBytes === null ? '' : formatBytes(s.lagBytes), s.retainedBytes === null ? '' : formatBytes(s.retainedBytes),
     ])));
+    const stale = r.slots.filter((s) => s.dropSql);
+    if (stale.length > 0) out.print(`slots marked old-chain or other are not this directory's chain; drop one that no backup directory uses with: ${stale[0]!.dropSql}`);
   }
+  for (const w of r.warnings) out.print(`${out.c.yellow('warning:')} ${w}`);
 }

@@ -17,7 +17,7 @@ import { newBackupId } from './id.ts';
 import { advanceSlot, writeIncrementalBackup, IncrementalNeedsFull } from './incremental.ts';
 import { serverInfo } from './introspect.ts';
 import { writeManifest, type Manifest } from './manifest.ts';
-import { dropOtherSlots, logicalBlocker, newSlotName, slotPrefix } from './slots.ts';
+import { discardSlot, dropOtherSlots, logicalBlocker, newSlotName, persistSlot, publicationBlocker, slotPrefix } from './slots.ts';
 import type { BackupOptions, BackupResult, RunContext } from './types.ts';
 
 /**
@@ -80,15 +80,16 @@ export async function runBackup(config: AxisorConfig, opts: BackupOptions): Prom
         const tmpDir = join(backupDir, `${TMP_PREFIX}${id}`);
         await mkdir(tmpDir, { mode: DIR_MODE });
         const ctx: RunContext = { config, opts, codec, compressorVersion, id, tmpDir, startedAt, warnings };
+        let slotName: string | null = null;
         try {
           await claimTempDir(tmpDir);
           let manifest: Manifest;
           if (t === 'incremental') {
             manifest = await writeIncrementalBackup(ctx, { info, control, prefix, catalog: await listCatalog(backupDir) });
           } else {
-            let slotName: string | null = null;
             if (t === 'full' && opts.startChain) {
-              const blocker = logicalBlocker(info);
+              // The publication must exist before the slot: pgoutput looks it up as of each decoded change.
+              const blocker = logicalBlocker(info) ?? (await publicationBlocker(control, info.database, true));
               if (!blocker) slotName = newSlotName(prefix, id);
               else if (info.walLevel === 'logical') warn(`this full backup cannot start an incremental chain: ${blocker.message} (${blocker.hint})`);
             }
@@ -98,11 +99,18 @@ export async function runBackup(config: AxisorConfig, opts: BackupOptions): Prom
           await writeManifest(tmpDir, manifest);
           await rm(join(tmpDir, 'owner.json'), { force: true });
           await publishDir(tmpDir, join(backupDir, id), backupDir);
+          // Only a published backup gets a permanent slot; killed before this line, the server drops the temporary one.
+          if (slotName) {
+            const name = slotName;
+            slotName = null;
+            await persistSlot(control, name).catch((e: Error) => warn(`backup ${id} is published, but its chain's slot ${name} could not be kept (${e.message}); incrementals of this chain will ask for a new full backup`));
+          }
           return { manifest, ctx };
         } catch (err) {
           // Classify before removing the partial backup: a full disk must be seen (and its free space measured) full.
           const classified = opts.signal?.aborted && !(err instanceof AxisorError) ? new AbortedError('backup interrupted; nothing was published', { cause: err })
             : err instanceof IncrementalNeedsFull ? err : await classifyFailure(err, failure);
+          if (slotName) await discardSlot(slotName).catch(() => {});
           await removeDir(tmpDir).catch(() => {});
           throw classified;
         }

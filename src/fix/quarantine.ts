@@ -49,6 +49,12 @@ async function createQuarantineTables(client: Queryable): Promise<void> {
     new_row jsonb
   )`);
   await client.query(`CREATE INDEX IF NOT EXISTS rows_run_step_idx ON ${ROWS} (run_id, step)`);
+  // Rows have no natural key; a replica identity lets incremental backups (logical decoding) capture the table,
+  // and lets its UPDATE/DELETE run under a FOR ALL TABLES publication. Insert-only, so FULL costs no extra WAL.
+  await client.query(`DO $$ BEGIN
+    IF (SELECT relreplident FROM pg_class WHERE oid = '${ROWS.replace(/'/g, "''")}'::regclass) = 'd' THEN
+      ALTER TABLE ${ROWS} REPLICA IDENTITY FULL;
+    END IF; END $$`);
 }
 
 export async function quarantineExists(client: Queryable): Promise<boolean> {

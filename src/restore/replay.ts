@@ -5,10 +5,13 @@ import type { Readable } from 'node:stream';
 import { spawnChild } from '../pgtools/children.ts';
 import type pg from 'pg';
 import type { Codec } from '../backup/compress.ts';
-import { parseChange, timestampMicros, type ChangeRecord, type ColumnValue } from '../backup/changes.ts';
+import { microsToIso, parseChange, timestampMicros, type ChangeRecord, type ColumnValue } from '../backup/changes.ts';
+import { PGOUTPUT_FORMAT, RecordSplitter } from '../backup/pgoutput.ts';
+import { pinValueSettings } from '../backup/value-settings.ts';
 import { sha256Hex, type Manifest, type TableEntry } from '../backup/manifest.ts';
 import { qualifiedName, quoteIdent } from '../db/ident.ts';
-import { IntegrityError, ToolError } from '../errors.ts';
+import { IntegrityError, RefusedError, ToolError } from '../errors.ts';
+import { PgoutputApplier } from './replay-pgoutput.ts';
 import { stderrTail } from '../pgtools/index.ts';
 
 export interface ReplayStats {
@@ -20,18 +23,47 @@ export interface ReplayStats {
   stoppedAtTarget: boolean;
 }
 
-async function* changeLines(dir: string, m: Manifest, codec: Codec, env: Readonly<Record<string, string | undefined>>): AsyncGenerator<string> {
+/** The decompressed change file of one incremental, as a stream; `done()` checks the decompressor's exit. */
+function openChangeFile(dir: string, m: Manifest, codec: Codec, env: Readonly<Record<string, string | undefined>>): { input: Readable; done(): Promise<void> } {
   const file = join(dir, m.files[0]!.path);
   const dec = codec.decompress?.(file);
   const child = dec ? spawnChild(dec.bin, dec.args, { env: { PATH: env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
   const input = (child ? child.stdout : createReadStream(file)) as Readable;
-  try {
-    for await (const line of createInterface({ input, crlfDelay: Infinity })) if (line) yield line;
-  } finally {
-    if (child) {
+  return {
+    input,
+    async done() {
+      if (!child) return;
       if (child.exitCode === null) child.kill();
       const r = await child;
       if (r.exitCode !== 0 && !r.isTerminated) throw new ToolError('failed', `${dec!.bin} failed on ${file} (exit ${r.exitCode})`, { stderrTail: stderrTail(r.stderr) });
+    },
+  };
+}
+
+async function* changeLines(dir: string, m: Manifest, codec: Codec, env: Readonly<Record<string, string | undefined>>): AsyncGenerator<string> {
+  const f = openChangeFile(dir, m, codec, env);
+  try {
+    for await (const line of createInterface({ input: f.input, crlfDelay: Infinity })) if (line) yield line;
+  } finally {
+    await f.done();
+  }
+}
+
+async function* changeMessages(dir: string, m: Manifest, codec: Codec, env: Readonly<Record<string, string | undefined>>): AsyncGenerator<Buffer> {
+  const f = openChangeFile(dir, m, codec, env);
+  const split = new RecordSplitter();
+  let complete = false;
+  try {
+    for await (const chunk of f.input as AsyncIterable<Buffer>) yield* split.push(chunk);
+    complete = true;
+  } finally {
+    await f.done();
+  }
+  if (complete) {
+    try {
+      split.end();
+    } catch (err) {
+      throw new IntegrityError('change_file', `the change file of backup ${m.id} is truncated: ${(err as Error).message}`, { hint: 'verify the chain (axisor-db backup verify) and restore an earlier backup' });
     }
   }
 }
@@ -127,14 +159,22 @@ class Applier {
     // Columns absent from an UPDATE are unchanged TOASTed values: leave them as they are.
     const cols = (r.columns ?? []).filter((c) => known.has(c.name));
     if (r.action === 'I') {
-      await this.run(`INSERT INTO ${name} (${cols.map((c) => quoteIdent(c.name)).join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`, cols.map(value), false, `INSERT into ${t.schema}.${t.name}`);
+      await this.run(`INSERT INTO ${name} (${cols.map((c) => quoteIdent(c.name)).join(', ')}) OVERRIDING SYSTEM VALUE VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')})`, cols.map(value), false, `INSERT into ${t.schema}.${t.name}`);
     } else {
       const ident = r.identity ?? [];
       if (ident.length === 0) throw new IntegrityError('replay_no_identity', `an ${r.action === 'U' ? 'UPDATE' : 'DELETE'} on ${t.schema}.${t.name} carries no key`, { hint: 'the table had no primary key or replica identity when it was captured' });
       if (r.action === 'U') {
-        const w = this.where(ident, cols.length, bytea);
+        // Key columns that keep their value stay out of SET (a GENERATED ALWAYS identity may only be set to DEFAULT).
+        const same = new Map(ident.map((c) => [c.name, c.value]));
+        const set = cols.filter((c) => !(same.has(c.name) && same.get(c.name) === c.value));
+        const w = this.where(ident, set.length, bytea);
+        if (set.length === 0) {
+          await this.run(`SELECT ctid FROM ${name} WHERE ${w.sql} LIMIT 1`, w.values, true, `an UPDATE of ${t.schema}.${t.name}`);
+          this.changes++;
+          return;
+        }
         // The ctid sub-select touches exactly one row even under REPLICA IDENTITY FULL with duplicate rows.
-        await this.run(`UPDATE ${name} SET ${cols.map((c, i) => `${quoteIdent(c.name)} = $${i + 1}`).join(', ')} WHERE ctid = (SELECT ctid FROM ${name} WHERE ${w.sql} LIMIT 1)`, [...cols.map(value), ...w.values], true, `an UPDATE of ${t.schema}.${t.name}`);
+        await this.run(`UPDATE ${name} SET ${set.map((c, i) => `${quoteIdent(c.name)} = $${i + 1}`).join(', ')} WHERE ctid = (SELECT ctid FROM ${name} WHERE ${w.sql} LIMIT 1)`, [...set.map(value), ...w.values], true, `an UPDATE of ${t.schema}.${t.name}`);
       } else {
         const w = this.where(ident, 0, bytea);
         await this.run(`DELETE FROM ${name} WHERE ctid = (SELECT ctid FROM ${name} WHERE ${w.sql} LIMIT 1)`, w.values, true, `a DELETE from ${t.schema}.${t.name}`);
@@ -152,25 +192,59 @@ class Applier {
 export async function replayChain(client: pg.Client, links: Array<{ dir: string; manifest: Manifest }>, o: {
   codecFor: (m: Manifest) => Codec; env: Readonly<Record<string, string | undefined>>; only: Set<string> | null; toTimeMicros: bigint | null; tables: TableEntry[];
 }): Promise<ReplayStats> {
-  const applier = new Applier(client, o.tables, o.only, await byteaColumns(client));
+  assertToTimeReplayable(links.map((l) => l.manifest), o.toTimeMicros);
+  // Values are read back under the settings they were written with (pg_dump's), not the target database's defaults.
+  await pinValueSettings(client, true);
+  const legacy = links.some((l) => !l.manifest.changeFormat) ? new Applier(client, o.tables, o.only, await byteaColumns(client)) : null;
   const stats: ReplayStats = { transactions: 0, changes: 0, lastCommit: null, stoppedAtTarget: false };
+  let pgo: PgoutputApplier | null = null;
   for (const link of links) {
-    for await (const line of changeLines(link.dir, link.manifest, o.codecFor(link.manifest), o.env)) {
-      const r = parseChange(line);
-      if (r.action === 'B') {
-        if (o.toTimeMicros !== null && r.timestamp && timestampMicros(r.timestamp) > o.toTimeMicros) {
+    const format = link.manifest.changeFormat;
+    if (format === PGOUTPUT_FORMAT) {
+      pgo ??= new PgoutputApplier(client, o.tables, o.only);
+      for await (const m of changeMessages(link.dir, link.manifest, o.codecFor(link.manifest), o.env)) {
+        if ((await pgo.apply(m, stats, o.toTimeMicros)) === 'stop') {
           stats.stoppedAtTarget = true;
           break;
         }
-        stats.transactions++;
-        stats.lastCommit = r.timestamp ?? stats.lastCommit;
-        continue;
       }
-      await applier.apply(r);
+    } else if (format === undefined) {
+      for await (const line of changeLines(link.dir, link.manifest, o.codecFor(link.manifest), o.env)) {
+        const r = parseChange(line);
+        if (r.action === 'B') {
+          if (o.toTimeMicros !== null && r.timestamp && timestampMicros(r.timestamp) > o.toTimeMicros) {
+            stats.stoppedAtTarget = true;
+            break;
+          }
+          stats.transactions++;
+          stats.lastCommit = r.timestamp ?? stats.lastCommit;
+          continue;
+        }
+        await legacy!.apply(r);
+      }
+      await legacy!.flushTruncate();
+    } else {
+      throw new IntegrityError('change_format', `backup ${link.manifest.id} holds changes in format ${format}, which this axisor-db cannot read`, { hint: 'restore it with the axisor-db version that wrote it, or a newer one' });
     }
-    await applier.flushTruncate();
     if (stats.stoppedAtTarget) break;
   }
-  stats.changes = applier.changes;
+  stats.changes = (legacy?.changes ?? 0) + (pgo?.changes ?? 0);
   return stats;
+}
+
+/**
+ * A --to-time inside a window where a table lived and died between two incrementals cannot be restored exactly
+ * (its rows are in no backup): refuse before any change is applied, naming the table and the window.
+ */
+export function assertToTimeReplayable(manifests: Manifest[], toTimeMicros: bigint | null): void {
+  if (toTimeMicros === null) return;
+  for (const m of manifests) {
+    for (const g of m.replayGaps ?? []) {
+      if (toTimeMicros >= timestampMicros(g.from) && toTimeMicros < timestampMicros(g.to)) {
+        throw new RefusedError('to_time_in_gap', `--to-time ${microsToIso(toTimeMicros)} falls between ${g.from} and ${g.to}, while table ${g.table} existed between two backups (created and dropped; its rows are in no backup)`, {
+          hint: `choose a --to-time before ${g.from} or from ${g.to} on (backup ${m.id})`,
+        });
+      }
+    }
+  }
 }

@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startThrowawayCluster, type ThrowawayCluster } from '../../src/pgtools/index.ts';
 import { ADMIN_URL, urlWithDatabase } from '../helpers/db.ts';
 import { cli, contentFingerprint, FIXTURE_DATA_SQL, FIXTURE_SQL, q } from '../helpers/backup.ts';
+import { sha256Hex, writeManifest, type Manifest } from '../../src/backup/manifest.ts';
+import { microsToIso, timestampMicros } from '../../src/backup/changes.ts';
 
 // Incremental chains need wal_level = logical: a throwaway cluster. This server build only lets trusted
 // output plugins decode (output_plugin_libraries); allow wal2json there when the setting exists.
@@ -130,4 +132,43 @@ test('a server without wal_level = logical refuses incrementals with the prerequ
   } finally {
     await replica.stop();
   }
+});
+
+test('an incremental written by an older axisor-db (wal2json change lines) still restores', async () => {
+  // Such backups exist on disk: rebuild one exactly as the wal2json capture wrote it (format-version 2 lines,
+  // include-types 0, no changeFormat in the manifest) on top of a full backup of this version.
+  await q(cluster.url, 'CREATE DATABASE legacy');
+  const url = dbUrl('legacy');
+  const bk = join(dir, 'legacy');
+  await q(url, `CREATE TABLE t (id int PRIMARY KEY, n numeric(20,8), b bytea, big text, note text);
+    ALTER TABLE t ALTER big SET STORAGE EXTERNAL;
+    INSERT INTO t SELECT g, g / 3.0, '\\x0102', repeat(md5(g::text), 300), 'x' FROM generate_series(1, 20) g`);
+  const full = await cli(['backup', '--type', 'full', '--compress', 'none', '--no-chain'], url, bk);
+  expect(full.exitCode).toBe(0);
+  await q(url, `SELECT pg_create_logical_replication_slot('legacy_w2j', 'wal2json')`);
+  // Decoding reads flushed WAL only (the throwaway cluster commits asynchronously).
+  await q(url, `SET synchronous_commit = on; INSERT INTO t VALUES (100, 12345678901.12345678, '\\xdeadbeef', 'small', E'tab\\t"q"');
+    UPDATE t SET note = 'big untouched', n = 0.00000001 WHERE id = 1;
+    UPDATE t SET b = '\\x00' WHERE id = 2;
+    DELETE FROM t WHERE id = 3;`);
+  const opts = ['format-version', '2', 'include-timestamp', '1', 'include-lsn', '1', 'include-xids', '1', 'include-transaction', '1', 'include-types', '0'];
+  const rows = await q<{ data: string }>(url, `SELECT data FROM pg_logical_slot_get_changes('legacy_w2j', NULL, NULL, ${opts.map((o) => `'${o}'`).join(', ')})`);
+  await q(url, `SELECT pg_drop_replication_slot('legacy_w2j')`);
+  const text = rows.map((r) => `${r.data}\n`).join('');
+  expect(text).toContain('"action":"U"');
+  const fm: Manifest = JSON.parse(readFileSync(join(bk, full.json.result.id, 'manifest.json'), 'utf8'));
+  const id = full.json.result.id.replace('-full-', '-incr-').replace(/T(\d{6})Z/, (_: string, hms: string) => `T${String(Number(hms) + 1).padStart(6, '0')}Z`);
+  mkdirSync(join(bk, id), { mode: 0o700 });
+  writeFileSync(join(bk, id, 'changes.jsonl'), text);
+  const commit = JSON.parse(rows[rows.length - 1]!.data);
+  await writeManifest(join(bk, id), {
+    ...fm, id, type: 'incremental', parent: fm.id, chainRoot: fm.id, snapshot: null, lsn: { start: '0/0', end: commit.nextlsn },
+    consistentAt: microsToIso(timestampMicros(commit.timestamp)), commitTimes: { first: null, last: null },
+    files: [{ path: 'changes.jsonl', bytes: Buffer.byteLength(text), sha256: sha256Hex(text) }],
+    tables: fm.tables.map((t) => ({ ...t, chunks: [], rows: 20 })), changes: { transactions: 1, inserts: 1, updates: 2, deletes: 1, truncates: 0 },
+  });
+  const r = await cli(['restore', id, '--target-db', 'legacy_r'], url, bk);
+  expect(r.exitCode).toBe(0);
+  expect(r.json.result.chain).toEqual([fm.id, id]);
+  expect(await contentFingerprint(dbUrl('legacy_r'))).toEqual(await contentFingerprint(url));
 });

@@ -21,14 +21,14 @@ beforeAll(async () => {
   cluster = await startThrowawayCluster({ env: process.env, settings: { wal_level: 'logical' } });
   await withClient(cluster.connection, async (c) => {
     await c.query('CREATE TABLE t (id int PRIMARY KEY)');
-    // Quoted, the list becomes ONE item named "pgoutput, test_decoding, wal2json": the text mentions wal2json,
+    // Quoted, the list becomes ONE item named "pgoutput, test_decoding, wal2json": the text mentions pgoutput,
     // the server does not allow it.
     await c.query(`ALTER SYSTEM SET output_plugin_libraries = 'pgoutput, test_decoding, wal2json'`);
     await c.query('SELECT pg_reload_conf()');
   });
   for (let i = 0; i < 50; i++) {
     const [row] = await query<{ s: string }>(cluster.url, `SELECT current_setting('output_plugin_libraries') AS s`);
-    if (row!.s.includes('wal2json')) break;
+    if (row!.s.includes('test_decoding, wal2json')) break;
     await new Promise((r) => setTimeout(r, 100));
   }
 });
@@ -37,7 +37,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-maybe('a wal2json that the server refuses as a plugin is exit 69 naming the setting, and nothing is published', async () => {
+maybe('a pgoutput that the server refuses as a plugin is exit 69 naming the setting, and nothing is published', async () => {
   const r = await runCli(['backup', '--type', 'full', '--json', '--database-url', cluster!.url, '--backup-dir', dir]);
   expect(r.exitCode).toBe(ExitCode.PREREQUISITE);
   expect(r.json.error.code).toBe('prerequisite.output_plugin');
