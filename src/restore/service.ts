@@ -11,7 +11,7 @@ import { quoteIdent } from '../db/ident.ts';
 import { NotFoundError, RefusedError, UsageError } from '../errors.ts';
 import type { ProgressFn } from '../render/output.ts';
 import { loadChain, type NotValidForeignKey } from './load.ts';
-import type { ReplayStats } from './replay.ts';
+import { assertToTimeReplayable, type ReplayStats } from './replay.ts';
 import { assertRestorableTarget, countUserObjects, createDatabase, databaseExists, dropDatabase, markSideDatabase, sideName, sweepSideDatabases } from './target.ts';
 
 export interface RestoreOptions {
@@ -91,6 +91,9 @@ export async function runRestore(config: AxisorConfig, o: RestoreOptions): Promi
     // Incrementals entirely after the target are not needed.
     const keep = chain.findIndex((l, i) => i > 0 && l.manifest.commitTimes?.first && timestampMicros(l.manifest.commitTimes.first) > toTimeMicros!);
     if (keep > 0) chain = chain.slice(0, keep);
+    // A --to-time inside a table's life between two incrementals (its changes were not captured) is refused here,
+    // before any database is created, not after the base was loaded.
+    assertToTimeReplayable(chain.map((l) => l.manifest), toTimeMicros);
   }
   const only = resolveTables(chain[0]!.manifest, o.tables, config.schema);
   const schemaOnly = chain[0]!.manifest.type === 'schema-only';
