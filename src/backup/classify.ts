@@ -33,7 +33,7 @@ export async function freeBytes(path: string): Promise<number | null> {
 const errno = (err: unknown): string | undefined => (err as NodeJS.ErrnoException | undefined)?.code;
 const NO_SPACE_TEXT = /No space left on device|Disk quota exceeded|ENOSPC|EDQUOT/i;
 /** libpq / node-postgres wording when the server goes away mid-run (restart, crash, pg_terminate_backend). */
-const LOST_TEXT = /server closed the connection unexpectedly|terminating connection due to administrator command|Connection terminated unexpectedly|connection error and is not queryable|the database system is (shutting down|in recovery mode|starting up)|could not receive data from server|no connection to the server|could not connect to server|connection to server .* failed|Connection terminated|ECONNRESET|ECONNREFUSED/i;
+const LOST_TEXT = /server closed the connection unexpectedly|terminating connection due to administrator command|Connection terminated unexpectedly|connection error and is not queryable|the database system is (shutting down|in recovery mode|starting up|not yet accepting connections)|could not receive data from server|no connection to the server|could not connect to server|connection to server .* failed|Connection terminated|ECONNRESET|ECONNREFUSED/i;
 const LOST_STATES = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006']);
 
 export function isConnectionLost(err: unknown): boolean {
