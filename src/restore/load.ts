@@ -123,7 +123,8 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
     phases.indexesMs = Math.round(performance.now() - t0);
     t0 = performance.now();
     const notValidForeignKeys = foreignKeys.trim() === '' ? [] : await createForeignKeys(
-      parseForeignKeyScript((await runPgTool(pgRestore, ['-f', '-', '-L', fkListFile, schemaFile], undefined, { baseEnv: o.env })).stdout), conn, o,
+      parseForeignKeyScript((await runPgTool(pgRestore, ['-f', '-', '-L', fkListFile, schemaFile], undefined, { baseEnv: o.env })).stdout),
+      new Map(tables.map((t) => [`${t.schema}.${t.name}`, t.rows])), conn, o,
     );
     phases.foreignKeysMs = Math.round(performance.now() - t0);
     t0 = performance.now();
@@ -193,27 +194,46 @@ export function parseForeignKeyScript(script: string): ForeignKeyStatement[] {
 }
 
 /**
- * Creates the foreign keys (in parallel, like pg_restore -j). One that the data violates (SQLSTATE 23503) is
+ * The order foreign keys are created in: ADD FOREIGN KEY takes SHARE ROW EXCLUSIVE on its table, which conflicts
+ * with itself, so two keys of the same table never build at the same time; parallel sessions would just queue on
+ * the big table. So the keys of one table form one group (run one after the other in one session), and the groups
+ * run in parallel, biggest table first (its scans bound the phase; the small tables' keys fill the other sessions).
+ */
+export function scheduleForeignKeys(fks: ForeignKeyStatement[], rowsByTable: ReadonlyMap<string, number>): ForeignKeyStatement[][] {
+  const groups = new Map<string, ForeignKeyStatement[]>();
+  for (const fk of fks) {
+    const g = groups.get(fk.table);
+    if (g) g.push(fk);
+    else groups.set(fk.table, [fk]);
+  }
+  const weight = (t: string) => (rowsByTable.get(t) ?? 0) * groups.get(t)!.length;
+  return [...groups.keys()].sort((a, b) => weight(b) - weight(a) || a.localeCompare(b)).map((t) => groups.get(t)!);
+}
+
+/**
+ * Creates the foreign keys (in parallel sessions, grouped by table: see scheduleForeignKeys). One that the data violates (SQLSTATE 23503) is
  * created NOT VALID instead: new rows are checked, the existing violators stay and are reported, and
  * `axisor-db validate` lists them. Any other failure fails the restore.
  */
-async function createForeignKeys(fks: ForeignKeyStatement[], conn: import('../config/types.ts').ConnectionSettings, o: LoadOptions): Promise<NotValidForeignKey[]> {
+async function createForeignKeys(fks: ForeignKeyStatement[], rowsByTable: ReadonlyMap<string, number>, conn: import('../config/types.ts').ConnectionSettings, o: LoadOptions): Promise<NotValidForeignKey[]> {
   const notValid: NotValidForeignKey[] = [];
   o.onProgress?.({ phase: 'foreign keys', message: `${fks.length} foreign keys` });
   const clients = await Promise.all(Array.from({ length: Math.max(1, Math.min(o.jobs, fks.length)) }, () => connectMidRun(conn, 'axisor-db restore')));
   try {
     for (const c of clients) await c.query(`SELECT pg_catalog.set_config('search_path', '', false), pg_catalog.set_config('maintenance_work_mem', '${maintenanceWorkMemMb(o.jobs)}MB', false)`);
     const free = [...clients];
-    await runLimited(fks.map((fk) => async () => {
+    await runLimited(scheduleForeignKeys(fks, rowsByTable).map((group) => async () => {
       const c = free.pop()!;
       try {
-        try {
-          await c.query(fk.sql);
-        } catch (err) {
-          if ((err as { code?: string }).code !== '23503') throw toDatabaseError(err, `creating foreign key ${fk.constraint} on ${fk.table}`);
-          const e = err as { message: string; detail?: string };
-          await c.query(fk.sql.replace(/;\s*$/, ' NOT VALID;'));
-          notValid.push({ table: fk.table, constraint: fk.constraint, reason: `${e.message}${e.detail ? `: ${e.detail}` : ''}` });
+        for (const fk of group) {
+          try {
+            await c.query(fk.sql);
+          } catch (err) {
+            if ((err as { code?: string }).code !== '23503') throw toDatabaseError(err, `creating foreign key ${fk.constraint} on ${fk.table}`);
+            const e = err as { message: string; detail?: string };
+            await c.query(fk.sql.replace(/;\s*$/, ' NOT VALID;'));
+            notValid.push({ table: fk.table, constraint: fk.constraint, reason: `${e.message}${e.detail ? `: ${e.detail}` : ''}` });
+          }
         }
       } finally {
         free.push(c);
