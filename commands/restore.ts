@@ -5,6 +5,7 @@ import type { CliContext } from '../src/cli/context.ts';
 import { parsePositiveInt } from '../src/config/index.ts';
 import { UsageError } from '../src/errors.ts';
 import { formatBytes, renderKeyValues } from '../src/render/index.ts';
+import { renderPhases } from '../src/backup/render.ts';
 import type { RestoreResult } from '../src/restore/service.ts';
 
 const DEFAULT_JOBS = Math.max(2, Math.min(4, availableParallelism()));
@@ -18,6 +19,7 @@ function render(r: RestoreResult, out: import('../src/render/index.ts').Output):
     ['foreign keys NOT VALID', r.notValidForeignKeys.length ? r.notValidForeignKeys.map((f) => `${f.table}.${f.constraint} (${f.reason})`).join('; ') : null],
     ['swept', r.sweptDatabases.length ? `side databases of killed runs: ${r.sweptDatabases.join(', ')}` : null], ['checked', `${r.checkedFiles} files, ${formatBytes(r.checkedBytes)}`], ['took', `${(r.durationMs / 1000).toFixed(1)} s`],
   ]));
+  renderPhases(r.phases, out);
 }
 
 export function configure(cmd: Command, ctx: CliContext): void {

@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { Transform, type Readable, type Writable } from 'node:stream';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { connectClient } from '../db/connect.ts';
+import { toDatabaseError } from '../db/errors.ts';
 import { pipeline } from 'node:stream/promises';
 import type { ResultPromise } from 'execa';
 import { spawnChild } from '../pgtools/children.ts';
 import type { ConnectionSettings } from '../config/types.ts';
-import { ToolError } from '../errors.ts';
+import { ConnectionError, ToolError } from '../errors.ts';
 import { firstErrorLine, spawnPgTool, stderrTail, type PgTool } from '../pgtools/index.ts';
 import type { Codec } from './compress.ts';
 import { fsyncPath, FILE_MODE } from './fsx.ts';
@@ -58,72 +61,178 @@ function killAll(...ps: Array<ResultPromise | null>): void {
   for (const p of ps) if (p && p.exitCode === null) p.kill('SIGKILL');
 }
 
-/**
- * One data stream of a full backup: psql COPY (in the exported snapshot) -> count + content hash -> compressor
- * -> file hash -> file, all streaming (nothing uncompressed touches the disk, no second read). fsynced at the end.
- */
-export async function dumpChunk(o: {
-  psql: PgTool; conn: ConnectionSettings; env: Record<string, string | undefined>; snapshot: string;
-  copySql: string; codec: Codec; outPath: string; onBytes?: (n: number) => void;
-}): Promise<ChunkDumpResult> {
-  const { child: psql, cleanup } = spawnPgTool(o.psql, psqlArgs([
-    'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', `SET TRANSACTION SNAPSHOT '${o.snapshot.replace(/'/g, "''")}'`, o.copySql, 'COMMIT',
-  ]), o.conn, { baseEnv: o.env, execa: { stdin: 'ignore', stdout: 'pipe', buffer: { stdout: false, stderr: true } } });
-  const comp = o.codec.compress ? spawnChild(o.codec.compress.bin, o.codec.compress.args, { env: { PATH: o.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: 'pipe', stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
-  const counter = new DigestingPassThrough();
-  const fileHash = createHash('sha256');
-  let bytes = 0;
-  const hasher = new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      fileHash.update(chunk);
-      bytes += chunk.length;
-      o.onBytes?.(chunk.length);
-      cb(null, chunk);
-    },
-  });
-  const out = createWriteStream(o.outPath, { mode: FILE_MODE, flags: 'wx' });
-  try {
-    if (comp) {
-      await Promise.all([
-        pipeline(psql.stdout as Readable, counter, comp.stdin as Writable),
-        pipeline(comp.stdout as Readable, hasher, out),
-        checkExit(psql, 'psql COPY'),
-        checkExit(comp, o.codec.compress!.bin),
-      ]);
-    } else {
-      await Promise.all([pipeline(psql.stdout as Readable, counter, hasher, out), checkExit(psql, 'psql COPY')]);
-    }
-  } catch (err) {
-    killAll(psql, comp);
-    throw err;
-  } finally {
-    cleanup();
-  }
-  await fsyncPath(o.outPath);
-  const rowDigest = counter.digest.digest();
-  return { rows: counter.digest.rows, rawBytes: counter.digest.bytes, rowDigest, bytes, sha256: fileHash.digest('hex') };
+/** Where the compressed bytes of one data stream go: today a new owner-only file, fsynced before it counts. */
+export interface ChunkSink {
+  stream: Writable;
+  /** Called after the stream finished: makes the bytes durable (fsync). */
+  commit(): Promise<void>;
 }
 
-/** Loads one chunk file into a table: decompressor -> psql COPY FROM STDIN. */
-export async function loadChunk(o: {
-  psql: PgTool; conn: ConnectionSettings; env: Record<string, string | undefined>; file: string; codec: Codec; copySql: string;
-}): Promise<void> {
-  const dec = o.codec.decompress ? o.codec.decompress(o.file) : null;
-  const { child: psql, cleanup } = spawnPgTool(o.psql, psqlArgs([o.copySql]), o.conn, {
-    baseEnv: o.env, execa: dec ? { stdin: 'pipe', stdout: 'ignore' } : { stdin: { file: o.file }, stdout: 'ignore' },
-  });
-  const d = dec ? spawnChild(dec.bin, dec.args, { env: { PATH: o.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
+export function fileSink(outPath: string): ChunkSink {
+  return { stream: createWriteStream(outPath, { mode: FILE_MODE, flags: 'wx', highWaterMark: 1 << 20 }), commit: () => fsyncPath(outPath) };
+}
+
+/** Where restore reads the (compressed) bytes of one data stream from: today a local file. */
+export function fileSource(path: string): Readable {
+  return createReadStream(path, { highWaterMark: 1 << 20 });
+}
+
+/** The SET statement that pins the COPY session settings (see copySessionEnv) on a connection of our own. */
+export function copySessionSql(encoding: string): string {
+  return `SET client_encoding = '${encoding.replace(/'/g, "''")}'; SET DateStyle = ISO; SET TimeZone = 'UTC'; SET IntervalStyle = postgres; SET extra_float_digits = 1; SET bytea_output = hex; SET synchronize_seqscans = off`;
+}
+
+/** Per-stream timings (ms) for the profile: where a data stream's time went. */
+export interface StreamTimings {
+  /** Connect + session settings + snapshot import. */
+  connectMs: number;
+  /** Wall time of the COPY pipeline (server COPY, transfer, digest, compressor, write). */
+  copyMs: number;
+  /** CPU time in the row digest (Node main thread). */
+  digestMs: number;
+  /** CPU time hashing the compressed bytes (sha256). */
+  fileHashMs: number;
+  /** fsync of the finished file. */
+  fsyncMs: number;
+}
+
+/**
+ * A data stream opens its session after the run is connected: failing to connect now (refused, or the server
+ * restarting) means the server went away mid-run, which the run's failure classification reports as
+ * connection.lost (68), like a psql process that could not connect did before.
+ */
+export async function connectMidRun(conn: ConnectionSettings, applicationName: string): Promise<import('pg').Client> {
   try {
-    await Promise.all([
-      d ? pipeline(d.stdout as Readable, psql.stdin as Writable) : Promise.resolve(),
-      d ? checkExit(d, dec!.bin) : Promise.resolve(),
-      checkExit(psql, 'psql COPY FROM'),
-    ]);
+    return await connectClient(conn, { applicationName, statementTimeoutMs: 0, lockTimeoutMs: 0 });
   } catch (err) {
-    killAll(psql, d);
+    const msg = (err as Error)?.message ?? String(err);
+    if (err instanceof ConnectionError || /not yet accepting connections|starting up|shutting down|in recovery mode/i.test(msg)) {
+      throw new Error(`could not connect to server for a data stream: ${msg}`, { cause: err });
+    }
     throw err;
+  }
+}
+
+function lostOrDb(err: unknown, what: string): unknown {
+  if (err instanceof Error && (err as { code?: string }).code && /^[0-9A-Z]{5}$/.test(String((err as { code?: string }).code))) return toDatabaseError(err, what);
+  return err;
+}
+
+/**
+ * One data stream of a full backup: COPY TO over our own connection (pg-copy-streams, in the exported snapshot)
+ * -> row count + row digest -> compressor -> file hash -> sink, all streaming (nothing uncompressed touches the
+ * disk, no second read). The sink is committed (fsynced) at the end.
+ */
+export async function dumpChunk(o: {
+  conn: ConnectionSettings; encoding: string; env: Readonly<Record<string, string | undefined>>; snapshot: string;
+  copySql: string; codec: Codec; sink: ChunkSink; onBytes?: (n: number) => void;
+}): Promise<ChunkDumpResult & { timings: StreamTimings }> {
+  const t0 = performance.now();
+  const client = await connectMidRun(o.conn, 'axisor-db backup (data)');
+  const timings: StreamTimings = { connectMs: 0, copyMs: 0, digestMs: 0, fileHashMs: 0, fsyncMs: 0 };
+  let comp: ResultPromise | null = null;
+  try {
+    await client.query(`${copySessionSql(o.encoding)}; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '${o.snapshot.replace(/'/g, "''")}'`);
+    timings.connectMs = performance.now() - t0;
+    const t1 = performance.now();
+    comp = o.codec.compress ? spawnChild(o.codec.compress.bin, o.codec.compress.args, { env: { PATH: o.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: 'pipe', stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
+    const digest = new RowDigest();
+    const counter = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        const s = performance.now();
+        digest.update(chunk);
+        timings.digestMs += performance.now() - s;
+        cb(null, chunk);
+      },
+    });
+    const fileHash = createHash('sha256');
+    let bytes = 0;
+    const hasher = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        const s = performance.now();
+        fileHash.update(chunk);
+        timings.fileHashMs += performance.now() - s;
+        bytes += chunk.length;
+        o.onBytes?.(chunk.length);
+        cb(null, chunk);
+      },
+    });
+    const source = client.query(copyTo(o.copySql));
+    try {
+      if (comp) {
+        await Promise.all([
+          pipeline(source, counter, comp.stdin as Writable),
+          pipeline(comp.stdout as Readable, hasher, o.sink.stream),
+          checkExit(comp, o.codec.compress!.bin),
+        ]);
+      } else {
+        await pipeline(source, counter, hasher, o.sink.stream);
+      }
+    } catch (err) {
+      killAll(comp);
+      throw lostOrDb(err, 'COPY TO');
+    }
+    await client.query('COMMIT');
+    timings.copyMs = performance.now() - t1;
+    const t2 = performance.now();
+    await o.sink.commit();
+    timings.fsyncMs = performance.now() - t2;
+    return { rows: digest.rows, rawBytes: digest.bytes, rowDigest: digest.digest(), bytes, sha256: fileHash.digest('hex'), timings };
   } finally {
-    cleanup();
+    killAll(comp);
+    await client.end().catch(() => {});
+  }
+}
+
+/** Per-stream restore timings (ms). */
+export interface LoadTimings {
+  connectMs: number;
+  /** Wall time of read -> decompressor -> COPY FROM (server parsing and writing the rows). */
+  copyMs: number;
+  frozen: boolean;
+}
+
+/**
+ * Loads one chunk into a table over our own connection: source -> decompressor -> COPY FROM STDIN (pg-copy-streams).
+ * With `freeze`, the table is truncated in the same transaction and loaded with COPY ... FREEZE (rows are written
+ * frozen: no hint-bit rewrite and no anti-wraparound vacuum of the whole table later); only for a table loaded by
+ * this one stream.
+ */
+export async function loadChunk(o: {
+  conn: ConnectionSettings; encoding: string; env: Readonly<Record<string, string | undefined>>; source: Readable; codec: Codec;
+  table: string; columns: string; freeze: boolean;
+}): Promise<LoadTimings> {
+  const t0 = performance.now();
+  const client = await connectMidRun(o.conn, 'axisor-db restore (data)');
+  let d: ResultPromise | null = null;
+  try {
+    await client.query(copySessionSql(o.encoding));
+    if (o.freeze) await client.query(`BEGIN; TRUNCATE ONLY ${o.table}`);
+    const connectMs = performance.now() - t0;
+    const t1 = performance.now();
+    const dec = o.codec.decompress ? o.codec.decompress('-') : null;
+    d = dec ? spawnChild(dec.bin, dec.args, { env: { PATH: o.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: 'pipe', stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
+    const sink = client.query(copyFrom(`COPY ${o.table} (${o.columns}) FROM STDIN${o.freeze ? ' WITH (FREEZE)' : ''}`));
+    try {
+      if (d) {
+        await Promise.all([
+          pipeline(o.source, d.stdin as Writable),
+          pipeline(d.stdout as Readable, sink),
+          checkExit(d, dec!.bin),
+        ]);
+      } else {
+        await pipeline(o.source, sink);
+      }
+      if (o.freeze) await client.query('COMMIT');
+    } catch (err) {
+      killAll(d);
+      o.source.destroy();
+      throw lostOrDb(err, `COPY FROM into ${o.table}`);
+    }
+    return { connectMs, copyMs: performance.now() - t1, frozen: o.freeze };
+  } finally {
+    killAll(d);
+    await client.end().catch(() => {});
   }
 }
 

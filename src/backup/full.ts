@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { connectClient } from '../db/connect.ts';
 import { qualifiedName, quoteIdent } from '../db/ident.ts';
 import { findPgTool, runPgTool, type PgTool } from '../pgtools/index.ts';
-import { copySessionEnv, dumpChunk } from './copy-stream.ts';
+import { dumpChunk, fileSink } from './copy-stream.ts';
 import { DIR_MODE, FILE_MODE, fsyncPath, sha256File } from './fsx.ts';
 import { listTables, readSequences, schemaFingerprint, type ServerInfo, type SourceTable } from './introspect.ts';
 import type { Manifest, ManifestFile, TableEntry } from './manifest.ts';
@@ -63,8 +63,11 @@ export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<M
   const { config, opts } = ctx;
   const conn = config.connection;
   const pgDump = await findPgTool('pg_dump', { minMajor: p.info.major, env: opts.env });
-  const psql = await findPgTool('psql', { env: opts.env });
+  const ph = ctx.phases;
+  const cpu0 = process.cpuUsage();
+  let t = performance.now();
   const snap = await exportSnapshot(config, p.slotName);
+  ph.snapshotMs = Math.round(performance.now() - t);
   const meta = await connectClient(config, { applicationName: 'axisor-db backup (meta)', statementTimeoutMs: 0 });
   try {
     await meta.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -83,7 +86,7 @@ export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<M
     const blockSize = Number((await meta.query<{ b: string }>(`SELECT current_setting('block_size') AS b`)).rows[0]!.b);
     await mkdir(join(ctx.tmpDir, 'data'), { mode: DIR_MODE });
 
-    const env = copySessionEnv(opts.env, p.info.encoding);
+    ph.catalogMs = Math.round(performance.now() - t - ph.snapshotMs);
     let doneBytes = 0;
     let doneChunks = 0;
     const report = (phase: string) => opts.onProgress?.({ phase, done: doneBytes, unit: 'bytes', message: `${doneChunks}/${plan.length} data streams` });
@@ -92,27 +95,35 @@ export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<M
     const tasks: Array<() => Promise<void>> = [
       async () => {
         // The schema archive is small; pg_dump's own gzip is fine for it, and -Fc keeps pg_restore's section/-L selection.
+        const s0 = performance.now();
         await runPgTool(pgDump, ['-Fc', '-s', `--snapshot=${snap.name}`, '-f', join(ctx.tmpDir, 'schema.dump'), '--no-sync'], conn, { baseEnv: opts.env });
         await chmod(join(ctx.tmpDir, 'schema.dump'), FILE_MODE); // pg_dump honours the umask; backups are owner-only
         await fsyncPath(join(ctx.tmpDir, 'schema.dump'));
+        ph.schemaMs = Math.round(performance.now() - s0);
       },
       ...plan.map((c) => async () => {
         const t = tables[c.table]!;
         const file = `data/${String(c.table).padStart(4, '0')}-${String(c.chunk).padStart(3, '0')}.copy${ctx.codec.ext}`;
         const r = await dumpChunk({
-          psql, conn, env, snapshot: snap.name, copySql: copyOutSql(t, c), codec: ctx.codec, outPath: join(ctx.tmpDir, file),
+          conn, encoding: p.info.encoding, env: opts.env, snapshot: snap.name, copySql: copyOutSql(t, c), codec: ctx.codec, sink: fileSink(join(ctx.tmpDir, file)),
           onBytes: (n) => {
             doneBytes += n;
             report('dump');
           },
         });
         chunkResults.set(`${c.table}:${c.chunk}`, { ...r, file });
+        ph.streams = (ph.streams ?? 0) + 1;
+        for (const [k, v] of Object.entries(r.timings)) ph[`stream${k[0]!.toUpperCase()}${k.slice(1)}`] = Math.round((ph[`stream${k[0]!.toUpperCase()}${k.slice(1)}`] ?? 0) + v);
         doneChunks++;
         report('dump');
       }),
     ];
     opts.onProgress?.({ phase: 'dump', message: `${tables.length} tables, ${plan.length} data streams, ${opts.jobs} jobs` });
+    t = performance.now();
     await runLimited(tasks, opts.jobs + (p.schemaOnly ? 0 : 1), opts.signal);
+    ph.dataMs = Math.round(performance.now() - t);
+    const cpu = process.cpuUsage(cpu0);
+    ph.nodeCpuMs = Math.round((cpu.user + cpu.system) / 1000);
     const sequences = await readSequences(meta);
     await meta.query('COMMIT');
     return buildManifest(ctx, p, { tables, chunkResults, sequences, fingerprint, consistentAt, snapshot: snap, pgDump });

@@ -8,6 +8,13 @@ import type { VerifyResult } from './verify.ts';
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
+/** The per-phase profile (--verbose): name and milliseconds (or a count), see docs/performance.md. */
+export function renderPhases(phases: Record<string, number> | undefined, out: Output): void {
+  if (!out.verbose || !phases || Object.keys(phases).length === 0) return;
+  out.print();
+  out.print(renderTable(['phase', 'value'], Object.entries(phases).map(([k, v]) => [k.replace(/Ms$/, ''), /Ms$/.test(k) ? secs(v) : String(v)]), { colAligns: ['left', 'right'] }));
+}
+
 export function renderBackup(r: BackupResult, out: Output): void {
   for (const w of r.warnings) out.warn(w);
   out.print(renderKeyValues([
@@ -16,6 +23,7 @@ export function renderBackup(r: BackupResult, out: Output): void {
     ['changes', r.changes ? `${r.changes.transactions} transactions: ${r.changes.inserts} inserts, ${r.changes.updates} updates, ${r.changes.deletes} deletes, ${r.changes.truncates} truncates` : null],
     ['lsn', r.lsn ? `${r.lsn.start} .. ${r.lsn.end}` : null], ['slot', r.slot], ['took', secs(r.durationMs)], ['directory', r.dir],
   ]));
+  renderPhases(r.phases, out);
 }
 
 export interface ListResult {

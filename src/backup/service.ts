@@ -79,7 +79,7 @@ export async function runBackup(config: AxisorConfig, opts: BackupOptions): Prom
         const id = newBackupId(t, startedAt);
         const tmpDir = join(backupDir, `${TMP_PREFIX}${id}`);
         await mkdir(tmpDir, { mode: DIR_MODE });
-        const ctx: RunContext = { config, opts, codec, compressorVersion, id, tmpDir, startedAt, warnings };
+        const ctx: RunContext = { config, opts, codec, compressorVersion, id, tmpDir, startedAt, warnings, phases: {} };
         let slotName: string | null = null;
         try {
           await claimTempDir(tmpDir);
@@ -96,7 +96,10 @@ export async function runBackup(config: AxisorConfig, opts: BackupOptions): Prom
             manifest = await writeFullBackup(ctx, { info, schemaOnly: t === 'schema-only', slotName });
           }
           if (opts.signal?.aborted) throw new AbortedError('backup interrupted; nothing was published');
+          let t0 = performance.now();
           await writeManifest(tmpDir, manifest);
+          ctx.phases.manifestMs = Math.round(performance.now() - t0);
+          t0 = performance.now();
           await rm(join(tmpDir, 'owner.json'), { force: true });
           await publishDir(tmpDir, join(backupDir, id), backupDir);
           // Only a published backup gets a permanent slot; killed before this line, the server drops the temporary one.
@@ -105,6 +108,7 @@ export async function runBackup(config: AxisorConfig, opts: BackupOptions): Prom
             slotName = null;
             await persistSlot(control, name).catch((e: Error) => warn(`backup ${id} is published, but its chain's slot ${name} could not be kept (${e.message}); incrementals of this chain will ask for a new full backup`));
           }
+          ctx.phases.publishMs = Math.round(performance.now() - t0);
           return { manifest, ctx };
         } catch (err) {
           // Classify before removing the partial backup: a full disk must be seen (and its free space measured) full.
@@ -137,6 +141,7 @@ export async function runBackup(config: AxisorConfig, opts: BackupOptions): Prom
         id: m.id, type: m.type, requestedType: opts.type, promotedBecause, parent: m.parent, database: m.database, dir: join(backupDir, m.id),
         compression: m.compression, bytes: m.totals.bytes, rawBytes: m.totals.rawBytes, rows: m.totals.rows, tables: m.tables.length,
         files: m.files.length, durationMs: m.durationMs, slot: m.slot?.name ?? null, lsn: m.lsn, changes: m.changes, removedTempDirs, warnings,
+        phases: done.ctx.phases,
       };
     });
   } catch (err) {

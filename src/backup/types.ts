@@ -44,6 +44,12 @@ export interface BackupResult {
   changes: Manifest['changes'];
   removedTempDirs: string[];
   warnings: string[];
+  /**
+   * Where the time went (ms; see docs/performance.md). Full backups: snapshotMs, catalogMs, schemaMs, dataMs (wall,
+   * all streams), streams, streamConnectMs/streamCopyMs/streamDigestMs/streamFileHashMs/streamFsyncMs (summed over
+   * streams), nodeCpuMs, manifestMs, publishMs.
+   */
+  phases: Record<string, number>;
 }
 
 /** What a backup run hands to the full/incremental writers. */
@@ -56,4 +62,5 @@ export interface RunContext {
   tmpDir: string;
   startedAt: Date;
   warnings: string[];
+  phases: Record<string, number>;
 }

@@ -1,17 +1,18 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { codecFor } from '../backup/compress.ts';
-import { copySessionEnv, loadChunk } from '../backup/copy-stream.ts';
+import { connectMidRun, fileSource, loadChunk } from '../backup/copy-stream.ts';
 import type { Manifest, TableEntry } from '../backup/manifest.ts';
 import { runLimited } from '../backup/pool.ts';
 import type { AxisorConfig } from '../config/types.ts';
-import { connectClient, withDatabase } from '../db/connect.ts';
+import { withDatabase } from '../db/connect.ts';
 import { qualifiedName, quoteIdent } from '../db/ident.ts';
 import { PrerequisiteError } from '../errors.ts';
 import { toDatabaseError } from '../db/errors.ts';
 import { findPgTool, runPgTool } from '../pgtools/index.ts';
 import { makeOwnedTempDir } from '../pgtools/tempdirs.ts';
 import type { ProgressFn } from '../render/output.ts';
+import { maintenanceWorkMemMb } from '../seed/bulk-load.ts';
 import { replayChain, type ReplayStats } from './replay.ts';
 import { filterTocList } from './toc.ts';
 
@@ -44,7 +45,10 @@ export interface LoadResult {
   droppedForeignKeys: number;
   /** Foreign keys the restored data violates (as the source did): created NOT VALID instead of failing the restore. */
   notValidForeignKeys: NotValidForeignKey[];
+  /** Where the time went (ms; see docs/performance.md): schemaMs, dataMs, frozenChunks, indexesMs, foreignKeysMs, finishMs. */
+  phases: Record<string, number>;
 }
+
 
 /**
  * Restores a chain into an existing, empty database: schema before data (pg_restore --section=pre-data), the
@@ -57,7 +61,6 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
   const conn = withDatabase(o.config.connection, db);
   const dumpMajor = Number(full.tools.pgDump.split('.')[0]);
   const pgRestore = await findPgTool('pg_restore', { minMajor: Number.isFinite(dumpMajor) ? dumpMajor : undefined, env: o.env });
-  const psql = await findPgTool('psql', { env: o.env });
   const schemaFile = join(base.dir, 'schema.dump');
   const tables = full.tables.filter((t) => !o.only || o.only.has(`${t.schema}.${t.name}`));
   const listDir = makeOwnedTempDir('axisor-toc-');
@@ -80,28 +83,53 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
     const fkListFile = join(listDir, 'fk.list');
     writeFileSync(fkListFile, foreignKeys, { mode: 0o600 });
     o.onProgress?.({ phase: 'schema', message: db });
+    const phases: Record<string, number> = {};
+    let t0 = performance.now();
     await runPgTool(pgRestore, ['--section=pre-data', ...common, '-d', db, schemaFile], conn, { baseEnv: o.env });
+    phases.schemaMs = Math.round(performance.now() - t0);
 
-    const env = copySessionEnv(o.env, full.encoding);
     const codec = codecFor(full.compression);
-    const copyIn = (t: TableEntry) => `COPY ${qualifiedName(t.schema, t.name)} (${t.columns.map(quoteIdent).join(', ')}) FROM STDIN`;
     let done = 0;
     const total = tables.reduce((s, t) => s + t.chunks.length, 0);
+    phases.frozenChunks = 0;
     const loadOne = async (t: TableEntry, file: string) => {
-      await loadChunk({ psql, conn, env, file: join(base.dir, file), codec, copySql: copyIn(t) });
+      // A table loaded by one stream is truncated and loaded in one transaction with COPY FREEZE (rows written
+      // frozen and hinted: the index builds that read it next do not rewrite every page to set hint bits).
+      const freeze = t.chunks.length === 1;
+      await loadChunk({
+        conn, encoding: full.encoding, env: o.env, source: fileSource(join(base.dir, file)), codec,
+        table: qualifiedName(t.schema, t.name), columns: t.columns.map(quoteIdent).join(', '), freeze,
+      });
+      if (freeze) phases.frozenChunks!++;
       o.onProgress?.({ phase: 'data', done: ++done, total, unit: 'items', message: `${t.schema}.${t.name}` });
     };
     const tasks = tables.flatMap((t) => t.chunks.map((c) => ({ t, c }))).sort((a, b) => b.c.rawBytes - a.c.rawBytes).map(({ t, c }) => () => loadOne(t, c.file));
+    t0 = performance.now();
     await runLimited(tasks, o.jobs, o.signal);
-    if (o.afterData) await o.afterData(db, tables);
+    phases.dataMs = Math.round(performance.now() - t0);
+    if (o.afterData) {
+      t0 = performance.now();
+      await o.afterData(db, tables);
+      phases.afterDataMs = Math.round(performance.now() - t0);
+    }
 
     o.onProgress?.({ phase: 'indexes', message: 'indexes and constraints' });
-    await runPgTool(pgRestore, ['--section=post-data', ...common, '-j', String(o.jobs), '-d', db, schemaFile], conn, { baseEnv: o.env });
+    t0 = performance.now();
+    const mwm = maintenanceWorkMemMb(o.jobs);
+    phases.maintenanceWorkMemMb = mwm;
+    await runPgTool(pgRestore, ['--section=post-data', ...common, '-j', String(o.jobs), '-d', db, schemaFile], conn, {
+      baseEnv: { ...o.env, PGOPTIONS: `-c maintenance_work_mem=${mwm}MB` },
+    });
+    phases.indexesMs = Math.round(performance.now() - t0);
+    t0 = performance.now();
     const notValidForeignKeys = foreignKeys.trim() === '' ? [] : await createForeignKeys(
-      parseForeignKeyScript((await runPgTool(pgRestore, ['-f', '-', '-L', fkListFile, schemaFile], undefined, { baseEnv: o.env })).stdout), conn, o,
+      parseForeignKeyScript((await runPgTool(pgRestore, ['-f', '-', '-L', fkListFile, schemaFile], undefined, { baseEnv: o.env })).stdout),
+      new Map(tables.map((t) => [`${t.schema}.${t.name}`, t.rows])), conn, o,
     );
+    phases.foreignKeysMs = Math.round(performance.now() - t0);
+    t0 = performance.now();
 
-    const client = await connectClient(conn, { applicationName: 'axisor-db restore', statementTimeoutMs: 0 });
+    const client = await connectMidRun(conn, 'axisor-db restore');
     try {
       await client.query('BEGIN');
       let replay: ReplayStats | null = null;
@@ -120,7 +148,8 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
       }
       await setSequences(client, seqSource);
       await client.query('COMMIT');
-      return { tables: tables.length, rows: tables.reduce((s, t) => s + t.rows, 0), chunks: total, replay, droppedForeignKeys, notValidForeignKeys };
+      phases.finishMs = Math.round(performance.now() - t0);
+      return { tables: tables.length, rows: tables.reduce((s, t) => s + t.rows, 0), chunks: total, replay, droppedForeignKeys, notValidForeignKeys, phases };
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {});
       throw err;
@@ -165,27 +194,46 @@ export function parseForeignKeyScript(script: string): ForeignKeyStatement[] {
 }
 
 /**
- * Creates the foreign keys (in parallel, like pg_restore -j). One that the data violates (SQLSTATE 23503) is
+ * The order foreign keys are created in: ADD FOREIGN KEY takes SHARE ROW EXCLUSIVE on its table, which conflicts
+ * with itself, so two keys of the same table never build at the same time; parallel sessions would just queue on
+ * the big table. So the keys of one table form one group (run one after the other in one session), and the groups
+ * run in parallel, biggest table first (its scans bound the phase; the small tables' keys fill the other sessions).
+ */
+export function scheduleForeignKeys(fks: ForeignKeyStatement[], rowsByTable: ReadonlyMap<string, number>): ForeignKeyStatement[][] {
+  const groups = new Map<string, ForeignKeyStatement[]>();
+  for (const fk of fks) {
+    const g = groups.get(fk.table);
+    if (g) g.push(fk);
+    else groups.set(fk.table, [fk]);
+  }
+  const weight = (t: string) => (rowsByTable.get(t) ?? 0) * groups.get(t)!.length;
+  return [...groups.keys()].sort((a, b) => weight(b) - weight(a) || a.localeCompare(b)).map((t) => groups.get(t)!);
+}
+
+/**
+ * Creates the foreign keys (in parallel sessions, grouped by table: see scheduleForeignKeys). One that the data violates (SQLSTATE 23503) is
  * created NOT VALID instead: new rows are checked, the existing violators stay and are reported, and
  * `axisor-db validate` lists them. Any other failure fails the restore.
  */
-async function createForeignKeys(fks: ForeignKeyStatement[], conn: import('../config/types.ts').ConnectionSettings, o: LoadOptions): Promise<NotValidForeignKey[]> {
+async function createForeignKeys(fks: ForeignKeyStatement[], rowsByTable: ReadonlyMap<string, number>, conn: import('../config/types.ts').ConnectionSettings, o: LoadOptions): Promise<NotValidForeignKey[]> {
   const notValid: NotValidForeignKey[] = [];
   o.onProgress?.({ phase: 'foreign keys', message: `${fks.length} foreign keys` });
-  const clients = await Promise.all(Array.from({ length: Math.max(1, Math.min(o.jobs, fks.length)) }, () => connectClient(conn, { applicationName: 'axisor-db restore', statementTimeoutMs: 0 })));
+  const clients = await Promise.all(Array.from({ length: Math.max(1, Math.min(o.jobs, fks.length)) }, () => connectMidRun(conn, 'axisor-db restore')));
   try {
-    for (const c of clients) await c.query(`SELECT pg_catalog.set_config('search_path', '', false)`);
+    for (const c of clients) await c.query(`SELECT pg_catalog.set_config('search_path', '', false), pg_catalog.set_config('maintenance_work_mem', '${maintenanceWorkMemMb(o.jobs)}MB', false)`);
     const free = [...clients];
-    await runLimited(fks.map((fk) => async () => {
+    await runLimited(scheduleForeignKeys(fks, rowsByTable).map((group) => async () => {
       const c = free.pop()!;
       try {
-        try {
-          await c.query(fk.sql);
-        } catch (err) {
-          if ((err as { code?: string }).code !== '23503') throw toDatabaseError(err, `creating foreign key ${fk.constraint} on ${fk.table}`);
-          const e = err as { message: string; detail?: string };
-          await c.query(fk.sql.replace(/;\s*$/, ' NOT VALID;'));
-          notValid.push({ table: fk.table, constraint: fk.constraint, reason: `${e.message}${e.detail ? `: ${e.detail}` : ''}` });
+        for (const fk of group) {
+          try {
+            await c.query(fk.sql);
+          } catch (err) {
+            if ((err as { code?: string }).code !== '23503') throw toDatabaseError(err, `creating foreign key ${fk.constraint} on ${fk.table}`);
+            const e = err as { message: string; detail?: string };
+            await c.query(fk.sql.replace(/;\s*$/, ' NOT VALID;'));
+            notValid.push({ table: fk.table, constraint: fk.constraint, reason: `${e.message}${e.detail ? `: ${e.detail}` : ''}` });
+          }
         }
       } finally {
         free.push(c);

@@ -49,6 +49,8 @@ export interface RestoreResult {
   checkedFiles: number;
   checkedBytes: number;
   durationMs: number;
+  /** Where the time went (ms; see docs/performance.md): checksumsMs, createMs, schemaMs, dataMs, indexesMs, foreignKeysMs, finishMs, swapMs. */
+  phases: Record<string, number>;
 }
 
 /** schema.table or a bare name (looked up in the backup; must be unambiguous). */
@@ -118,15 +120,22 @@ export async function runRestore(config: AxisorConfig, o: RestoreOptions): Promi
       const sweptDatabases = swept.dropped;
       warnings.push(...swept.problems);
       o.onProgress?.({ phase: 'checksums', message: `${chain.length} backup(s)` });
+      let t0 = performance.now();
       const reports = await assertChainIntact(chain, o.onProgress);
+      const phases: Record<string, number> = { checksumsMs: Math.round(performance.now() - t0) };
+      t0 = performance.now();
 
       const side = sideName(o.targetDb, 'restore');
       await createDatabase(admin, side, chain[0]!.manifest.encoding, 'restore', o.targetDb);
+      phases.createMs = Math.round(performance.now() - t0);
       let loaded;
       try {
         loaded = await loadChain(side, chain, { config, env: o.env, jobs: o.jobs, only, toTimeMicros, noOwner: o.noOwner, onProgress: o.onProgress, signal: o.signal });
+        Object.assign(phases, loaded.phases);
         o.onProgress?.({ phase: 'swap', message: o.targetDb });
+        t0 = performance.now();
         await swapIntoTarget(admin, side, o.targetDb, exists);
+        phases.swapMs = Math.round(performance.now() - t0);
       } catch (err) {
         await dropDatabase(admin, side).catch(() => {});
         throw err;
@@ -142,7 +151,7 @@ export async function runRestore(config: AxisorConfig, o: RestoreOptions): Promi
         toTime: toTimeMicros === null ? null : microsToIso(toTimeMicros), replay: loaded.replay, droppedForeignKeys: loaded.droppedForeignKeys,
         notValidForeignKeys: loaded.notValidForeignKeys, schemaOnly, rows: schemaOnly ? 0 : last.tables.filter((t) => !only || only.has(`${t.schema}.${t.name}`)).reduce((s, t) => s + t.rows, 0),
         sweptDatabases, warnings,
-        checkedFiles: reports.reduce((s, r) => s + r.files, 0), checkedBytes: reports.reduce((s, r) => s + r.bytes, 0), durationMs: Date.now() - started,
+        checkedFiles: reports.reduce((s, r) => s + r.files, 0), checkedBytes: reports.reduce((s, r) => s + r.bytes, 0), durationMs: Date.now() - started, phases,
       };
     }, { applicationName: 'axisor-db restore', statementTimeoutMs: 0, database: o.maintenanceDb });
   } catch (err) {

@@ -1,3 +1,4 @@
+import { totalmem } from 'node:os';
 import type pg from 'pg';
 import { qualifiedName, quoteIdent } from '../db/ident.ts';
 
@@ -61,4 +62,13 @@ export async function restoreTableDdl(client: Queryable, schema: string, saved: 
       onStep?.(o, performance.now() - started);
     }
   }
+}
+
+/**
+ * maintenance_work_mem for index and key builds after a bulk load, sized to the machine: an eighth of its memory
+ * per concurrent build, at most 1 GB (more buys nothing for btree sorts), at least 64 MB; so the sorts of the big
+ * tables stay in memory. Shared by seed (one build at a time) and restore (`jobs` at a time).
+ */
+export function maintenanceWorkMemMb(concurrent: number, memBytes = totalmem()): number {
+  return Math.max(64, Math.min(1024, Math.floor(memBytes / 8 / Math.max(1, concurrent) / (1024 * 1024))));
 }

@@ -7,7 +7,7 @@ import { withClient } from '../db/connect.ts';
 import { qualifiedName, quoteIdent } from '../db/ident.ts';
 import { AbortedError, NotFoundError, RefusedError } from '../errors.ts';
 import type { ProgressEvent } from '../render/output.ts';
-import { captureTableDdl, dropTableDdl, restoreTableDdl, type SavedObject } from './bulk-load.ts';
+import { captureTableDdl, dropTableDdl, maintenanceWorkMemMb, restoreTableDdl, type SavedObject } from './bulk-load.ts';
 import { createChunkSource, type ChunkSource } from './chunk-source.ts';
 import { IdFactory } from './ids.ts';
 import { resolveSeedOptions, type SeedOptions, type SeedSettings } from './options.ts';
@@ -160,7 +160,7 @@ async function seedInTransaction(client: pg.Client, s: SeedSettings, schema: str
   const rebuilt: SeedResult['rebuild'] = [];
   if (bulk) {
     const r0 = performance.now();
-    await client.query(`SET LOCAL maintenance_work_mem = '256MB'`);
+    await client.query(`SET LOCAL maintenance_work_mem = '${maintenanceWorkMemMb(1)}MB'`);
     let done = 0;
     await restoreTableDdl(client, schema, saved, (o, ms) => {
       rebuilt.push({ table: o.table, name: o.name, kind: o.kind, ms: Math.round(ms) });

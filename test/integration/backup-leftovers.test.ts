@@ -136,7 +136,8 @@ test('a server restart mid-backup is "connection lost" (68), not an internal err
   const child = spawnCli(['backup', '--no-chain', '--jobs', '2', '--json'], { env });
   await waitFor('the backup to stream data', () => descendants(child.pid!).some((p) => {
     try {
-      return readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'psql';
+      // A data stream's compressor (COPY runs over the connection, there is no psql), not the `zstd --version` probe.
+      return readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'zstd' && readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('-T1');
     } catch {
       return false;
     }
