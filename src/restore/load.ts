@@ -5,15 +5,17 @@ import { copySessionEnv, loadChunk } from '../backup/copy-stream.ts';
 import type { Manifest, TableEntry } from '../backup/manifest.ts';
 import { runLimited } from '../backup/pool.ts';
 import type { AxisorConfig } from '../config/types.ts';
-import { connectClient, withDatabase } from '../db/connect.ts';
+import { connectClient, withClient, withDatabase } from '../db/connect.ts';
 import { qualifiedName, quoteIdent } from '../db/ident.ts';
-import { PrerequisiteError } from '../errors.ts';
+import { AxisorError, PrerequisiteError } from '../errors.ts';
 import { toDatabaseError } from '../db/errors.ts';
+import { mapPrivilege } from '../db/privilege.ts';
+import { PUBLICATION } from '../backup/slots.ts';
 import { findPgTool, runPgTool } from '../pgtools/index.ts';
 import { makeOwnedTempDir } from '../pgtools/tempdirs.ts';
 import type { ProgressFn } from '../render/output.ts';
 import { replayChain, type ReplayStats } from './replay.ts';
-import { filterTocList } from './toc.ts';
+import { filterTocEntries, filterTocList, tocExtensions } from './toc.ts';
 
 export interface LoadOptions {
   config: AxisorConfig;
@@ -22,7 +24,12 @@ export interface LoadOptions {
   /** schema.table names to restore, or null for all. */
   only: Set<string> | null;
   toTimeMicros: bigint | null;
+  /** pg_restore --no-owner: the restoring role owns everything (no membership of the source's owners needed). */
   noOwner: boolean;
+  /** pg_restore --no-privileges: no GRANT/REVOKE of the source (its grantees need not exist here). */
+  noAcl?: boolean;
+  /** The database the user asked for (the side database `db` is renamed to it), for messages. */
+  targetName?: string;
   /** Runs after the data is loaded and before indexes and constraints (the drill's fingerprint check). */
   afterData?: (db: string, tables: TableEntry[]) => Promise<void>;
   onProgress?: ProgressFn;
@@ -44,6 +51,33 @@ export interface LoadResult {
   droppedForeignKeys: number;
   /** Foreign keys the restored data violates (as the source did): created NOT VALID instead of failing the restore. */
   notValidForeignKeys: NotValidForeignKey[];
+  /** Extensions of the backup the restoring role may not create (not restored; see skippableExtensions). */
+  skippedExtensions: string[];
+  /** One sentence per thing left out, for the command's warnings. */
+  warnings: string[];
+}
+
+/**
+ * Which of `names` the connected role may not create in the connected database, by the catalogs any role can
+ * read (never by trying): a superuser creates all; otherwise an extension marked `superuser` and not `trusted`
+ * is out, and the others need CREATE on the database. Extensions this server does not have are not listed here
+ * (pg_restore then fails naming them: a missing package is not a privilege).
+ */
+export async function skippableExtensions(c: import('pg').Client, names: string[]): Promise<Array<{ name: string; why: string }>> {
+  if (names.length === 0) return [];
+  const { rows } = await c.query<{ name: string; su: boolean; can_create: boolean; superuser: boolean | null; trusted: boolean | null }>(`
+    SELECT n.name, r.rolsuper AS su, has_database_privilege(current_database(), 'CREATE') AS can_create, v.superuser, v.trusted
+      FROM unnest($1::text[]) AS n(name)
+      JOIN pg_available_extensions e ON e.name = n.name
+      LEFT JOIN pg_available_extension_versions v ON v.name = e.name AND v.version = e.default_version
+     CROSS JOIN (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) r`, [names]);
+  const out: Array<{ name: string; why: string }> = [];
+  for (const r of rows) {
+    if (r.su) continue;
+    if (r.superuser && !r.trusted) out.push({ name: r.name, why: 'needs a superuser (not a trusted extension)' });
+    else if (!r.can_create) out.push({ name: r.name, why: 'needs CREATE on the database' });
+  }
+  return out.sort((a, b) => names.indexOf(a.name) - names.indexOf(b.name));
 }
 
 /**
@@ -63,9 +97,34 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
   const listDir = makeOwnedTempDir('axisor-toc-');
   try {
     const common = ['--exit-on-error'];
-    if (o.noOwner) common.push('--no-owner', '--no-privileges');
+    if (o.noOwner) common.push('--no-owner');
+    if (o.noAcl) common.push('--no-privileges');
     let droppedForeignKeys = 0;
     let toc = (await runPgTool(pgRestore, ['-l', schemaFile], undefined, { baseEnv: o.env })).stdout;
+    // Extensions the role may not create are left out (with a warning) instead of failing the whole restore, and
+    // the backup's own publication is never restored (see README, section Roles).
+    const skipped = await withClient(conn, (c) => skippableExtensions(c, tocExtensions(toc)), { applicationName: 'axisor-db restore' });
+    const filtered = filterTocEntries(toc, { extensions: skipped.map((x) => x.name), publications: [PUBLICATION] });
+    toc = filtered.list;
+    const warnings: string[] = [];
+    if (skipped.length > 0) {
+      warnings.push(`not restored: extension(s) ${skipped.map((x) => `${x.name} (${x.why})`).join(', ')}, which role ${o.config.connection.user} may not create; `
+        + `an object that uses one would fail the restore, naming it; to have them, a superuser runs ${skipped.map((x) => `CREATE EXTENSION ${quoteIdent(x.name)};`).join(' ')} in ${o.targetName ?? db} afterwards`);
+    }
+    const tool = { baseEnv: o.env, privilege: { action: 'restore the schema', alternative: o.noOwner ? undefined : 'or pass --no-owner (the restoring role then owns every object)' } };
+    const schemaStep = async <T>(fn: () => Promise<T>): Promise<T> => {
+      try {
+        return await fn();
+      } catch (err) {
+        // An object that needs a skipped extension (a column of its type, a view on its functions) names it.
+        if (skipped.length > 0 && err instanceof AxisorError && err.code.startsWith('tool.')) {
+          throw new PrerequisiteError('extension_dependents', `${err.message}; this may use extension(s) ${skipped.map((x) => x.name).join(', ')}, which role ${o.config.connection.user} may not create and which were left out`, {
+            hint: `restore as a superuser (or a role that may create ${skipped.map((x) => x.name).join(', ')}); nothing was changed`, cause: err,
+          });
+        }
+        throw err;
+      }
+    };
     if (o.only) {
       const f = filterTocList(toc, full.tables, o.only);
       droppedForeignKeys = f.droppedForeignKeys;
@@ -80,7 +139,7 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
     const fkListFile = join(listDir, 'fk.list');
     writeFileSync(fkListFile, foreignKeys, { mode: 0o600 });
     o.onProgress?.({ phase: 'schema', message: db });
-    await runPgTool(pgRestore, ['--section=pre-data', ...common, '-d', db, schemaFile], conn, { baseEnv: o.env });
+    await schemaStep(() => runPgTool(pgRestore, ['--section=pre-data', ...common, '-d', db, schemaFile], conn, tool));
 
     const env = copySessionEnv(o.env, full.encoding);
     const codec = codecFor(full.compression);
@@ -96,7 +155,7 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
     if (o.afterData) await o.afterData(db, tables);
 
     o.onProgress?.({ phase: 'indexes', message: 'indexes and constraints' });
-    await runPgTool(pgRestore, ['--section=post-data', ...common, '-j', String(o.jobs), '-d', db, schemaFile], conn, { baseEnv: o.env });
+    await schemaStep(() => runPgTool(pgRestore, ['--section=post-data', ...common, '-j', String(o.jobs), '-d', db, schemaFile], conn, tool));
     const notValidForeignKeys = foreignKeys.trim() === '' ? [] : await createForeignKeys(
       parseForeignKeyScript((await runPgTool(pgRestore, ['-f', '-', '-L', fkListFile, schemaFile], undefined, { baseEnv: o.env })).stdout), conn, o,
     );
@@ -107,20 +166,16 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
       let replay: ReplayStats | null = null;
       let seqSource = full;
       if (chain.length > 1) {
-        try {
-          await client.query('SET LOCAL session_replication_role = replica');
-        } catch (err) {
-          throw new PrerequisiteError('replica_role', `replaying changes needs permission to SET session_replication_role: ${(err as Error).message}`, {
-            hint: `run as a superuser, or GRANT SET ON PARAMETER session_replication_role TO ${o.config.connection.user};`,
-          });
-        }
+        // PG15+: GRANT SET ON PARAMETER session_replication_role TO <role> (the restore role of README, section Roles).
+        await mapPrivilege({ role: o.config.connection.user, database: db, action: 'replay the incremental changes with session_replication_role = replica', alternative: 'or restore only the full backup of the chain' },
+          () => client.query('SET LOCAL session_replication_role = replica'));
         o.onProgress?.({ phase: 'replay', message: `${chain.length - 1} incremental backups` });
         replay = await replayChain(client, chain.slice(1), { codecFor: (m) => codecFor(m.compression), env: o.env, only: o.only, toTimeMicros: o.toTimeMicros, tables: full.tables });
         seqSource = chain[chain.length - 1]!.manifest;
       }
       await setSequences(client, seqSource);
       await client.query('COMMIT');
-      return { tables: tables.length, rows: tables.reduce((s, t) => s + t.rows, 0), chunks: total, replay, droppedForeignKeys, notValidForeignKeys };
+      return { tables: tables.length, rows: tables.reduce((s, t) => s + t.rows, 0), chunks: total, replay, droppedForeignKeys, notValidForeignKeys, skippedExtensions: skipped.map((x) => x.name), warnings };
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {});
       throw err;

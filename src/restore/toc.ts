@@ -33,3 +33,47 @@ export function filterTocList(list: string, tables: TableEntry[], keep: Set<stri
   }
   return { list: `${out.join('\n')}\n`, droppedForeignKeys };
 }
+
+/** An EXTENSION entry of a pg_restore -l list: `2; 3079 213374 EXTENSION - hypopg `. */
+const EXTENSION_LINE = /^\d+; \d+ \d+ EXTENSION - (\S+)\s*$/;
+/** Its comment: `3418; 0 0 COMMENT - EXTENSION hypopg `. */
+const EXTENSION_COMMENT_LINE = /^\d+; \d+ \d+ COMMENT - EXTENSION (\S+)\s*$/;
+/** A publication: `3410; 6104 213467 PUBLICATION - axisor_backup postgres`. */
+const PUBLICATION_LINE = /^\d+; \d+ \d+ PUBLICATION - (\S+)(?: \S+)?\s*$/;
+
+/** The extensions a pg_restore -l list creates, in list order. */
+export function tocExtensions(list: string): string[] {
+  const out: string[] = [];
+  for (const line of list.split('\n')) {
+    const m = EXTENSION_LINE.exec(line);
+    if (m) out.push(m[1]!);
+  }
+  return out;
+}
+
+/**
+ * Drops from a pg_restore -l list the EXTENSION (and COMMENT ON EXTENSION) entries of `extensions` and the
+ * publications named in `publications` (the backup's own `axisor_backup`: a restored copy must not publish every
+ * table, and only a superuser may create a FOR ALL TABLES publication on PostgreSQL 15). Header lines are kept.
+ */
+export function filterTocEntries(list: string, drop: { extensions?: Iterable<string>; publications?: Iterable<string> }): { list: string; droppedExtensions: string[]; droppedPublications: string[] } {
+  const ext = new Set(drop.extensions ?? []);
+  const pubs = new Set(drop.publications ?? []);
+  const droppedExtensions: string[] = [];
+  const droppedPublications: string[] = [];
+  const out: string[] = [];
+  for (const line of list.split('\n')) {
+    let m: RegExpExecArray | null;
+    if ((m = EXTENSION_LINE.exec(line)) && ext.has(m[1]!)) {
+      droppedExtensions.push(m[1]!);
+      continue;
+    }
+    if ((m = EXTENSION_COMMENT_LINE.exec(line)) && ext.has(m[1]!)) continue;
+    if ((m = PUBLICATION_LINE.exec(line)) && pubs.has(m[1]!)) {
+      droppedPublications.push(m[1]!);
+      continue;
+    }
+    out.push(line);
+  }
+  return { list: out.join('\n'), droppedExtensions, droppedPublications };
+}
