@@ -165,7 +165,7 @@ export async function verifyBackup(config: AxisorConfig, o: VerifyOptions): Prom
           content.set(`${t.schema}.${t.name}`, got.rowDigest === want && got.rows === t.rows ? 'identical' : 'differs');
         }), o.jobs, o.signal);
       };
-      const loaded = await loadChain(scratch, chain, { config, env: o.env, jobs: o.jobs, only: null, toTimeMicros: null, noOwner: true, afterData: hasData ? afterData : undefined, onProgress: o.onProgress, signal: o.signal });
+      const loaded = await loadChain(scratch, chain, { config, env: o.env, jobs: o.jobs, only: null, toTimeMicros: null, noOwner: true, noAcl: true, afterData: hasData ? afterData : undefined, onProgress: o.onProgress, signal: o.signal });
       result.drill.replayedTransactions = loaded.replay?.transactions ?? null;
       result.drill.notValidForeignKeys = loaded.notValidForeignKeys;
       result.drill.skippedExtensions = loaded.skippedExtensions;

@@ -6,7 +6,7 @@ import type { Manifest, TableEntry } from '../backup/manifest.ts';
 import { runLimited } from '../backup/pool.ts';
 import type { AxisorConfig } from '../config/types.ts';
 import { connectClient, withClient, withDatabase } from '../db/connect.ts';
-import { qualifiedName, quoteIdent } from '../db/ident.ts';
+import { displayIdent, qualifiedName, quoteIdent } from '../db/ident.ts';
 import { AxisorError, PrerequisiteError } from '../errors.ts';
 import { toDatabaseError } from '../db/errors.ts';
 import { mapPrivilege } from '../db/privilege.ts';
@@ -15,7 +15,7 @@ import { findPgTool, runPgTool } from '../pgtools/index.ts';
 import { makeOwnedTempDir } from '../pgtools/tempdirs.ts';
 import type { ProgressFn } from '../render/output.ts';
 import { replayChain, type ReplayStats } from './replay.ts';
-import { filterTocEntries, filterTocList, tocExtensions } from './toc.ts';
+import { filterTocList, planExtensionSkip, tocExtensions } from './toc.ts';
 
 export interface LoadOptions {
   config: AxisorConfig;
@@ -51,7 +51,7 @@ export interface LoadResult {
   droppedForeignKeys: number;
   /** Foreign keys the restored data violates (as the source did): created NOT VALID instead of failing the restore. */
   notValidForeignKeys: NotValidForeignKey[];
-  /** Extensions of the backup the restoring role may not create (not restored; see skippableExtensions). */
+  /** Extensions of the backup the restoring role may not create (not restored; see restoreCapabilities). */
   skippedExtensions: string[];
   /** One sentence per thing left out, for the command's warnings. */
   warnings: string[];
@@ -63,8 +63,9 @@ export interface LoadResult {
  * is out, and the others need CREATE on the database. Extensions this server does not have are not listed here
  * (pg_restore then fails naming them: a missing package is not a privilege).
  */
-export async function skippableExtensions(c: import('pg').Client, names: string[]): Promise<Array<{ name: string; why: string }>> {
-  if (names.length === 0) return [];
+export async function restoreCapabilities(c: import('pg').Client, names: string[]): Promise<{ superuser: boolean; cannotCreate: Array<{ name: string; why: string }> }> {
+  const superuser = (await c.query<{ su: boolean }>('SELECT rolsuper AS su FROM pg_roles WHERE rolname = current_user')).rows[0]?.su ?? false;
+  if (superuser || names.length === 0) return { superuser, cannotCreate: [] };
   const { rows } = await c.query<{ name: string; su: boolean; can_create: boolean; superuser: boolean | null; trusted: boolean | null }>(`
     SELECT n.name, r.rolsuper AS su, has_database_privilege(current_database(), 'CREATE') AS can_create, v.superuser, v.trusted
       FROM unnest($1::text[]) AS n(name)
@@ -77,7 +78,7 @@ export async function skippableExtensions(c: import('pg').Client, names: string[
     if (r.superuser && !r.trusted) out.push({ name: r.name, why: 'needs a superuser (not a trusted extension)' });
     else if (!r.can_create) out.push({ name: r.name, why: 'needs CREATE on the database' });
   }
-  return out.sort((a, b) => names.indexOf(a.name) - names.indexOf(b.name));
+  return { superuser, cannotCreate: out.sort((a, b) => names.indexOf(a.name) - names.indexOf(b.name)) };
 }
 
 /**
@@ -100,16 +101,38 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
     if (o.noOwner) common.push('--no-owner');
     if (o.noAcl) common.push('--no-privileges');
     let droppedForeignKeys = 0;
-    let toc = (await runPgTool(pgRestore, ['-l', schemaFile], undefined, { baseEnv: o.env })).stdout;
+    // -v: with each entry's dependencies, so what depends on a skipped extension is found (planExtensionSkip).
+    const verbose = (await runPgTool(pgRestore, ['-l', '-v', schemaFile], undefined, { baseEnv: o.env })).stdout;
     // Extensions the role may not create are left out (with a warning) instead of failing the whole restore, and
     // the backup's own publication is never restored (see README, section Roles).
-    const skipped = await withClient(conn, (c) => skippableExtensions(c, tocExtensions(toc)), { applicationName: 'axisor-db restore' });
-    const filtered = filterTocEntries(toc, { extensions: skipped.map((x) => x.name), publications: [PUBLICATION] });
-    toc = filtered.list;
+    const caps = await withClient(conn, (c) => restoreCapabilities(c, tocExtensions(verbose)), { applicationName: 'axisor-db restore' });
+    const skipped = caps.cannotCreate;
+    const plan = planExtensionSkip(verbose, { extensions: skipped.map((x) => x.name), publications: [PUBLICATION], superuser: caps.superuser || Boolean(o.noAcl),
+      defaultAclsOnlyOf: o.noOwner && !caps.superuser && !o.noAcl ? o.config.connection.user : undefined,
+    });
+    const role = o.config.connection.user;
+    const createSql = skipped.map((x) => `CREATE EXTENSION ${displayIdent(x.name)};`).join(' ');
+    if (plan.blockingTables.length > 0) {
+      throw new PrerequisiteError('extension_required', `${plan.blockingTables.join(', ')} use${plan.blockingTables.length === 1 ? 's' : ''} extension(s) ${skipped.map((x) => `${x.name} (${x.why})`).join(', ')}, which role ${role} may not create; leaving ${plan.blockingTables.length === 1 ? 'it' : 'them'} out would lose data`, {
+        hint: `restore as a superuser (or a role that may create ${skipped.map((x) => x.name).join(', ')}); nothing was changed`,
+      });
+    }
+    let toc = plan.list;
     const warnings: string[] = [];
     if (skipped.length > 0) {
-      warnings.push(`not restored: extension(s) ${skipped.map((x) => `${x.name} (${x.why})`).join(', ')}, which role ${o.config.connection.user} may not create; `
-        + `an object that uses one would fail the restore, naming it; to have them, a superuser runs ${skipped.map((x) => `CREATE EXTENSION ${quoteIdent(x.name)};`).join(' ')} in ${o.targetName ?? db} afterwards`);
+      warnings.push(`not restored: extension(s) ${skipped.map((x) => `${x.name} (${x.why})`).join(', ')}, which role ${role} may not create`
+        + `${plan.droppedDependents.length ? `, and what uses them: ${plan.droppedDependents.join(', ')}` : ''}; to have them, a superuser runs ${createSql} in ${o.targetName ?? db} afterwards`);
+    }
+    if (plan.droppedMemberGrants.length > 0) {
+      warnings.push(`not restored: ${plan.droppedMemberGrants.join(', ')} (objects of extensions or of the system, owned by a superuser: only a superuser may grant on them)`);
+    }
+    if (plan.droppedDefaultAcls.length > 0) {
+      warnings.push(`not restored (--no-owner): ${plan.droppedDefaultAcls.join(', ')}; they need membership of those roles (GRANT <role> TO ${role};), or run ALTER DEFAULT PRIVILEGES on ${o.targetName ?? db} as them`);
+    }
+    if (o.only) {
+      const f = filterTocList(toc, full.tables, o.only);
+      droppedForeignKeys = f.droppedForeignKeys;
+      toc = f.list;
     }
     const tool = { baseEnv: o.env, privilege: { action: 'restore the schema', alternative: o.noOwner ? undefined : 'or pass --no-owner (the restoring role then owns every object)' } };
     const schemaStep = async <T>(fn: () => Promise<T>): Promise<T> => {
@@ -125,11 +148,6 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
         throw err;
       }
     };
-    if (o.only) {
-      const f = filterTocList(toc, full.tables, o.only);
-      droppedForeignKeys = f.droppedForeignKeys;
-      toc = f.list;
-    }
     // Foreign keys are created by us after the rest of post-data, so data that violates one (as the source's did)
     // still restores: the constraint is created NOT VALID and reported, instead of failing the whole restore.
     const { rest, foreignKeys } = splitForeignKeys(toc);

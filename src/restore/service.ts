@@ -7,7 +7,7 @@ import { microsToIso, timestampMicros } from '../backup/changes.ts';
 import type { Manifest } from '../backup/manifest.ts';
 import type { AxisorConfig } from '../config/types.ts';
 import { withClient, withDatabase } from '../db/connect.ts';
-import { quoteIdent } from '../db/ident.ts';
+import { displayIdent, quoteIdent } from '../db/ident.ts';
 import { NotFoundError, PrivilegeError, RefusedError, UsageError } from '../errors.ts';
 import { mapPrivilege, toPrivilegeError } from '../db/privilege.ts';
 import type { ProgressFn } from '../render/output.ts';
@@ -173,7 +173,7 @@ async function assertNoSessions(admin: pg.Client, target: string): Promise<void>
 
 /** The hint for a target this role may not rename or drop. */
 function ownerHint(role: string, target: string): string {
-  return `run the restore as the owner of ${target} (or a superuser), or as a DBA (once): ALTER DATABASE ${quoteIdent(target)} OWNER TO ${quoteIdent(role)};`;
+  return `run the restore as the owner of ${target} (or a superuser), or as a DBA (once): ALTER DATABASE ${displayIdent(target)} OWNER TO ${displayIdent(role)};`;
 }
 
 /**
@@ -188,7 +188,7 @@ async function assertMayReplace(admin: pg.Client, target: string): Promise<void>
   const r = rows[0];
   if (!r || r.ok) return;
   throw new PrivilegeError('owner', `role "${r.role}" may not replace database ${target} (owned by ${r.owner}): --clean renames it away and drops it, which needs its owner; nothing was changed`, {
-    hint: ownerHint(r.role, target), details: { role: r.role, object: `database ${target}`, sql: `ALTER DATABASE ${quoteIdent(target)} OWNER TO ${quoteIdent(r.role)};` },
+    hint: ownerHint(r.role, target), details: { role: r.role, object: `database ${target}`, sql: `ALTER DATABASE ${displayIdent(target)} OWNER TO ${displayIdent(r.role)};` },
   });
 }
 
