@@ -139,8 +139,15 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
       try {
         return await fn();
       } catch (err) {
-        // An object that needs a skipped extension (a column of its type, a view on its functions) names it.
-        if (skipped.length > 0 && err instanceof AxisorError && err.code.startsWith('tool.')) {
+        // A grantee or owner of the source that does not exist on this server: say which flag leaves them out.
+        const missingRole = err instanceof AxisorError && err.code.startsWith('tool.') ? /role "([^"]+)" does not exist/.exec(err.message)?.[1] : undefined;
+        if (missingRole) {
+          throw new PrerequisiteError('role_missing', `${err instanceof Error ? err.message : String(err)}; the backup names role ${missingRole}, which does not exist on this server`, {
+            hint: `create it here (CREATE ROLE ${displayIdent(missingRole)};), or pass --no-owner (owners) and --no-acl (grants); nothing was changed`, cause: err,
+          });
+        }
+        // An object that needs a skipped extension and that the archive does not tie to it (a SQL function's body) names it.
+        if (skipped.length > 0 && err instanceof AxisorError && err.code.startsWith('tool.') && /(function|type|relation|operator(?: class)?|schema) .* does not exist/i.test(err.message)) {
           throw new PrerequisiteError('extension_dependents', `${err.message}; this may use extension(s) ${skipped.map((x) => x.name).join(', ')}, which role ${o.config.connection.user} may not create and which were left out`, {
             hint: `restore as a superuser (or a role that may create ${skipped.map((x) => x.name).join(', ')}); nothing was changed`, cause: err,
           });
