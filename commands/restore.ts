@@ -17,6 +17,7 @@ function render(r: RestoreResult, out: import('../src/render/index.ts').Output):
     ['to time', r.toTime], ['replayed', r.replay ? `${r.replay.transactions} transactions, ${r.replay.changes} changes${r.replay.lastCommit ? `, last commit ${r.replay.lastCommit}` : ''}` : null],
     ['foreign keys skipped', r.droppedForeignKeys || null],
     ['foreign keys NOT VALID', r.notValidForeignKeys.length ? r.notValidForeignKeys.map((f) => `${f.table}.${f.constraint} (${f.reason})`).join('; ') : null],
+    ['extensions skipped', r.skippedExtensions.length ? r.skippedExtensions.join(', ') : null],
     ['swept', r.sweptDatabases.length ? `side databases of killed runs: ${r.sweptDatabases.join(', ')}` : null], ['checked', `${r.checkedFiles} files, ${formatBytes(r.checkedBytes)}`], ['took', `${(r.durationMs / 1000).toFixed(1)} s`],
   ]));
   renderPhases(r.phases, out);
@@ -31,10 +32,11 @@ export function configure(cmd: Command, ctx: CliContext): void {
     .option('--to-time <timestamp>', 'replay changes committed up to this time (ISO 8601)')
     .option('--table <name...>', 'restore only these tables (schema.table or table)')
     .option('-j, --jobs <n>', `parallel streams (default ${DEFAULT_JOBS})`)
-    .option('--no-owner', 'do not restore ownership and grants (when the roles do not exist here)')
+    .option('--no-owner', 'the restoring role owns every object (no membership of the source\'s owners needed; README, section Roles)')
+    .option('--no-acl', 'do not restore the source\'s GRANTs and REVOKEs (when its grantees do not exist here)')
     .option('--backup-dir <dir>', 'where backups live (AXISOR_BACKUP_DIR; default ./backups)')
     .option('--maintenance-db <name>', 'database to connect to for CREATE/RENAME/DROP DATABASE', 'postgres');
-  defineAction<{ latest?: boolean; targetDb?: string; clean?: boolean; toTime?: string; table?: string[]; jobs?: string; owner: boolean; maintenanceDb: string }>(cmd, ctx, async ({ args, opts, out, config }) => {
+  defineAction<{ latest?: boolean; targetDb?: string; clean?: boolean; toTime?: string; table?: string[]; jobs?: string; owner: boolean; acl: boolean; maintenanceDb: string }>(cmd, ctx, async ({ args, opts, out, config }) => {
     if (!opts.targetDb) throw new UsageError('--target-db is required', { hint: 'e.g. axisor-db restore --latest --target-db axisor_restored' });
     if (args[0] && opts.latest) throw new UsageError('give a backup id or --latest, not both');
     // Imported when the action runs, not for `axisor-db restore --help` (start-up time).
@@ -43,7 +45,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
     try {
       const result = await runRestore(config(), {
         id: args[0] ?? null, latest: Boolean(opts.latest), targetDb: opts.targetDb, clean: Boolean(opts.clean), toTime: opts.toTime ?? null, tables: opts.table ?? [],
-        jobs: opts.jobs === undefined ? DEFAULT_JOBS : parsePositiveInt(opts.jobs, '--jobs'), noOwner: opts.owner === false, maintenanceDb: opts.maintenanceDb,
+        jobs: opts.jobs === undefined ? DEFAULT_JOBS : parsePositiveInt(opts.jobs, '--jobs'), noOwner: opts.owner === false, noAcl: opts.acl === false, maintenanceDb: opts.maintenanceDb,
         env: ctx.env, onProgress: progress.report, signal: ctx.signal,
       });
       progress.stop(`restored ${result.id} into ${result.targetDb}`);

@@ -9,7 +9,7 @@ import type { ResultPromise } from 'execa';
 import { spawnChild } from '../pgtools/children.ts';
 import type { ConnectionSettings } from '../config/types.ts';
 import { ConnectionError, ToolError } from '../errors.ts';
-import { firstErrorLine, spawnPgTool, stderrTail, type PgTool } from '../pgtools/index.ts';
+import { childFailure, firstErrorLine, spawnPgTool, stderrTail, type PgTool } from '../pgtools/index.ts';
 import type { Codec } from './compress.ts';
 import { fsyncPath, FILE_MODE } from './fsx.ts';
 import { RowDigest } from './row-digest.ts';
@@ -53,6 +53,8 @@ async function checkExit(p: ResultPromise, what: string): Promise<void> {
   if (r.exitCode !== 0 || r.signal) {
     const tail = stderrTail(r.stderr);
     const first = firstErrorLine(String(r.stderr ?? ''));
+    const refused = childFailure(p, r.stderr); // a refused login or a missing privilege keeps its own code (68/78, 67)
+    if (refused) throw refused;
     throw new ToolError('failed', `${what} failed (${r.signal ? `signal ${r.signal}` : `exit ${r.exitCode}`})${first ? `: ${first}` : ''}`, { stderrTail: tail });
   }
 }

@@ -103,6 +103,8 @@ export interface ServerInfo {
   /** null when the setting does not exist (stock PostgreSQL) or the role may not read it; else the allowed output plugins. */
   outputPluginLibraries: string[] | null;
   canReplicate: boolean;
+  /** current_user: named in the GRANTs of privilege errors. */
+  role: string;
 }
 
 export async function serverInfo(c: pg.Client): Promise<ServerInfo> {
@@ -112,12 +114,12 @@ export async function serverInfo(c: pg.Client): Promise<ServerInfo> {
            -- pg_settings, not current_setting(): this build lets only privileged roles read the setting, and
            -- pg_settings hides it from the others instead of failing (the slot creation then judges the plugin).
            (SELECT setting FROM pg_settings WHERE name = 'output_plugin_libraries') AS opl,
-           (SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user) AS repl
+           (SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user) AS repl, current_user::text AS role
       FROM pg_database d WHERE d.datname = current_database()`);
   const r = rows[0];
   return {
     version: r.version, versionNum: r.num, major: Math.floor(r.num / 10000), walLevel: r.wal, encoding: r.enc, database: r.db,
     outputPluginLibraries: r.opl === null || r.opl === undefined ? null : String(r.opl).split(',').map((s) => s.trim().replace(/^"|"$/g, '')).filter(Boolean),
-    canReplicate: Boolean(r.repl),
+    canReplicate: Boolean(r.repl), role: r.role,
   };
 }

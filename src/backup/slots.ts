@@ -2,7 +2,9 @@ import type pg from 'pg';
 import type { AxisorConfig } from '../config/types.ts';
 import { connectClient } from '../db/connect.ts';
 import { quoteIdent } from '../db/ident.ts';
-import { PrerequisiteError } from '../errors.ts';
+import { type AxisorError, PrerequisiteError, PrivilegeError } from '../errors.ts';
+import { displayIdent } from '../db/ident.ts';
+import { mapPrivilege } from '../db/privilege.ts';
 import { sha256Hex } from './manifest.ts';
 import type { ServerInfo } from './introspect.ts';
 
@@ -34,8 +36,8 @@ export function newSlotName(prefix: string, backupId: string): string {
   return `${prefix}${backupId.slice(-4)}${backupId.slice(9, 15)}`.toLowerCase();
 }
 
-/** Why logical decoding cannot be used, or null. */
-export function logicalBlocker(info: ServerInfo): PrerequisiteError | null {
+/** Why logical decoding cannot be used, or null (a missing REPLICATION attribute is a privilege: exit 67). */
+export function logicalBlocker(info: ServerInfo): AxisorError | null {
   if (info.walLevel !== 'logical') {
     return new PrerequisiteError('wal_level', `incremental backups need wal_level = logical (the server has wal_level = ${info.walLevel})`, {
       hint: "run ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL, and take a new full backup (axisor-db backup --type full)",
@@ -47,8 +49,10 @@ export function logicalBlocker(info: ServerInfo): PrerequisiteError | null {
     });
   }
   if (!info.canReplicate) {
-    return new PrerequisiteError('replication_role', 'incremental backups need a role with the REPLICATION attribute (to own a logical replication slot)', {
-      hint: 'run ALTER ROLE <backup user> REPLICATION; as a superuser',
+    const sql = `ALTER ROLE ${displayIdent(info.role)} REPLICATION;`;
+    return new PrivilegeError('replication', `role "${info.role}" lacks the REPLICATION attribute: incremental backups need it to own a logical replication slot`, {
+      hint: `as a DBA (once): ${sql} (pg_hba.conf also needs a line for its replication connections; README, section Roles)`,
+      details: { role: info.role, object: 'replication', sql },
     });
   }
   return null;
@@ -113,7 +117,7 @@ async function tablesBlockingPublication(c: pg.Client): Promise<string[]> {
 }
 
 /** Why the publication cannot be used (or created), or null when it is there and publishes everything. */
-export async function publicationBlocker(c: pg.Client, database: string, create: boolean): Promise<PrerequisiteError | null> {
+export async function publicationBlocker(c: pg.Client, database: string, create: boolean): Promise<AxisorError | null> {
   const recreate = `as a superuser, in database ${database}: DROP PUBLICATION IF EXISTS ${PUBLICATION}; ${CREATE_PUBLICATION_SQL};`;
   const { rows } = await c.query<{ ok: boolean }>(
     'SELECT puballtables AND pubinsert AND pubupdate AND pubdelete AND pubtruncate AND NOT pubviaroot AS ok FROM pg_publication WHERE pubname = $1', [PUBLICATION]);
@@ -136,7 +140,12 @@ export async function publicationBlocker(c: pg.Client, database: string, create:
     return null;
   } catch (err) {
     if ((err as { code?: string }).code === '42501') {
-      return new PrerequisiteError('publication', `${missing}, and this role may not create it (FOR ALL TABLES needs a superuser on PostgreSQL 15)`, { hint: `${recreate.replace('DROP PUBLICATION IF EXISTS axisor_backup; ', '')} then take a full backup` });
+      // Not a GRANT: FOR ALL TABLES needs a superuser (PostgreSQL 15-17); a DBA creates it once, then chains work.
+      const role = (await c.query<{ u: string }>('SELECT current_user::text AS u')).rows[0]!.u;
+      return new PrivilegeError('publication', `${missing}, and role "${role}" may not create it (FOR ALL TABLES needs a superuser)`, {
+        hint: `${recreate.replace('DROP PUBLICATION IF EXISTS axisor_backup; ', '')} then take a full backup`,
+        details: { role, object: `publication ${PUBLICATION}`, sql: `${CREATE_PUBLICATION_SQL};` },
+      });
     }
     if ((err as { code?: string }).code === '42710') return null; // created concurrently
     throw err;
@@ -169,10 +178,12 @@ export function temporarySlotName(slotName: string): string {
  */
 export async function exportSnapshot(config: AxisorConfig, slotName: string | null): Promise<ExportedSnapshot> {
   if (slotName) {
-    const c = await connectClient(config, { replication: 'database', applicationName: 'axisor-db backup (slot)', statementTimeoutMs: 0 });
+    // A role without REPLICATION is refused at start-up (or at the slot): exit 67 naming ALTER ROLE … REPLICATION.
+    const priv = { role: config.connection.user, database: config.connection.database, action: 'create the logical replication slot of the chain', alternative: 'or take the full backup with --no-chain' };
+    const c = await mapPrivilege(priv, () => connectClient(config, { replication: 'database', applicationName: 'axisor-db backup (slot)', statementTimeoutMs: 0 }));
     const temp = temporarySlotName(slotName);
     try {
-      const { rows } = await c.query(`CREATE_REPLICATION_SLOT ${quoteIdent(temp)} TEMPORARY LOGICAL ${PLUGIN} EXPORT_SNAPSHOT`);
+      const { rows } = await mapPrivilege(priv, () => c.query(`CREATE_REPLICATION_SLOT ${quoteIdent(temp)} TEMPORARY LOGICAL ${PLUGIN} EXPORT_SNAPSHOT`));
       const r = rows[0] as { snapshot_name: string; consistent_point: string };
       pending.set(slotName, { client: c, temp });
       return { name: r.snapshot_name, lsn: r.consistent_point, slot: slotName, release: async () => {} };

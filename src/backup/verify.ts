@@ -1,7 +1,9 @@
 import type { AxisorConfig } from '../config/types.ts';
 import { withClient, withDatabase } from '../db/connect.ts';
 import { qualifiedName, quoteIdent } from '../db/ident.ts';
-import { AxisorError } from '../errors.ts';
+import { AxisorError, PrivilegeError } from '../errors.ts';
+import { formatBytes } from '../render/progress.ts';
+import { mapPrivilege } from '../db/privilege.ts';
 import { findPgTool } from '../pgtools/index.ts';
 import type { ProgressFn } from '../render/output.ts';
 import { loadChain, type NotValidForeignKey } from '../restore/load.ts';
@@ -65,13 +67,33 @@ export interface VerifyResult {
     ran: boolean; ok: boolean; database: string | null; error: string | null; tables: TableCheck[]; replayedTransactions: number | null; compared: VerifyCompared | null;
     /** Foreign keys the backed-up data violates (created NOT VALID in the drill, as a restore would). */
     notValidForeignKeys: NotValidForeignKey[];
+    /** Extensions of the backup the role may not create: left out of the drill, as a restore under it would. */
+    skippedExtensions: string[];
   };
+  /** Things left out of the drill (extensions the role may not create). */
+  warnings: string[];
   durationMs: number;
 }
 
 /** Errors of the environment (not of the backup): they keep their own exit code instead of failing the drill with 65. */
 function isEnvironmentError(err: unknown): boolean {
   return err instanceof AxisorError && /^(connection|privilege|no_space|path|aborted|lock)\b/.test(err.code);
+}
+
+/**
+ * A drill the role may not run (no CREATEDB, no SET on session_replication_role...): not a verdict on the backup
+ * (never 65) and not a bug (never 70). Exit 67 whose message still reports the checksums that passed and whose hint
+ * adds --no-drill; details carry the checksums result and the drill (ran: false when it could not start).
+ */
+function drillRefused(err: unknown, result: VerifyResult): unknown {
+  if (!(err instanceof PrivilegeError)) return err;
+  const c = result.checksums;
+  const sql = (err.details?.sql as string | undefined) ?? null;
+  return new PrivilegeError(err.code.replace(/^privilege\./, ''), `checksums of ${c.files} files (${formatBytes(c.bytes)}) of ${result.chain.join(' -> ')} passed; the restore drill did not run: ${err.message}`, {
+    hint: `${err.hint ?? 'see README, section Roles'}; or run the drill as a role that may (README, section Roles: the restore role), or pass --no-drill to check the checksums only`,
+    details: { ...err.details, sql, checksums: c, drill: { ...result.drill, ok: false, error: err.message } },
+    cause: err,
+  });
 }
 
 function summarize(c: Omit<VerifyCompared, 'summary'>, chainLength: number, tables: number, schemaOnly: boolean): string {
@@ -105,7 +127,7 @@ export async function verifyBackup(config: AxisorConfig, o: VerifyOptions): Prom
   const result: VerifyResult = {
     id: o.id, chain: chain.map((l) => l.manifest.id), ok: bad.length === 0,
     checksums: { ok: bad.length === 0, files, bytes, bad },
-    drill: { ran: false, ok: false, database: null, error: null, tables: [], replayedTransactions: null, compared: null, notValidForeignKeys: [] }, durationMs: 0,
+    drill: { ran: false, ok: false, database: null, error: null, tables: [], replayedTransactions: null, compared: null, notValidForeignKeys: [], skippedExtensions: [] }, warnings: [], durationMs: 0,
   };
   if (!result.ok || !o.drill) {
     result.drill.ok = !o.drill && result.ok;
@@ -121,9 +143,13 @@ export async function verifyBackup(config: AxisorConfig, o: VerifyOptions): Prom
   await withClient(config, async (admin) => {
     await sweepSideDatabases(admin).catch(() => null); // problems surface in restore's warnings
     const scratch = sideName('axisor_verify', last.database.replace(/[^a-z0-9_]/gi, '').slice(0, 20) || 'db');
+    // A role without CREATEDB cannot drill; what was checked is still said (drillRefused), with the GRANT and --no-drill.
+    await mapPrivilege({ role: config.connection.user, action: 'create the scratch database of the restore drill' }, () => createDatabase(admin, scratch, base.encoding, 'verify'))
+      .catch((err) => {
+        throw drillRefused(err, result);
+      });
     result.drill.ran = true;
     result.drill.database = scratch;
-    await createDatabase(admin, scratch, base.encoding, 'verify');
     try {
       const afterData = async (db: string, tables: TableEntry[]) => {
         const conn = withDatabase(config.connection, db);
@@ -139,9 +165,11 @@ export async function verifyBackup(config: AxisorConfig, o: VerifyOptions): Prom
           content.set(`${t.schema}.${t.name}`, got.rowDigest === want && got.rows === t.rows ? 'identical' : 'differs');
         }), o.jobs, o.signal);
       };
-      const loaded = await loadChain(scratch, chain, { config, env: o.env, jobs: o.jobs, only: null, toTimeMicros: null, noOwner: true, afterData: hasData ? afterData : undefined, onProgress: o.onProgress, signal: o.signal });
+      const loaded = await loadChain(scratch, chain, { config, env: o.env, jobs: o.jobs, only: null, toTimeMicros: null, noOwner: true, noAcl: true, afterData: hasData ? afterData : undefined, onProgress: o.onProgress, signal: o.signal });
       result.drill.replayedTransactions = loaded.replay?.transactions ?? null;
       result.drill.notValidForeignKeys = loaded.notValidForeignKeys;
+      result.drill.skippedExtensions = loaded.skippedExtensions;
+      result.warnings.push(...loaded.warnings);
       await withClient(withDatabase(config.connection, scratch), async (c) => {
         for (const t of last.tables) {
           const rows = Number((await c.query(`SELECT count(*) AS n FROM ONLY ${qualifiedName(t.schema, t.name)}`)).rows[0].n);
@@ -154,6 +182,7 @@ export async function verifyBackup(config: AxisorConfig, o: VerifyOptions): Prom
     } catch (caught) {
       // A server that went away, a missing privilege, an interrupt: not a verdict on the backup (keeps its code).
       const err = await classifyFailure(caught, { what: `verify drill of ${o.id}`, outcome: 'the backup itself was not changed', server: `${config.connection.host}:${config.connection.port}`, connected: true });
+      if (err instanceof PrivilegeError) throw drillRefused(err, result);
       if (isEnvironmentError(err)) throw err;
       result.drill.error = err instanceof AxisorError ? `${err.code}: ${err.message}` : String((err as Error)?.message ?? err);
       result.drill.ok = false;

@@ -7,7 +7,7 @@ import type { ConnectionSettings } from '../config/types.ts';
 import { redact } from '../config/secrets.ts';
 import { ToolError } from '../errors.ts';
 import { mapToolConnectFailure } from '../db/errors.ts';
-import { privilegeFromToolOutput } from '../db/privilege.ts';
+import { privilegeFromToolOutput, type PrivilegeContext } from '../db/privilege.ts';
 import type { PgTool } from './find.ts';
 
 const STDERR_TAIL = 2000;
@@ -95,6 +95,27 @@ export interface RunToolOptions {
   database?: string;
   /** Extra execa options (input, stdout: 'pipe' ...). */
   execa?: Options;
+  /** What the tool was doing and the alternative to a GRANT, for the privilege error (exit 67) of a refusal. */
+  privilege?: Pick<PrivilegeContext, 'action' | 'alternative'>;
+}
+
+/** The privilege error (67) for a failed child's stderr, with the role it connected as, or null. */
+export function toolPrivilegeError(stderr: string, c: ConnectionSettings, opts: Pick<RunToolOptions, 'database' | 'privilege'> = {}) {
+  return privilegeFromToolOutput(stderr, { role: c.user, database: opts.database ?? c.database, ...opts.privilege });
+}
+
+/** Connection and options of children started by spawnPgTool, so their callers can map a refusal (childFailure). */
+const spawned = new WeakMap<object, { c: ConnectionSettings; opts: RunToolOptions }>();
+
+/**
+ * For a child started by spawnPgTool that failed: its connection refusal (68/78) or missing privilege (67) as the
+ * Node driver would report it, or null (the caller throws its ToolError).
+ */
+export function childFailure(child: object, stderr: unknown): Error | null {
+  const s = spawned.get(child);
+  if (!s) return null;
+  const tail = stderrTail(stderr);
+  return mapToolConnectFailure(tail, s.c) ?? toolPrivilegeError(tail, s.c, s.opts);
 }
 
 function childEnv(c: ConnectionSettings | undefined, opts: RunToolOptions, pass: Record<string, string>): Record<string, string> {
@@ -138,7 +159,7 @@ export async function runPgTool(tool: PgTool, args: readonly string[], c: Connec
     if (result.exitCode !== 0 || result.signal) {
       const tail = stderrTail(result.stderr);
       // A child that could not connect, or was refused a privilege, fails like the Node driver would (68/78, 67).
-      const mapped = c ? mapToolConnectFailure(tail, c) ?? privilegeFromToolOutput(tail, { role: c.user, database: opts.database ?? c.database }) : null;
+      const mapped = c ? mapToolConnectFailure(tail, c) ?? toolPrivilegeError(tail, c, opts) : null;
       if (mapped) throw mapped;
       const first = firstErrorLine(String(result.stderr ?? ''));
       throw new ToolError('failed', `${tool.name} failed (${result.signal ? `signal ${result.signal}` : `exit ${result.exitCode}`})${first ? `: ${first}` : ''}`, {
@@ -164,5 +185,6 @@ export function spawnPgTool(tool: PgTool, args: readonly string[], c: Connection
     release = pf.release;
   }
   const child = spawnChild(tool.path, args, { env: childEnv(c, opts, pass), extendEnv: false, reject: false, ...opts.execa });
+  if (c) spawned.set(child, { c, opts });
   return { child, cleanup: release };
 }

@@ -5,16 +5,18 @@ import { connectMidRun, fileSource, loadChunk } from '../backup/copy-stream.ts';
 import type { Manifest, TableEntry } from '../backup/manifest.ts';
 import { runLimited } from '../backup/pool.ts';
 import type { AxisorConfig } from '../config/types.ts';
-import { withDatabase } from '../db/connect.ts';
-import { qualifiedName, quoteIdent } from '../db/ident.ts';
-import { PrerequisiteError } from '../errors.ts';
+import { connectClient, withClient, withDatabase } from '../db/connect.ts';
+import { displayIdent, qualifiedName, quoteIdent } from '../db/ident.ts';
+import { AxisorError, PrerequisiteError } from '../errors.ts';
 import { toDatabaseError } from '../db/errors.ts';
+import { mapPrivilege } from '../db/privilege.ts';
+import { PUBLICATION } from '../backup/slots.ts';
 import { findPgTool, runPgTool } from '../pgtools/index.ts';
 import { makeOwnedTempDir } from '../pgtools/tempdirs.ts';
 import type { ProgressFn } from '../render/output.ts';
 import { maintenanceWorkMemMb } from '../seed/bulk-load.ts';
 import { replayChain, type ReplayStats } from './replay.ts';
-import { filterTocList } from './toc.ts';
+import { filterTocList, planExtensionSkip, tocExtensions } from './toc.ts';
 
 export interface LoadOptions {
   config: AxisorConfig;
@@ -23,7 +25,12 @@ export interface LoadOptions {
   /** schema.table names to restore, or null for all. */
   only: Set<string> | null;
   toTimeMicros: bigint | null;
+  /** pg_restore --no-owner: the restoring role owns everything (no membership of the source's owners needed). */
   noOwner: boolean;
+  /** pg_restore --no-privileges: no GRANT/REVOKE of the source (its grantees need not exist here). */
+  noAcl?: boolean;
+  /** The database the user asked for (the side database `db` is renamed to it), for messages. */
+  targetName?: string;
   /** Runs after the data is loaded and before indexes and constraints (the drill's fingerprint check). */
   afterData?: (db: string, tables: TableEntry[]) => Promise<void>;
   onProgress?: ProgressFn;
@@ -47,6 +54,34 @@ export interface LoadResult {
   notValidForeignKeys: NotValidForeignKey[];
   /** Where the time went (ms; see docs/performance.md): schemaMs, dataMs, frozenChunks, indexesMs, foreignKeysMs, finishMs. */
   phases: Record<string, number>;
+  /** Extensions of the backup the restoring role may not create (not restored; see restoreCapabilities). */
+  skippedExtensions: string[];
+  /** One sentence per thing left out, for the command's warnings. */
+  warnings: string[];
+}
+
+/**
+ * Which of `names` the connected role may not create in the connected database, by the catalogs any role can
+ * read (never by trying): a superuser creates all; otherwise an extension marked `superuser` and not `trusted`
+ * is out, and the others need CREATE on the database. Extensions this server does not have are not listed here
+ * (pg_restore then fails naming them: a missing package is not a privilege).
+ */
+export async function restoreCapabilities(c: import('pg').Client, names: string[]): Promise<{ superuser: boolean; cannotCreate: Array<{ name: string; why: string }> }> {
+  const superuser = (await c.query<{ su: boolean }>('SELECT rolsuper AS su FROM pg_roles WHERE rolname = current_user')).rows[0]?.su ?? false;
+  if (superuser || names.length === 0) return { superuser, cannotCreate: [] };
+  const { rows } = await c.query<{ name: string; su: boolean; can_create: boolean; superuser: boolean | null; trusted: boolean | null }>(`
+    SELECT n.name, r.rolsuper AS su, has_database_privilege(current_database(), 'CREATE') AS can_create, v.superuser, v.trusted
+      FROM unnest($1::text[]) AS n(name)
+      JOIN pg_available_extensions e ON e.name = n.name
+      LEFT JOIN pg_available_extension_versions v ON v.name = e.name AND v.version = e.default_version
+     CROSS JOIN (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) r`, [names]);
+  const out: Array<{ name: string; why: string }> = [];
+  for (const r of rows) {
+    if (r.su) continue;
+    if (r.superuser && !r.trusted) out.push({ name: r.name, why: 'needs a superuser (not a trusted extension)' });
+    else if (!r.can_create) out.push({ name: r.name, why: 'needs CREATE on the database' });
+  }
+  return { superuser, cannotCreate: out.sort((a, b) => names.indexOf(a.name) - names.indexOf(b.name)) };
 }
 
 
@@ -66,14 +101,63 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
   const listDir = makeOwnedTempDir('axisor-toc-');
   try {
     const common = ['--exit-on-error'];
-    if (o.noOwner) common.push('--no-owner', '--no-privileges');
+    if (o.noOwner) common.push('--no-owner');
+    if (o.noAcl) common.push('--no-privileges');
     let droppedForeignKeys = 0;
-    let toc = (await runPgTool(pgRestore, ['-l', schemaFile], undefined, { baseEnv: o.env })).stdout;
+    // -v: with each entry's dependencies, so what depends on a skipped extension is found (planExtensionSkip).
+    const verbose = (await runPgTool(pgRestore, ['-l', '-v', schemaFile], undefined, { baseEnv: o.env })).stdout;
+    // Extensions the role may not create are left out (with a warning) instead of failing the whole restore, and
+    // the backup's own publication is never restored (see README, section Roles).
+    const caps = await withClient(conn, (c) => restoreCapabilities(c, tocExtensions(verbose)), { applicationName: 'axisor-db restore' });
+    const skipped = caps.cannotCreate;
+    const plan = planExtensionSkip(verbose, { extensions: skipped.map((x) => x.name), publications: [PUBLICATION], superuser: caps.superuser || Boolean(o.noAcl),
+      defaultAclsOnlyOf: o.noOwner && !caps.superuser && !o.noAcl ? o.config.connection.user : undefined,
+    });
+    const role = o.config.connection.user;
+    const createSql = skipped.map((x) => `CREATE EXTENSION ${displayIdent(x.name)};`).join(' ');
+    if (plan.blockingTables.length > 0) {
+      throw new PrerequisiteError('extension_required', `${plan.blockingTables.join(', ')} use${plan.blockingTables.length === 1 ? 's' : ''} extension(s) ${skipped.map((x) => `${x.name} (${x.why})`).join(', ')}, which role ${role} may not create; leaving ${plan.blockingTables.length === 1 ? 'it' : 'them'} out would lose data`, {
+        hint: `restore as a superuser (or a role that may create ${skipped.map((x) => x.name).join(', ')}); nothing was changed`,
+      });
+    }
+    let toc = plan.list;
+    const warnings: string[] = [];
+    if (skipped.length > 0) {
+      warnings.push(`not restored: extension(s) ${skipped.map((x) => `${x.name} (${x.why})`).join(', ')}, which role ${role} may not create`
+        + `${plan.droppedDependents.length ? `, and what uses them: ${plan.droppedDependents.join(', ')}` : ''}; to have them, a superuser runs ${createSql} in ${o.targetName ?? db} afterwards`);
+    }
+    if (plan.droppedMemberGrants.length > 0) {
+      warnings.push(`not restored: ${plan.droppedMemberGrants.join(', ')} (objects of extensions or of the system, owned by a superuser: only a superuser may grant on them)`);
+    }
+    if (plan.droppedDefaultAcls.length > 0) {
+      warnings.push(`not restored (--no-owner): ${plan.droppedDefaultAcls.join(', ')}; they need membership of those roles (GRANT <role> TO ${role};), or run ALTER DEFAULT PRIVILEGES on ${o.targetName ?? db} as them`);
+    }
     if (o.only) {
       const f = filterTocList(toc, full.tables, o.only);
       droppedForeignKeys = f.droppedForeignKeys;
       toc = f.list;
     }
+    const tool = { baseEnv: o.env, privilege: { action: 'restore the schema', alternative: o.noOwner ? undefined : 'or pass --no-owner (the restoring role then owns every object)' } };
+    const schemaStep = async <T>(fn: () => Promise<T>): Promise<T> => {
+      try {
+        return await fn();
+      } catch (err) {
+        // A grantee or owner of the source that does not exist on this server: say which flag leaves them out.
+        const missingRole = err instanceof AxisorError && err.code.startsWith('tool.') ? /role "([^"]+)" does not exist/.exec(err.message)?.[1] : undefined;
+        if (missingRole) {
+          throw new PrerequisiteError('role_missing', `${err instanceof Error ? err.message : String(err)}; the backup names role ${missingRole}, which does not exist on this server`, {
+            hint: `create it here (CREATE ROLE ${displayIdent(missingRole)};), or pass --no-owner (owners) and --no-acl (grants); nothing was changed`, cause: err,
+          });
+        }
+        // An object that needs a skipped extension and that the archive does not tie to it (a SQL function's body) names it.
+        if (skipped.length > 0 && err instanceof AxisorError && err.code.startsWith('tool.') && /(function|type|relation|operator(?: class)?|schema) .* does not exist/i.test(err.message)) {
+          throw new PrerequisiteError('extension_dependents', `${err.message}; this may use extension(s) ${skipped.map((x) => x.name).join(', ')}, which role ${o.config.connection.user} may not create and which were left out`, {
+            hint: `restore as a superuser (or a role that may create ${skipped.map((x) => x.name).join(', ')}); nothing was changed`, cause: err,
+          });
+        }
+        throw err;
+      }
+    };
     // Foreign keys are created by us after the rest of post-data, so data that violates one (as the source's did)
     // still restores: the constraint is created NOT VALID and reported, instead of failing the whole restore.
     const { rest, foreignKeys } = splitForeignKeys(toc);
@@ -85,7 +169,7 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
     o.onProgress?.({ phase: 'schema', message: db });
     const phases: Record<string, number> = {};
     let t0 = performance.now();
-    await runPgTool(pgRestore, ['--section=pre-data', ...common, '-d', db, schemaFile], conn, { baseEnv: o.env });
+    await schemaStep(() => runPgTool(pgRestore, ['--section=pre-data', ...common, '-d', db, schemaFile], conn, tool));
     phases.schemaMs = Math.round(performance.now() - t0);
 
     const codec = codecFor(full.compression);
@@ -117,9 +201,7 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
     t0 = performance.now();
     const mwm = maintenanceWorkMemMb(o.jobs);
     phases.maintenanceWorkMemMb = mwm;
-    await runPgTool(pgRestore, ['--section=post-data', ...common, '-j', String(o.jobs), '-d', db, schemaFile], conn, {
-      baseEnv: { ...o.env, PGOPTIONS: `-c maintenance_work_mem=${mwm}MB` },
-    });
+    await schemaStep(() => runPgTool(pgRestore, ['--section=post-data', ...common, '-j', String(o.jobs), '-d', db, schemaFile], conn, { ...tool, baseEnv: { ...tool.baseEnv, PGOPTIONS: `-c maintenance_work_mem=${mwm}MB` } }));
     phases.indexesMs = Math.round(performance.now() - t0);
     t0 = performance.now();
     const notValidForeignKeys = foreignKeys.trim() === '' ? [] : await createForeignKeys(
@@ -135,13 +217,9 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
       let replay: ReplayStats | null = null;
       let seqSource = full;
       if (chain.length > 1) {
-        try {
-          await client.query('SET LOCAL session_replication_role = replica');
-        } catch (err) {
-          throw new PrerequisiteError('replica_role', `replaying changes needs permission to SET session_replication_role: ${(err as Error).message}`, {
-            hint: `run as a superuser, or GRANT SET ON PARAMETER session_replication_role TO ${o.config.connection.user};`,
-          });
-        }
+        // PG15+: GRANT SET ON PARAMETER session_replication_role TO <role> (the restore role of README, section Roles).
+        await mapPrivilege({ role: o.config.connection.user, database: db, action: 'replay the incremental changes with session_replication_role = replica', alternative: 'or restore only the full backup of the chain' },
+          () => client.query('SET LOCAL session_replication_role = replica'));
         o.onProgress?.({ phase: 'replay', message: `${chain.length - 1} incremental backups` });
         replay = await replayChain(client, chain.slice(1), { codecFor: (m) => codecFor(m.compression), env: o.env, only: o.only, toTimeMicros: o.toTimeMicros, tables: full.tables });
         seqSource = chain[chain.length - 1]!.manifest;
@@ -149,7 +227,7 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
       await setSequences(client, seqSource);
       await client.query('COMMIT');
       phases.finishMs = Math.round(performance.now() - t0);
-      return { tables: tables.length, rows: tables.reduce((s, t) => s + t.rows, 0), chunks: total, replay, droppedForeignKeys, notValidForeignKeys, phases };
+      return { tables: tables.length, rows: tables.reduce((s, t) => s + t.rows, 0), chunks: total, replay, droppedForeignKeys, notValidForeignKeys, phases, skippedExtensions: skipped.map((x) => x.name), warnings };
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {});
       throw err;

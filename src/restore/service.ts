@@ -7,8 +7,9 @@ import { microsToIso, timestampMicros } from '../backup/changes.ts';
 import type { Manifest } from '../backup/manifest.ts';
 import type { AxisorConfig } from '../config/types.ts';
 import { withClient, withDatabase } from '../db/connect.ts';
-import { quoteIdent } from '../db/ident.ts';
-import { NotFoundError, RefusedError, UsageError } from '../errors.ts';
+import { displayIdent, quoteIdent } from '../db/ident.ts';
+import { NotFoundError, PrivilegeError, RefusedError, UsageError } from '../errors.ts';
+import { mapPrivilege, toPrivilegeError } from '../db/privilege.ts';
 import type { ProgressFn } from '../render/output.ts';
 import { loadChain, type NotValidForeignKey } from './load.ts';
 import { assertToTimeReplayable, type ReplayStats } from './replay.ts';
@@ -23,6 +24,8 @@ export interface RestoreOptions {
   tables: string[];
   jobs: number;
   noOwner: boolean;
+  /** Skip the source's GRANT/REVOKE (pg_restore --no-privileges). */
+  noAcl?: boolean;
   maintenanceDb: string;
   env: Readonly<Record<string, string | undefined>>;
   onProgress?: ProgressFn;
@@ -45,6 +48,8 @@ export interface RestoreResult {
   rows: number;
   /** Side databases of killed runs that this run dropped. */
   sweptDatabases: string[];
+  /** Extensions of the backup the restoring role may not create: not restored (named in warnings). */
+  skippedExtensions: string[];
   warnings: string[];
   checkedFiles: number;
   checkedBytes: number;
@@ -109,6 +114,8 @@ export async function runRestore(config: AxisorConfig, o: RestoreOptions): Promi
       // Cheap refusals first, before any file is read or anything is created.
       await assertRestorableTarget(admin, o.targetDb);
       const exists = await databaseExists(admin, o.targetDb);
+      // Renaming and dropping the replaced target needs its owner (or a superuser): refused here, not after the work.
+      if (exists && o.clean) await assertMayReplace(admin, o.targetDb);
       if (exists) {
         await assertNoSessions(admin, o.targetDb);
         const objects = await withClient(withDatabase(config.connection, o.targetDb), countUserObjects, { applicationName: 'axisor-db restore' });
@@ -126,11 +133,11 @@ export async function runRestore(config: AxisorConfig, o: RestoreOptions): Promi
       t0 = performance.now();
 
       const side = sideName(o.targetDb, 'restore');
-      await createDatabase(admin, side, chain[0]!.manifest.encoding, 'restore', o.targetDb);
+      await mapPrivilege({ role: config.connection.user, action: `create the database the restore goes into (${side})` }, () => createDatabase(admin, side, chain[0]!.manifest.encoding, 'restore', o.targetDb));
       phases.createMs = Math.round(performance.now() - t0);
       let loaded;
       try {
-        loaded = await loadChain(side, chain, { config, env: o.env, jobs: o.jobs, only, toTimeMicros, noOwner: o.noOwner, onProgress: o.onProgress, signal: o.signal });
+        loaded = await loadChain(side, chain, { config, env: o.env, jobs: o.jobs, only, toTimeMicros, noOwner: o.noOwner, noAcl: o.noAcl, targetName: o.targetDb, onProgress: o.onProgress, signal: o.signal });
         Object.assign(phases, loaded.phases);
         o.onProgress?.({ phase: 'swap', message: o.targetDb });
         t0 = performance.now();
@@ -140,6 +147,7 @@ export async function runRestore(config: AxisorConfig, o: RestoreOptions): Promi
         await dropDatabase(admin, side).catch(() => {});
         throw err;
       }
+      warnings.push(...loaded.warnings);
       if (loaded.notValidForeignKeys.length > 0) {
         warnings.push(`the backed-up data violates ${loaded.notValidForeignKeys.length} foreign key(s), created NOT VALID: ${loaded.notValidForeignKeys.map((f) => `${f.table}.${f.constraint}`).join(', ')}; run \`axisor-db validate\` on ${o.targetDb} to list the rows`);
       }
@@ -150,7 +158,7 @@ export async function runRestore(config: AxisorConfig, o: RestoreOptions): Promi
         tables: m.tables.filter((t) => !only || only.has(`${t.schema}.${t.name}`)).map((t) => ({ schema: t.schema, name: t.name })),
         toTime: toTimeMicros === null ? null : microsToIso(toTimeMicros), replay: loaded.replay, droppedForeignKeys: loaded.droppedForeignKeys,
         notValidForeignKeys: loaded.notValidForeignKeys, schemaOnly, rows: schemaOnly ? 0 : last.tables.filter((t) => !only || only.has(`${t.schema}.${t.name}`)).reduce((s, t) => s + t.rows, 0),
-        sweptDatabases, warnings,
+        sweptDatabases, skippedExtensions: loaded.skippedExtensions, warnings,
         checkedFiles: reports.reduce((s, r) => s + r.files, 0), checkedBytes: reports.reduce((s, r) => s + r.bytes, 0), durationMs: Date.now() - started, phases,
       };
     }, { applicationName: 'axisor-db restore', statementTimeoutMs: 0, database: o.maintenanceDb });
@@ -172,6 +180,41 @@ async function assertNoSessions(admin: pg.Client, target: string): Promise<void>
   }
 }
 
+/** The hint for a target this role may not rename or drop. */
+function ownerHint(role: string, target: string): string {
+  return `run the restore as the owner of ${target} (or a superuser), or as a DBA (once): ALTER DATABASE ${displayIdent(target)} OWNER TO ${displayIdent(role)};`;
+}
+
+/**
+ * restore --clean renames the target away and drops it: only its owner (or a superuser) may. Read from pg_database
+ * (any role can) before anything is read or created, instead of failing after the whole restore.
+ */
+async function assertMayReplace(admin: pg.Client, target: string): Promise<void> {
+  const { rows } = await admin.query<{ role: string; owner: string; ok: boolean }>(
+    `SELECT current_user::text AS role, pg_get_userbyid(d.datdba)::text AS owner,
+            pg_has_role(current_user, d.datdba, 'USAGE') OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS ok
+       FROM pg_database d WHERE d.datname = $1`, [target]);
+  const r = rows[0];
+  if (!r || r.ok) return;
+  throw new PrivilegeError('owner', `role "${r.role}" may not replace database ${target} (owned by ${r.owner}): --clean renames it away and drops it, which needs its owner; nothing was changed`, {
+    hint: ownerHint(r.role, target), details: { role: r.role, object: `database ${target}`, sql: `ALTER DATABASE ${displayIdent(target)} OWNER TO ${displayIdent(r.role)};` },
+  });
+}
+
+/** A failed RENAME/DROP of a database: busy (55006) is 77, a missing ownership 67, anything else as it is. */
+function swapFailure(err: unknown, admin: pg.Client, target: string, what: string): unknown {
+  const code = (err as { code?: string }).code;
+  if (code === '55006') {
+    return new RefusedError('target_busy', `cannot ${what} ${target}: ${(err as Error).message}`, { hint: 'disconnect its sessions (applications, psql) and retry; the target was not changed' });
+  }
+  const role = (admin as unknown as { user?: string }).user ?? 'current_user';
+  const priv = toPrivilegeError(err, { role, action: `${what} ${target}` });
+  if (priv && /must be owner of database/i.test((err as Error).message)) {
+    return new PrivilegeError('owner', priv.message, { hint: ownerHint(role, target), details: priv.details, cause: err });
+  }
+  return priv ?? err;
+}
+
 /**
  * Puts the restored side database in the target's place in one transaction (ALTER DATABASE RENAME is
  * transactional): either the old target keeps its name or the restored copy has it. The replaced database is
@@ -183,7 +226,7 @@ async function swapIntoTarget(admin: pg.Client, side: string, target: string, ex
   try {
     if (old) {
       await admin.query(`ALTER DATABASE ${quoteIdent(target)} RENAME TO ${quoteIdent(old)}`).catch((err) => {
-        throw new RefusedError('target_busy', `cannot replace ${target}: ${(err as Error).message}`, { hint: 'disconnect its sessions (applications, psql) and retry; the target was not changed' });
+        throw swapFailure(err, admin, target, 'replace');
       });
       await markSideDatabase(admin, old, 'replaced', target, true);
     }
@@ -194,5 +237,10 @@ async function swapIntoTarget(admin: pg.Client, side: string, target: string, ex
     await admin.query('ROLLBACK').catch(() => {});
     throw err;
   }
-  if (old) await dropDatabase(admin, old);
+  if (old) {
+    await dropDatabase(admin, old).catch((err) => {
+      // The restored copy is in place; only the replaced one (marked, so the next run sweeps it) is left over.
+      throw swapFailure(err, admin, old, 'drop the replaced database');
+    });
+  }
 }

@@ -1,6 +1,9 @@
 import { displayIdent } from '../db/ident.ts';
 import { UsageError } from '../errors.ts';
 
+/** backup/slots.ts's CREATE_PUBLICATION_SQL, not imported: `roles` loads no database driver (test/unit/tls-roles). */
+export const BACKUP_PUBLICATION_SQL = 'CREATE PUBLICATION axisor_backup FOR ALL TABLES';
+
 /**
  * The documented least-privilege roles, one per job, as SQL a DBA runs once (README, section Roles; printed by
  * `axisor-db roles --print-sql`). The integration tests run exactly this script and then every command under
@@ -67,6 +70,9 @@ export function buildRolesSql(opts: RolesOptions): RolesResult {
         connect('backup'),
         '-- pg_hba.conf also needs a line for its replication connections, e.g.:',
         `--   hostssl ${opts.database} ${roleName(opts.prefix, 'backup')} 10.0.0.0/8 scram-sha-256`,
+        '-- incremental backups decode through a publication only a superuser may create (FOR ALL TABLES); once every',
+        '-- table has a primary key or replica identity (or UPDATE/DELETE on the others would fail), run in the database:',
+        `--   ${BACKUP_PUBLICATION_SQL};`,
       ],
     },
     {

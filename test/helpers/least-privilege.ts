@@ -77,10 +77,13 @@ export async function startPrivilegeHarness(opts: { db?: string; certRoles?: str
   return h;
 }
 
-/** Exit codes below 64 are command results; 64 and up are failures of the tool itself. */
+/**
+ * Exit codes below 64 are command results (0 ok, 1 warnings, 2 findings); 64 and up are failures of the tool itself.
+ * The JSON envelope's `ok` is true only for exit 0 (README, Commands), so a result with warnings has ok: false.
+ */
 export function expectResult(r: CliResult): void {
   if (r.exitCode >= 64) throw new Error(`exit ${r.exitCode}: ${r.stderr}${r.stdout}`);
-  expect(r.json?.ok).toBe(true);
+  expect({ ok: r.json?.ok, exitCode: r.json?.exitCode, result: r.json?.result !== undefined }).toEqual({ ok: r.exitCode === 0, exitCode: r.exitCode, result: true });
 }
 
 /** Exit 67 (privilege.*) and the exact statement in the message or hint. */

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { resolveConfig } from '../../src/config/index.ts';
 import { mapToolConnectFailure } from '../../src/db/errors.ts';
 import { checkKeyFile } from '../../src/db/tls.ts';
-import { buildRolesSql } from '../../src/roles/sql.ts';
+import { BACKUP_PUBLICATION_SQL, buildRolesSql } from '../../src/roles/sql.ts';
+import { CREATE_PUBLICATION_SQL } from '../../src/backup/slots.ts';
 
 const cwd = '/work/app';
 
@@ -94,4 +95,9 @@ test("libpq's default files in ~/.postgresql are used when present, so the drive
   } finally {
     rmSync(home, { recursive: true, force: true });
   }
+});
+
+test('the roles script names the publication backups decode through (the same statement backup itself would run)', () => {
+  expect(BACKUP_PUBLICATION_SQL).toBe(CREATE_PUBLICATION_SQL);
+  expect(buildRolesSql({ prefix: 'axisor_', database: 'axisor', schema: 'public' }).script).toContain(`--   ${CREATE_PUBLICATION_SQL};`);
 });
