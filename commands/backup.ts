@@ -18,7 +18,8 @@ const catalog = () => import('../src/backup/catalog.ts');
 const views = () => import('../src/backup/render.ts');
 
 function common(cmd: Command): Command {
-  return cmd.option('--backup-dir <dir>', 'where backups live (AXISOR_BACKUP_DIR; default ./backups)');
+  return cmd.option('--backup-dir <dir>', 'where backups live (AXISOR_BACKUP_DIR; default ./backups)')
+    .option('--encryption-key-file <file>', 'encrypt (backup) or decrypt (verify drill) with this 32-byte key, hex or base64, mode 0600 (AXISOR_BACKUP_KEY_FILE)');
 }
 
 function sub(parent: Command, name: string, description: string): Command {
@@ -53,10 +54,12 @@ export function configure(cmd: Command, ctx: CliContext): void {
     .option('--no-chain', 'a full backup does not start an incremental chain (no replication slot)')
     .addHelpText('after', '\nSubcommands: list, show <id>, verify <id>, prune, status (run `axisor-db backup <sub> --help`).\n');
   defineAction<{ type: BackupType; compress: Compression; compressLevel?: string; jobs?: string; wait: string; chain: boolean }>(cmd, ctx, async ({ opts, out, config }) => {
-    const [{ runBackup }, { renderBackup }] = await Promise.all([import('../src/backup/service.ts'), views()]);
+    const [{ runBackup }, { renderBackup }, { loadBackupKey }] = await Promise.all([import('../src/backup/service.ts'), views(), import('../src/backup/encryption.ts')]);
+    const encryptionKey = await loadBackupKey(config());
     const progress = await out.progress();
     try {
       const result = await runBackup(config(), {
+        encryptionKey,
         type: opts.type, compression: opts.compress, compressLevel: opts.compressLevel === undefined ? undefined : int(opts.compressLevel, '--compress-level', 0),
         jobs: opts.jobs === undefined ? DEFAULT_JOBS : parsePositiveInt(opts.jobs, '--jobs', { max: 64 }), waitSeconds: int(opts.wait, '--wait', 0), startChain: opts.chain !== false,
         env: ctx.env, toolVersion: VERSION, signal: ctx.signal, onProgress: progress.report, onWarning: (m) => out.warn(m),
@@ -86,10 +89,11 @@ export function configure(cmd: Command, ctx: CliContext): void {
   defineAction<{ latest?: boolean; drill: boolean; jobs?: string; maintenanceDb: string }>(verify, ctx, async ({ args, opts, out, config }) => {
     if (Boolean(args[0]) === Boolean(opts.latest)) throw new UsageError('give a backup id or --latest (one of them)', { hint: 'axisor-db backup verify --latest, or an id from axisor-db backup list' });
     const id = args[0] ?? (await latestBackupId(config().backupDir));
-    const [{ verifyBackup }, { renderVerify }] = await Promise.all([import('../src/backup/verify.ts'), views()]);
+    const [{ verifyBackup }, { renderVerify }, { loadBackupKey }] = await Promise.all([import('../src/backup/verify.ts'), views(), import('../src/backup/encryption.ts')]);
+    const encryptionKey = await loadBackupKey(config());
     const progress = await out.progress();
     try {
-      const result = await verifyBackup(config(), { id, drill: opts.drill !== false, jobs: opts.jobs === undefined ? DEFAULT_JOBS : parsePositiveInt(opts.jobs, '--jobs', { max: 64 }), maintenanceDb: opts.maintenanceDb, env: ctx.env, onProgress: progress.report, signal: ctx.signal });
+      const result = await verifyBackup(config(), { encryptionKey, id, drill: opts.drill !== false, jobs: opts.jobs === undefined ? DEFAULT_JOBS : parsePositiveInt(opts.jobs, '--jobs', { max: 64 }), maintenanceDb: opts.maintenanceDb, env: ctx.env, onProgress: progress.report, signal: ctx.signal });
       return { result, exitCode: result.ok ? ExitCode.OK : ExitCode.INTEGRITY, render: renderVerify };
     } finally {
       progress.stop();

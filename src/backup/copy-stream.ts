@@ -65,6 +65,8 @@ function killAll(...ps: Array<ResultPromise | null>): void {
 export async function dumpChunk(o: {
   psql: PgTool; conn: ConnectionSettings; env: Record<string, string | undefined>; snapshot: string;
   copySql: string; codec: Codec; outPath: string; onBytes?: (n: number) => void;
+  /** Encrypts the compressed bytes before they are hashed and stored (the manifest sums stored bytes). */
+  encrypt?: Transform | null;
 }): Promise<ChunkDumpResult> {
   const { child: psql, cleanup } = spawnPgTool(o.psql, psqlArgs([
     'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', `SET TRANSACTION SNAPSHOT '${o.snapshot.replace(/'/g, "''")}'`, o.copySql, 'COMMIT',
@@ -86,12 +88,12 @@ export async function dumpChunk(o: {
     if (comp) {
       await Promise.all([
         pipeline(psql.stdout as Readable, counter, comp.stdin as Writable),
-        pipeline(comp.stdout as Readable, hasher, out),
+        o.encrypt ? pipeline(comp.stdout as Readable, o.encrypt, hasher, out) : pipeline(comp.stdout as Readable, hasher, out),
         checkExit(psql, 'psql COPY'),
         checkExit(comp, o.codec.compress!.bin),
       ]);
     } else {
-      await Promise.all([pipeline(psql.stdout as Readable, counter, hasher, out), checkExit(psql, 'psql COPY')]);
+      await Promise.all([o.encrypt ? pipeline(psql.stdout as Readable, counter, o.encrypt, hasher, out) : pipeline(psql.stdout as Readable, counter, hasher, out), checkExit(psql, 'psql COPY')]);
     }
   } catch (err) {
     killAll(psql, comp);
@@ -107,20 +109,25 @@ export async function dumpChunk(o: {
 /** Loads one chunk file into a table: decompressor -> psql COPY FROM STDIN. */
 export async function loadChunk(o: {
   psql: PgTool; conn: ConnectionSettings; env: Record<string, string | undefined>; file: string; codec: Codec; copySql: string;
+  /** The file's stored bytes come from this stream (decrypted) instead of being read from `file` by the tools. */
+  source?: Readable | null;
 }): Promise<void> {
-  const dec = o.codec.decompress ? o.codec.decompress(o.file) : null;
+  const src = o.source ?? null;
+  const dec = o.codec.decompress ? o.codec.decompress(src ? '-' : o.file) : null;
   const { child: psql, cleanup } = spawnPgTool(o.psql, psqlArgs([o.copySql]), o.conn, {
-    baseEnv: o.env, execa: dec ? { stdin: 'pipe', stdout: 'ignore' } : { stdin: { file: o.file }, stdout: 'ignore' },
+    baseEnv: o.env, execa: dec || src ? { stdin: 'pipe', stdout: 'ignore' } : { stdin: { file: o.file }, stdout: 'ignore' },
   });
-  const d = dec ? spawnChild(dec.bin, dec.args, { env: { PATH: o.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
+  const d = dec ? spawnChild(dec.bin, dec.args, { env: { PATH: o.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: src ? 'pipe' : 'ignore', stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
   try {
     await Promise.all([
+      src ? pipeline(src, (d ? d.stdin : psql.stdin) as Writable) : Promise.resolve(),
       d ? pipeline(d.stdout as Readable, psql.stdin as Writable) : Promise.resolve(),
       d ? checkExit(d, dec!.bin) : Promise.resolve(),
       checkExit(psql, 'psql COPY FROM'),
     ]);
   } catch (err) {
     killAll(psql, d);
+    src?.destroy();
     throw err;
   } finally {
     cleanup();
@@ -131,15 +138,17 @@ export async function loadChunk(o: {
  * The row digest of a backup file, recomputed from its (checksummed) content: how manifests written before row
  * digests existed are compared with a restored copy.
  */
-export async function digestBackupFile(o: { file: string; codec: Codec; env: Readonly<Record<string, string | undefined>> }): Promise<{ rows: number; rowDigest: string }> {
+export async function digestBackupFile(o: { file: string; codec: Codec; env: Readonly<Record<string, string | undefined>>; source?: Readable | null }): Promise<{ rows: number; rowDigest: string }> {
   const d = new RowDigest();
-  const dec = o.codec.decompress ? o.codec.decompress(o.file) : null;
+  const src = o.source ?? null;
+  const dec = o.codec.decompress ? o.codec.decompress(src ? '-' : o.file) : null;
   if (!dec) {
-    for await (const chunk of createReadStream(o.file, { highWaterMark: 1 << 20 })) d.update(chunk as Buffer);
+    for await (const chunk of src ?? createReadStream(o.file, { highWaterMark: 1 << 20 })) d.update(chunk as Buffer);
   } else {
-    const p = spawnChild(dec.bin, dec.args, { env: { PATH: o.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: 'ignore', stdout: 'pipe', buffer: { stdout: false, stderr: true } });
+    const p = spawnChild(dec.bin, dec.args, { env: { PATH: o.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: src ? 'pipe' : 'ignore', stdout: 'pipe', buffer: { stdout: false, stderr: true } });
     try {
       await Promise.all([
+        src ? pipeline(src, p.stdin as Writable) : Promise.resolve(),
         (async () => {
           for await (const chunk of p.stdout as AsyncIterable<Buffer>) d.update(chunk);
         })(),

@@ -4,13 +4,14 @@ import { connectClient } from '../db/connect.ts';
 import { qualifiedName, quoteIdent } from '../db/ident.ts';
 import { findPgTool, runPgTool, type PgTool } from '../pgtools/index.ts';
 import { copySessionEnv, dumpChunk } from './copy-stream.ts';
+import { encryptFileInPlace, encryptStage } from './encryption.ts';
 import { DIR_MODE, FILE_MODE, fsyncPath, sha256File } from './fsx.ts';
 import { listTables, readSequences, schemaFingerprint, type ServerInfo, type SourceTable } from './introspect.ts';
 import type { Manifest, ManifestFile, TableEntry } from './manifest.ts';
 import { runLimited } from './pool.ts';
 import { ROW_DIGEST_ALGORITHM } from './row-digest.ts';
 import { exportSnapshot, PLUGIN } from './slots.ts';
-import type { RunContext } from './types.ts';
+import { encryptionField, type RunContext } from './types.ts';
 
 const MIN_CHUNK_BYTES = 64 * 1024 * 1024;
 
@@ -95,12 +96,13 @@ export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<M
         await runPgTool(pgDump, ['-Fc', '-s', `--snapshot=${snap.name}`, '-f', join(ctx.tmpDir, 'schema.dump'), '--no-sync'], conn, { baseEnv: opts.env });
         await chmod(join(ctx.tmpDir, 'schema.dump'), FILE_MODE); // pg_dump honours the umask; backups are owner-only
         await fsyncPath(join(ctx.tmpDir, 'schema.dump'));
+        if (opts.encryptionKey) await encryptFileInPlace(join(ctx.tmpDir, 'schema.dump'), opts.encryptionKey);
       },
       ...plan.map((c) => async () => {
         const t = tables[c.table]!;
         const file = `data/${String(c.table).padStart(4, '0')}-${String(c.chunk).padStart(3, '0')}.copy${ctx.codec.ext}`;
         const r = await dumpChunk({
-          psql, conn, env, snapshot: snap.name, copySql: copyOutSql(t, c), codec: ctx.codec, outPath: join(ctx.tmpDir, file),
+          psql, conn, env, snapshot: snap.name, copySql: copyOutSql(t, c), codec: ctx.codec, outPath: join(ctx.tmpDir, file), encrypt: encryptStage(opts.encryptionKey),
           onBytes: (n) => {
             doneBytes += n;
             report('dump');
@@ -143,7 +145,7 @@ async function buildManifest(
     database: p.info.database, encoding: p.info.encoding, server: { version: p.info.version, versionNum: p.info.versionNum },
     tools: { axisorDb: ctx.opts.toolVersion, pgDump: d.pgDump.version, compressor: ctx.compressorVersion },
     startedAt: ctx.startedAt.toISOString(), finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - ctx.startedAt.getTime(),
-    compression: ctx.codec.name, rowDigestAlgorithm: ROW_DIGEST_ALGORITHM,
+    compression: ctx.codec.name, rowDigestAlgorithm: ROW_DIGEST_ALGORITHM, ...encryptionField(ctx),
     snapshot: { name: d.snapshot.name, lsn: d.snapshot.lsn },
     slot: d.snapshot.slot ? { name: d.snapshot.slot, plugin: PLUGIN } : null,
     lsn: null, consistentAt: d.consistentAt, commitTimes: null, schemaFingerprint: d.fingerprint,

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, posix } from 'node:path';
 import { IntegrityError, NotFoundError } from '../errors.ts';
+import type { BackupKey, ManifestEncryption } from '../crypto/key.ts';
+import { manifestMac } from '../crypto/manifest-mac.ts';
 import { writeFileDurable } from './fsx.ts';
 import type { BackupType } from './id.ts';
 
@@ -99,6 +101,8 @@ export interface Manifest {
   totals: { bytes: number; rawBytes: number; rows: number };
   /** Incremental: the change file's format, 'pgoutput-1'; absent in older backups (wal2json format-version 2 lines). */
   changeFormat?: string;
+  /** Encrypted backups: the algorithm and the fingerprint of the key every file was written with. */
+  encryption?: ManifestEncryption;
   /** Incremental: windows a --to-time restore refuses (a table lived and died there; its rows are in no backup). */
   replayGaps?: ReplayGap[];
 }
@@ -113,8 +117,11 @@ export function sha256Hex(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-export async function writeManifest(dir: string, m: Manifest): Promise<void> {
+export async function writeManifest(dir: string, m: Manifest, key: BackupKey | null = null): Promise<void> {
   const text = `${JSON.stringify(m, null, 2)}\n`;
+  // An encrypted backup's manifest is authenticated under the key (written before the manifest: a manifest
+  // that exists always has its MAC beside it).
+  if (key) await writeFileDurable(join(dir, 'manifest.hmac'), manifestMac(text, key));
   await writeFileDurable(join(dir, MANIFEST_FILE), text);
   await writeFileDurable(join(dir, MANIFEST_SUM_FILE), `${sha256Hex(text)}  ${MANIFEST_FILE}\n`);
 }

@@ -96,7 +96,7 @@ export async function runBackup(config: AxisorConfig, opts: BackupOptions): Prom
             manifest = await writeFullBackup(ctx, { info, schemaOnly: t === 'schema-only', slotName });
           }
           if (opts.signal?.aborted) throw new AbortedError('backup interrupted; nothing was published');
-          await writeManifest(tmpDir, manifest);
+          await writeManifest(tmpDir, manifest, opts.encryptionKey ?? null);
           await rm(join(tmpDir, 'owner.json'), { force: true });
           await publishDir(tmpDir, join(backupDir, id), backupDir);
           // Only a published backup gets a permanent slot; killed before this line, the server drops the temporary one.

@@ -1,3 +1,4 @@
+import { manifestEncryption, type BackupKey } from '../crypto/key.ts';
 import type { AxisorConfig } from '../config/types.ts';
 import type { ProgressFn } from '../render/output.ts';
 import type { Codec } from './compress.ts';
@@ -21,6 +22,8 @@ export interface BackupOptions {
   onProgress?: ProgressFn;
   onWarning?: (message: string) => void;
   now?: () => Date;
+  /** Encrypt every data file, change file and the schema archive (AES-256-GCM in chunks); null: plaintext. */
+  encryptionKey?: BackupKey | null;
 }
 
 export interface BackupResult {
@@ -56,4 +59,10 @@ export interface RunContext {
   tmpDir: string;
   startedAt: Date;
   warnings: string[];
+}
+
+/** The manifest's `encryption` field: present (with the key's fingerprint) only when the backup is encrypted. */
+export function encryptionField(ctx: RunContext): { encryption?: NonNullable<ReturnType<typeof manifestEncryption>> } {
+  const enc = manifestEncryption(ctx.opts.encryptionKey ?? null);
+  return enc ? { encryption: enc } : {};
 }

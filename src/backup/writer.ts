@@ -16,7 +16,7 @@ export interface CompressedWriter {
 }
 
 /** A file written through the compressor with its sha256 computed on the way (no second read). */
-export function openCompressedWriter(codec: Codec, outPath: string, env: Readonly<Record<string, string | undefined>>): CompressedWriter {
+export function openCompressedWriter(codec: Codec, outPath: string, env: Readonly<Record<string, string | undefined>>, encrypt: Transform | null = null): CompressedWriter {
   const hash = createHash('sha256');
   let bytes = 0;
   let rawBytes = 0;
@@ -29,8 +29,10 @@ export function openCompressedWriter(codec: Codec, outPath: string, env: Readonl
   });
   const out = createWriteStream(outPath, { mode: FILE_MODE, flags: 'wx' });
   const comp = codec.compress ? spawnChild(codec.compress.bin, codec.compress.args, { env: { PATH: env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: 'pipe', stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
-  const sink: Writable = comp ? (comp.stdin as Writable) : hasher;
-  const done = comp ? pipeline(comp.stdout as Readable, hasher, out) : pipeline(hasher, out);
+  // With a key, the compressed bytes are encrypted before they are hashed and stored (the manifest sums stored bytes).
+  const sink: Writable = comp ? (comp.stdin as Writable) : (encrypt ?? hasher);
+  const done = comp ? (encrypt ? pipeline(comp.stdout as Readable, encrypt, hasher, out) : pipeline(comp.stdout as Readable, hasher, out))
+    : encrypt ? pipeline(encrypt, hasher, out) : pipeline(hasher, out);
   done.catch(() => {});
   return {
     async write(data) {

@@ -1,6 +1,8 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { codecFor } from '../backup/compress.ts';
+import { decryptFileTo, manifestEncryptionOf, openBackupFile } from '../backup/encryption.ts';
+import type { BackupKey } from '../crypto/key.ts';
 import { copySessionEnv, loadChunk } from '../backup/copy-stream.ts';
 import type { Manifest, TableEntry } from '../backup/manifest.ts';
 import { runLimited } from '../backup/pool.ts';
@@ -27,6 +29,8 @@ export interface LoadOptions {
   afterData?: (db: string, tables: TableEntry[]) => Promise<void>;
   onProgress?: ProgressFn;
   signal?: AbortSignal;
+  /** The key an encrypted chain was written with (checked by authenticateChain before anything was created). */
+  encryptionKey?: BackupKey | null;
 }
 
 export interface NotValidForeignKey {
@@ -58,10 +62,17 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
   const dumpMajor = Number(full.tools.pgDump.split('.')[0]);
   const pgRestore = await findPgTool('pg_restore', { minMajor: Number.isFinite(dumpMajor) ? dumpMajor : undefined, env: o.env });
   const psql = await findPgTool('psql', { env: o.env });
-  const schemaFile = join(base.dir, 'schema.dump');
+  const encrypted = manifestEncryptionOf(full) !== null;
+  let schemaFile = join(base.dir, 'schema.dump');
   const tables = full.tables.filter((t) => !o.only || o.only.has(`${t.schema}.${t.name}`));
   const listDir = makeOwnedTempDir('axisor-toc-');
   try {
+    if (encrypted) {
+      // pg_restore needs a seekable archive: the (schema-only, row-free) archive is decrypted into the private temporary directory.
+      const plain = join(listDir, 'schema.dump');
+      await decryptFileTo(schemaFile, o.encryptionKey ?? null, plain);
+      schemaFile = plain;
+    }
     const common = ['--exit-on-error'];
     if (o.noOwner) common.push('--no-owner', '--no-privileges');
     let droppedForeignKeys = 0;
@@ -88,7 +99,8 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
     let done = 0;
     const total = tables.reduce((s, t) => s + t.chunks.length, 0);
     const loadOne = async (t: TableEntry, file: string) => {
-      await loadChunk({ psql, conn, env, file: join(base.dir, file), codec, copySql: copyIn(t) });
+      const path = join(base.dir, file);
+      await loadChunk({ psql, conn, env, file: path, codec, copySql: copyIn(t), source: encrypted ? await openBackupFile(path, o.encryptionKey ?? null) : null });
       o.onProgress?.({ phase: 'data', done: ++done, total, unit: 'items', message: `${t.schema}.${t.name}` });
     };
     const tasks = tables.flatMap((t) => t.chunks.map((c) => ({ t, c }))).sort((a, b) => b.c.rawBytes - a.c.rawBytes).map(({ t, c }) => () => loadOne(t, c.file));
@@ -115,7 +127,7 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
           });
         }
         o.onProgress?.({ phase: 'replay', message: `${chain.length - 1} incremental backups` });
-        replay = await replayChain(client, chain.slice(1), { codecFor: (m) => codecFor(m.compression), env: o.env, only: o.only, toTimeMicros: o.toTimeMicros, tables: full.tables });
+        replay = await replayChain(client, chain.slice(1), { codecFor: (m) => codecFor(m.compression), env: o.env, only: o.only, toTimeMicros: o.toTimeMicros, tables: full.tables, encryptionKey: o.encryptionKey });
         seqSource = chain[chain.length - 1]!.manifest;
       }
       await setSequences(client, seqSource);

@@ -1,3 +1,5 @@
+import { authenticateChain } from '../backup/encryption.ts';
+import type { BackupKey } from '../crypto/key.ts';
 import type pg from 'pg';
 import { assertChainIntact } from '../backup/checksums.ts';
 import { classifyFailure } from '../backup/classify.ts';
@@ -27,6 +29,8 @@ export interface RestoreOptions {
   env: Readonly<Record<string, string | undefined>>;
   onProgress?: ProgressFn;
   signal?: AbortSignal;
+  /** --encryption-key-file: the key an encrypted backup was written with. */
+  encryptionKey?: BackupKey | null;
 }
 
 export interface RestoreResult {
@@ -76,6 +80,8 @@ export async function runRestore(config: AxisorConfig, o: RestoreOptions): Promi
   sweepTempDirsOnce();
   const picked = o.id ? await findBackup(config.backupDir, o.id) : await findLatest(config.backupDir, config.connection.database);
   let chain = await resolveChain(config.backupDir, picked.manifest.id);
+  // Wrong or no key for an encrypted backup, or a manifest that fails its MAC: refused before anything is created.
+  await authenticateChain(chain, o.encryptionKey ?? null);
   if (chain[0]!.manifest.type === 'schema-only' && chain.length > 1) throw new RefusedError('schema_chain', 'a schema-only backup cannot start a chain');
   let toTimeMicros: bigint | null = null;
   if (o.toTime) {
@@ -124,7 +130,7 @@ export async function runRestore(config: AxisorConfig, o: RestoreOptions): Promi
       await createDatabase(admin, side, chain[0]!.manifest.encoding, 'restore', o.targetDb);
       let loaded;
       try {
-        loaded = await loadChain(side, chain, { config, env: o.env, jobs: o.jobs, only, toTimeMicros, noOwner: o.noOwner, onProgress: o.onProgress, signal: o.signal });
+        loaded = await loadChain(side, chain, { config, env: o.env, jobs: o.jobs, only, toTimeMicros, noOwner: o.noOwner, onProgress: o.onProgress, signal: o.signal, encryptionKey: o.encryptionKey });
         o.onProgress?.({ phase: 'swap', message: o.targetDb });
         await swapIntoTarget(admin, side, o.targetDb, exists);
       } catch (err) {
