@@ -94,6 +94,10 @@ export function configure(cmd: Command, ctx: CliContext): void {
     const progress = await out.progress();
     try {
       const result = await verifyBackup(config(), { encryptionKey, id, drill: opts.drill !== false, jobs: opts.jobs === undefined ? DEFAULT_JOBS : parsePositiveInt(opts.jobs, '--jobs', { max: 64 }), maintenanceDb: opts.maintenanceDb, env: ctx.env, onProgress: progress.report, signal: ctx.signal });
+      // Kept for `backup status --check` and the OpenMetrics textfile (last verify time and result).
+      const [{ recordVerify }, { findBackup }] = await Promise.all([import('../src/backup/health.ts'), catalog()]);
+      const { manifest } = await findBackup(config().backupDir, id);
+      await recordVerify(config().backupDir, manifest.database, { id, finishedAt: new Date().toISOString(), ok: result.ok });
       return { result, exitCode: result.ok ? ExitCode.OK : ExitCode.INTEGRITY, render: renderVerify };
     } finally {
       progress.stop();
@@ -118,8 +122,34 @@ export function configure(cmd: Command, ctx: CliContext): void {
     return { result: await runPrune(config().backupDir, rules, Boolean(opts.dryRun)), render: renderPrune };
   }, { connects: false });
 
-  defineAction(sub(cmd, 'status', 'incremental readiness, the chain, and every axisor-db slot on the server with its lag and retained WAL'), ctx, async ({ config }) => {
-    const [{ backupStatus }, { renderStatus }] = await Promise.all([import('../src/backup/status.ts'), views()]);
-    return { result: await backupStatus(config()), render: renderStatus };
+  const status = sub(cmd, 'status', 'incremental readiness, the chain, and every axisor-db slot on the server with its lag and retained WAL')
+    .option('--check', 'monitoring: one Nagios line; exit 0 OK, 1 WARNING, 2 CRITICAL (age of the newest backup, slot WAL, last verify, damaged entries)')
+    .option('--max-age <duration>', 'with --check/--format openmetrics: CRITICAL when the newest full or incremental finished longer ago (default 26h)')
+    .option('--warn-age <duration>', 'WARNING when the newest backup is older than this (default: none)')
+    .addOption(new Option('--format <format>', 'text (default) or openmetrics (node_exporter textfile metrics)').choices(['text', 'openmetrics']).default('text'))
+    .option('--output <file>', 'with --format openmetrics: write the metrics here atomically (e.g. /var/lib/node_exporter/textfile/axisor_backup.prom)')
+    .addHelpText('after', '\nExamples:\n  axisor-db backup status --check --max-age 26h            # Nagios/Icinga check command\n  axisor-db backup status --format openmetrics --output /var/lib/node_exporter/textfile/axisor_backup.prom\n');
+  defineAction<{ check?: boolean; maxAge?: string; warnAge?: string; format: 'text' | 'openmetrics'; output?: string }>(status, ctx, async ({ opts, config }) => {
+    if (!opts.check && opts.format !== 'openmetrics') {
+      if (opts.maxAge || opts.warnAge || opts.output) throw new UsageError('--max-age, --warn-age and --output go with --check or --format openmetrics', { hint: 'axisor-db backup status --check --max-age 26h' });
+      const [{ backupStatus }, { renderStatus }] = await Promise.all([import('../src/backup/status.ts'), views()]);
+      return { result: await backupStatus(config()), render: renderStatus };
+    }
+    if (opts.format === 'openmetrics' && !opts.output) throw new UsageError('--format openmetrics needs --output <file>', { hint: 'e.g. --output /var/lib/node_exporter/textfile/axisor_backup.prom' });
+    const { parseDuration } = await import('../src/config/index.ts');
+    const [{ backupHealth, writeHealthMetrics }, { DEFAULT_THRESHOLDS, formatNagios }] = await Promise.all([import('../src/backup/health.ts'), import('../src/backup-health/index.ts')]);
+    const thresholds = {
+      ...DEFAULT_THRESHOLDS,
+      ...(opts.maxAge ? { maxAgeMs: parseDuration(opts.maxAge, '--max-age') } : {}),
+      ...(opts.warnAge ? { warnAgeMs: parseDuration(opts.warnAge, '--warn-age') } : {}),
+    };
+    const now = new Date();
+    const report = await backupHealth(config(), thresholds, now);
+    if (opts.output) await writeHealthMetrics(report, opts.output, now);
+    const result = { ...report.result, nagios: formatNagios(report.result), metricsFile: opts.output ?? null };
+    return {
+      result, exitCode: opts.check ? report.result.status : ExitCode.OK,
+      render: (r: typeof result, out: import('../src/render/index.ts').Output) => (opts.check ? out.print(r.nagios) : out.print(`metrics written to ${r.metricsFile} (${r.label})`)),
+    };
   });
 }
