@@ -16,6 +16,11 @@ export const COMPRESSION_CHOICES = ['zstd', 'gzip', 'none'] as const satisfies r
 // The services (pg, execa, ...) are imported when an action runs, not for `axisor-db backup --help`.
 const catalog = () => import('../src/backup/catalog.ts');
 const views = () => import('../src/backup/render.ts');
+/** An s3:// --backup-dir: open and probe the repository (the AWS SDK loads only then). A local directory: nothing. */
+async function openLocation(config: import('../src/config/types.ts').AxisorConfig, env: Readonly<Record<string, string | undefined>>): Promise<void> {
+  if (config.backupLocation.kind !== 's3') return;
+  await (await import('../src/backup/repo.ts')).openBackupLocation(config, env);
+}
 
 function common(cmd: Command): Command {
   return cmd.option('--backup-dir <dir>', 'where backups live (AXISOR_BACKUP_DIR; default ./backups)')
@@ -56,6 +61,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
   defineAction<{ type: BackupType; compress: Compression; compressLevel?: string; jobs?: string; wait: string; chain: boolean }>(cmd, ctx, async ({ opts, out, config }) => {
     const [{ runBackup }, { renderBackup }, { loadBackupKey }] = await Promise.all([import('../src/backup/service.ts'), views(), import('../src/backup/encryption.ts')]);
     const encryptionKey = await loadBackupKey(config());
+    await openLocation(config(), ctx.env);
     const progress = await out.progress();
     try {
       const result = await runBackup(config(), {
@@ -73,6 +79,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
 
   defineAction(sub(cmd, 'list', 'list the complete backups (oldest first)'), ctx, async ({ config }) => {
     const dir = config().backupDir;
+    await openLocation(config(), ctx.env);
     const [{ listCatalog, requireBackupDir }, { toListResult, renderList }] = await Promise.all([catalog(), views()]);
     await requireBackupDir(dir);
     return { result: toListResult(dir, await listCatalog(dir)), render: renderList };
@@ -80,6 +87,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
 
   defineAction(sub(cmd, 'show', 'show one backup\'s manifest').argument('<id>', 'backup id'), ctx, async ({ args, config }) => {
     const [{ findBackup }, { renderShow }] = await Promise.all([catalog(), views()]);
+    await openLocation(config(), ctx.env);
     const { manifest } = await findBackup(config().backupDir, args[0]!);
     return { result: manifest, render: renderShow };
   }, { connects: false });
@@ -88,6 +96,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
     .argument('[id]', 'backup id').option('--latest', 'the newest backup in --backup-dir (for cron: no id to look up)').option('--no-drill', 'checksums only').option('-j, --jobs <n>', 'parallel restore streams for the drill').option('--maintenance-db <name>', 'database to connect to for CREATE/DROP DATABASE', 'postgres');
   defineAction<{ latest?: boolean; drill: boolean; jobs?: string; maintenanceDb: string }>(verify, ctx, async ({ args, opts, out, config }) => {
     if (Boolean(args[0]) === Boolean(opts.latest)) throw new UsageError('give a backup id or --latest (one of them)', { hint: 'axisor-db backup verify --latest, or an id from axisor-db backup list' });
+    await openLocation(config(), ctx.env);
     const id = args[0] ?? (await latestBackupId(config().backupDir));
     const [{ verifyBackup }, { renderVerify }, { loadBackupKey }] = await Promise.all([import('../src/backup/verify.ts'), views(), import('../src/backup/encryption.ts')]);
     const encryptionKey = await loadBackupKey(config());
@@ -119,6 +128,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
       keepSchemaOnly: opts.keepSchemaOnly === undefined ? null : int(opts.keepSchemaOnly, '--keep-schema-only', 0),
     };
     const [{ runPrune }, { renderPrune }] = await Promise.all([import('../src/backup/prune.ts'), views()]);
+    await openLocation(config(), ctx.env);
     return { result: await runPrune(config().backupDir, rules, Boolean(opts.dryRun)), render: renderPrune };
   }, { connects: false });
 
@@ -130,6 +140,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
     .option('--output <file>', 'with --format openmetrics: write the metrics here atomically (e.g. /var/lib/node_exporter/textfile/axisor_backup.prom)')
     .addHelpText('after', '\nExamples:\n  axisor-db backup status --check --max-age 26h            # Nagios/Icinga check command\n  axisor-db backup status --format openmetrics --output /var/lib/node_exporter/textfile/axisor_backup.prom\n');
   defineAction<{ check?: boolean; maxAge?: string; warnAge?: string; format: 'text' | 'openmetrics'; output?: string }>(status, ctx, async ({ opts, config }) => {
+    await openLocation(config(), ctx.env);
     if (!opts.check && opts.format !== 'openmetrics') {
       if (opts.maxAge || opts.warnAge || opts.output) throw new UsageError('--max-age, --warn-age and --output go with --check or --format openmetrics', { hint: 'axisor-db backup status --check --max-age 26h' });
       const [{ backupStatus }, { renderStatus }] = await Promise.all([import('../src/backup/status.ts'), views()]);

@@ -39,6 +39,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
     // Imported when the action runs, not for `axisor-db restore --help` (start-up time).
     const [{ runRestore }, { loadBackupKey }] = await Promise.all([import('../src/restore/service.ts'), import('../src/backup/encryption.ts')]);
     const encryptionKey = await loadBackupKey(config());
+    if (config().backupLocation.kind === 's3') await (await import('../src/backup/repo.ts')).openBackupLocation(config(), ctx.env);
     const progress = await out.progress();
     try {
       const result = await runRestore(config(), {

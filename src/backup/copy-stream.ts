@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { Transform, type Readable, type Writable } from 'node:stream';
+import { pipeline as pipelineCb, Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ResultPromise } from 'execa';
 import { spawnChild } from '../pgtools/children.ts';
@@ -67,6 +67,8 @@ export async function dumpChunk(o: {
   copySql: string; codec: Codec; outPath: string; onBytes?: (n: number) => void;
   /** Encrypts the compressed bytes before they are hashed and stored (the manifest sums stored bytes). */
   encrypt?: Transform | null;
+  /** Stores the bytes elsewhere than `outPath` (an S3 upload streamed from the pipeline; nothing touches the disk). */
+  store?: ((body: Readable) => Promise<unknown>) | null;
 }): Promise<ChunkDumpResult> {
   const { child: psql, cleanup } = spawnPgTool(o.psql, psqlArgs([
     'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', `SET TRANSACTION SNAPSHOT '${o.snapshot.replace(/'/g, "''")}'`, o.copySql, 'COMMIT',
@@ -83,17 +85,17 @@ export async function dumpChunk(o: {
       cb(null, chunk);
     },
   });
-  const out = createWriteStream(o.outPath, { mode: FILE_MODE, flags: 'wx' });
+  const out = o.store ? null : createWriteStream(o.outPath, { mode: FILE_MODE, flags: 'wx' });
   try {
     if (comp) {
       await Promise.all([
         pipeline(psql.stdout as Readable, counter, comp.stdin as Writable),
-        o.encrypt ? pipeline(comp.stdout as Readable, o.encrypt, hasher, out) : pipeline(comp.stdout as Readable, hasher, out),
+        toSink(comp.stdout as Readable, o.encrypt ?? null, hasher, out, o.store ?? null),
         checkExit(psql, 'psql COPY'),
         checkExit(comp, o.codec.compress!.bin),
       ]);
     } else {
-      await Promise.all([o.encrypt ? pipeline(psql.stdout as Readable, counter, o.encrypt, hasher, out) : pipeline(psql.stdout as Readable, counter, hasher, out), checkExit(psql, 'psql COPY')]);
+      await Promise.all([toSink(pipelineCb(psql.stdout as Readable, counter, () => {}), o.encrypt ?? null, hasher, out, o.store ?? null), checkExit(psql, 'psql COPY')]);
     }
   } catch (err) {
     killAll(psql, comp);
@@ -101,9 +103,15 @@ export async function dumpChunk(o: {
   } finally {
     cleanup();
   }
-  await fsyncPath(o.outPath);
+  if (out) await fsyncPath(o.outPath);
   const rowDigest = counter.digest.digest();
   return { rows: counter.digest.rows, rawBytes: counter.digest.bytes, rowDigest, bytes, sha256: fileHash.digest('hex') };
+}
+
+/** The stored end of a data stream: [encrypt ->] hash -> a local file, or -> a repository upload. */
+export function toSink(src: Readable, encrypt: Transform | null, hasher: Transform, out: Writable | null, store: ((body: Readable) => Promise<unknown>) | null): Promise<unknown> {
+  if (store) return store(encrypt ? pipelineCb(src, encrypt, hasher, () => {}) : pipelineCb(src, hasher, () => {}));
+  return encrypt ? pipeline(src, encrypt, hasher, out!) : pipeline(src, hasher, out!);
 }
 
 /** Loads one chunk file into a table: decompressor -> psql COPY FROM STDIN. */

@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { readFile, rename, rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline as pipelineCb, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -10,6 +10,7 @@ import type { AxisorConfig } from '../config/types.ts';
 import { ConfigError, IntegrityError } from '../errors.ts';
 import { FILE_MODE, fsyncPath } from './fsx.ts';
 import { MANIFEST_FILE, type Manifest } from './manifest.ts';
+import { isRemoteDir, readStoredBuffer, resolveRemote } from './repo.ts';
 
 /** manifest.json's MAC under the backup key (written only for encrypted backups). */
 export const MANIFEST_MAC_FILE = 'manifest.hmac';
@@ -36,20 +37,27 @@ export async function authenticateChain(chain: Array<{ dir: string; manifest: Ma
     if (!manifestEncryptionOf(link.manifest) || !key) continue;
     let line: string;
     try {
-      line = await readFile(join(link.dir, MANIFEST_MAC_FILE), 'utf8');
+      line = (await readStoredBuffer(link.dir, MANIFEST_MAC_FILE)).toString('utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       throw new IntegrityError('manifest_mac_missing', `backup ${id} is encrypted but its manifest has no MAC (${MANIFEST_MAC_FILE}): it was modified`, { hint: 'restore from another backup' });
     }
-    verifyManifestMac(await readFile(join(link.dir, MANIFEST_FILE)), line, key, id);
+    verifyManifestMac(await readStoredBuffer(link.dir, MANIFEST_FILE), line, key, id);
   }
 }
 
 /**
  * The stored bytes of a backup file as plaintext (still compressed): decrypted when the file is encrypted. An
- * encrypted file without a key, or with another key, is refused before any byte is returned.
+ * encrypted file without a key, or with another key, is refused before any byte is returned. In an S3 location
+ * the object is read with parallel ranged GETs (openObject).
  */
-export async function openBackupFile(path: string, key: BackupKey | null): Promise<Readable> {
+export async function openBackupFile(dir: string, rel: string, key: BackupKey | null, opts: { size?: number } = {}): Promise<Readable> {
+  if (isRemoteDir(dir)) {
+    const { repo, key: objectKey } = resolveRemote(dir, rel);
+    const { openObject } = await import('../storage/read.ts');
+    return openObject(repo, objectKey, key, { size: opts.size });
+  }
+  const path = join(dir, rel);
   const head = await readHead(path);
   if (!isEncrypted(head)) return createReadStream(path, { highWaterMark: 1 << 20 });
   const needed = headerFingerprint(head)!;
@@ -88,8 +96,8 @@ export async function encryptFileInPlace(path: string, key: BackupKey): Promise<
 }
 
 /** Decrypts a backup file into `dest` (a private temporary directory): for pg_restore, which needs a seekable file. */
-export async function decryptFileTo(path: string, key: BackupKey | null, dest: string): Promise<void> {
-  await pipeline(await openBackupFile(path, key), createWriteStream(dest, { mode: FILE_MODE, flags: 'wx' }));
+export async function decryptFileTo(dir: string, rel: string, key: BackupKey | null, dest: string): Promise<void> {
+  await pipeline(await openBackupFile(dir, rel, key), createWriteStream(dest, { mode: FILE_MODE, flags: 'wx' }));
 }
 
 /** An encrypting stage for a writer (null: none). */

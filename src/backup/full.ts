@@ -1,8 +1,10 @@
+import { createReadStream, rmSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connectClient } from '../db/connect.ts';
 import { qualifiedName, quoteIdent } from '../db/ident.ts';
 import { findPgTool, runPgTool, type PgTool } from '../pgtools/index.ts';
+import { makeOwnedTempDir } from '../pgtools/tempdirs.ts';
 import { copySessionEnv, dumpChunk } from './copy-stream.ts';
 import { encryptFileInPlace, encryptStage } from './encryption.ts';
 import { DIR_MODE, FILE_MODE, fsyncPath, sha256File } from './fsx.ts';
@@ -82,7 +84,8 @@ export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<M
       opts.onWarning?.(m);
     }
     const blockSize = Number((await meta.query<{ b: string }>(`SELECT current_setting('block_size') AS b`)).rows[0]!.b);
-    await mkdir(join(ctx.tmpDir, 'data'), { mode: DIR_MODE });
+    if (!ctx.repo) await mkdir(join(ctx.tmpDir, 'data'), { mode: DIR_MODE });
+    let schemaStored: { sha256: string; bytes: number } | null = null;
 
     const env = copySessionEnv(opts.env, p.info.encoding);
     let doneBytes = 0;
@@ -92,6 +95,10 @@ export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<M
     const chunkResults = new Map<string, Awaited<ReturnType<typeof dumpChunk>> & { file: string }>();
     const tasks: Array<() => Promise<void>> = [
       async () => {
+        if (ctx.repo) {
+          schemaStored = await dumpSchemaToRepository(ctx, pgDump, snap.name);
+          return;
+        }
         // The schema archive is small; pg_dump's own gzip is fine for it, and -Fc keeps pg_restore's section/-L selection.
         await runPgTool(pgDump, ['-Fc', '-s', `--snapshot=${snap.name}`, '-f', join(ctx.tmpDir, 'schema.dump'), '--no-sync'], conn, { baseEnv: opts.env });
         await chmod(join(ctx.tmpDir, 'schema.dump'), FILE_MODE); // pg_dump honours the umask; backups are owner-only
@@ -103,6 +110,7 @@ export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<M
         const file = `data/${String(c.table).padStart(4, '0')}-${String(c.chunk).padStart(3, '0')}.copy${ctx.codec.ext}`;
         const r = await dumpChunk({
           psql, conn, env, snapshot: snap.name, copySql: copyOutSql(t, c), codec: ctx.codec, outPath: join(ctx.tmpDir, file), encrypt: encryptStage(opts.encryptionKey),
+          store: ctx.repo ? (body) => ctx.repo!.repo.put(`${ctx.repo!.prefix}${file}`, body, { signal: opts.signal }) : null,
           onBytes: (n) => {
             doneBytes += n;
             report('dump');
@@ -117,7 +125,7 @@ export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<M
     await runLimited(tasks, opts.jobs + (p.schemaOnly ? 0 : 1), opts.signal);
     const sequences = await readSequences(meta);
     await meta.query('COMMIT');
-    return buildManifest(ctx, p, { tables, chunkResults, sequences, fingerprint, consistentAt, snapshot: snap, pgDump });
+    return buildManifest(ctx, p, { tables, chunkResults, sequences, fingerprint, consistentAt, snapshot: snap, pgDump, schemaStored });
   } finally {
     await meta.end().catch(() => {});
     await snap.release();
@@ -126,9 +134,9 @@ export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<M
 
 async function buildManifest(
   ctx: RunContext, p: FullParams,
-  d: { tables: SourceTable[]; chunkResults: Map<string, { file: string; rows: number; rawBytes: number; rowDigest: string; bytes: number; sha256: string }>; sequences: Manifest['sequences']; fingerprint: string; consistentAt: string; snapshot: { name: string; lsn: string | null; slot: string | null }; pgDump: PgTool },
+  d: { tables: SourceTable[]; chunkResults: Map<string, { file: string; rows: number; rawBytes: number; rowDigest: string; bytes: number; sha256: string }>; sequences: Manifest['sequences']; fingerprint: string; consistentAt: string; snapshot: { name: string; lsn: string | null; slot: string | null }; pgDump: PgTool; schemaStored: { sha256: string; bytes: number } | null },
 ): Promise<Manifest> {
-  const files: ManifestFile[] = [{ path: 'schema.dump', ...(await sha256File(join(ctx.tmpDir, 'schema.dump'))) }];
+  const files: ManifestFile[] = [{ path: 'schema.dump', ...(d.schemaStored ?? (await sha256File(join(ctx.tmpDir, 'schema.dump')))) }];
   const tables: TableEntry[] = d.tables.map((t, ti) => {
     const chunks = [...d.chunkResults.entries()].filter(([k]) => k.startsWith(`${ti}:`)).sort((a, b) => Number(a[0].split(':')[1]) - Number(b[0].split(':')[1])).map(([, r]) => {
       files.push({ path: r.file, bytes: r.bytes, sha256: r.sha256 });
@@ -152,4 +160,23 @@ async function buildManifest(
     files, tables, sequences: d.sequences, changes: null,
     totals: { bytes: files.reduce((s, f) => s + f.bytes, 0), rawBytes: tables.reduce((s, t) => s + t.chunks.reduce((a, c) => a + c.rawBytes, 0), 0), rows: tables.reduce((s, t) => s + t.rows, 0) },
   };
+}
+
+/**
+ * An S3 location: pg_dump writes the schema archive (no rows; small) into a private temporary directory, where it
+ * is encrypted when a key is given, hashed and uploaded; the local copy is removed either way.
+ */
+async function dumpSchemaToRepository(ctx: RunContext, pgDump: PgTool, snapshot: string): Promise<{ sha256: string; bytes: number }> {
+  const dir = makeOwnedTempDir('axisor-toc-');
+  try {
+    const file = join(dir, 'schema.dump');
+    await runPgTool(pgDump, ['-Fc', '-s', `--snapshot=${snapshot}`, '-f', file, '--no-sync'], ctx.config.connection, { baseEnv: ctx.opts.env });
+    await chmod(file, FILE_MODE);
+    if (ctx.opts.encryptionKey) await encryptFileInPlace(file, ctx.opts.encryptionKey);
+    const sum = await sha256File(file);
+    await ctx.repo!.repo.put(`${ctx.repo!.prefix}schema.dump`, createReadStream(file), { signal: ctx.opts.signal });
+    return sum;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

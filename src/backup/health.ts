@@ -6,6 +6,7 @@ import type { AxisorConfig } from '../config/types.ts';
 import { listCatalog } from './catalog.ts';
 import { DIR_MODE } from './fsx.ts';
 import { backupStatus } from './status.ts';
+import { repoAt } from './repo.ts';
 
 /** Where `backup verify` leaves its last result for `backup status --check` (the repository's own area, never listed). */
 function verifyRecordPath(backupDir: string, database: string): string {
@@ -13,7 +14,15 @@ function verifyRecordPath(backupDir: string, database: string): string {
 }
 
 /** Persists a verify result (atomically: a reader sees the previous record or this one). */
+/** In an S3 location: outside every backup prefix (never an id), so list and sweep ignore it. */
+const remoteVerifyKey = (database: string) => `health/verify-${encodeURIComponent(database)}.json`;
+
 export async function recordVerify(backupDir: string, database: string, v: HealthVerify): Promise<void> {
+  const repo = repoAt(backupDir);
+  if (repo) {
+    await repo.put(remoteVerifyKey(database), `${JSON.stringify(v)}\n`);
+    return;
+  }
   const path = verifyRecordPath(backupDir, database);
   await mkdir(join(backupDir, '.axisor', 'verify'), { recursive: true, mode: DIR_MODE });
   await writeFileAtomic(path, `${JSON.stringify(v)}\n`);
@@ -21,7 +30,9 @@ export async function recordVerify(backupDir: string, database: string, v: Healt
 
 export async function readLastVerify(backupDir: string, database: string): Promise<HealthVerify | null> {
   try {
-    const v = JSON.parse(await readFile(verifyRecordPath(backupDir, database), 'utf8')) as HealthVerify;
+    const repo = repoAt(backupDir);
+    const text = repo ? (await repo.getBuffer(remoteVerifyKey(database))).toString('utf8') : await readFile(verifyRecordPath(backupDir, database), 'utf8');
+    const v = JSON.parse(text) as HealthVerify;
     return typeof v.id === 'string' && typeof v.finishedAt === 'string' && typeof v.ok === 'boolean' ? v : null;
   } catch {
     return null;

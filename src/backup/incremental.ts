@@ -116,7 +116,8 @@ export async function writeIncrementalBackup(ctx: RunContext, p: { info: ServerI
   const upto = (await control.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')).rows[0]!.l;
 
   const file = 'changes.pgo' + ctx.codec.ext;
-  const writer = openCompressedWriter(ctx.codec, join(ctx.tmpDir, file), ctx.opts.env, encryptStage(ctx.opts.encryptionKey));
+  const writer = openCompressedWriter(ctx.codec, join(ctx.tmpDir, file), ctx.opts.env, encryptStage(ctx.opts.encryptionKey),
+    ctx.repo ? (body) => ctx.repo!.repo.put(`${ctx.repo!.prefix}${file}`, body, { signal: ctx.opts.signal }) : null);
   try {
     const cap = await capturePgoutput(control, {
       slot: slotName, publication: PUBLICATION, upto, lastEnd: lsnToBigInt(lastEnd), marker: { prefix: MARKER_PREFIX, content: ctx.id }, tables: parent.tables, writer,

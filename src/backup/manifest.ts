@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, posix } from 'node:path';
 import { IntegrityError, NotFoundError } from '../errors.ts';
 import type { BackupKey, ManifestEncryption } from '../crypto/key.ts';
 import { manifestMac } from '../crypto/manifest-mac.ts';
 import { writeFileDurable } from './fsx.ts';
+import { readStoredBuffer } from './repo.ts';
+import type { Repository } from '../storage/types.ts';
 import type { BackupType } from './id.ts';
 
 export const MANIFEST_FILE = 'manifest.json';
@@ -126,13 +127,23 @@ export async function writeManifest(dir: string, m: Manifest, key: BackupKey | n
   await writeFileDurable(join(dir, MANIFEST_SUM_FILE), `${sha256Hex(text)}  ${MANIFEST_FILE}\n`);
 }
 
+/**
+ * The S3 publish: the MAC and the checksum first, manifest.json last (its presence is what lists the backup).
+ */
+export async function putManifest(repo: Repository, id: string, m: Manifest, key: BackupKey | null): Promise<void> {
+  const text = `${JSON.stringify(m, null, 2)}\n`;
+  if (key) await repo.put(`${id}/manifest.hmac`, manifestMac(text, key));
+  await repo.put(`${id}/${MANIFEST_SUM_FILE}`, `${sha256Hex(text)}  ${MANIFEST_FILE}\n`);
+  await repo.put(`${id}/${MANIFEST_FILE}`, text);
+}
+
 /** Reads a backup's manifest and checks it against its own checksum. */
 export async function readManifest(dir: string, id: string): Promise<Manifest> {
   let text: string;
   let sum: string;
   try {
-    text = await readFile(join(dir, MANIFEST_FILE), 'utf8');
-    sum = (await readFile(join(dir, MANIFEST_SUM_FILE), 'utf8')).split(/\s+/)[0] ?? '';
+    text = (await readStoredBuffer(dir, MANIFEST_FILE)).toString('utf8');
+    sum = (await readStoredBuffer(dir, MANIFEST_SUM_FILE)).toString('utf8').split(/\s+/)[0] ?? '';
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new NotFoundError('backup_manifest', `backup ${id} has no manifest (${dir})`, { hint: 'run `axisor-db backup list` to see the complete backups' });

@@ -1,4 +1,5 @@
 import { manifestEncryption, type BackupKey } from '../crypto/key.ts';
+import type { Repository } from '../storage/types.ts';
 import type { AxisorConfig } from '../config/types.ts';
 import type { ProgressFn } from '../render/output.ts';
 import type { Codec } from './compress.ts';
@@ -59,6 +60,8 @@ export interface RunContext {
   tmpDir: string;
   startedAt: Date;
   warnings: string[];
+  /** An S3 location: files go to `${prefix}<file>` in `repo` (ctx.tmpDir is then the backup's URL, for messages). */
+  repo?: { repo: Repository; prefix: string } | null;
 }
 
 /** The manifest's `encryption` field: present (with the key's fingerprint) only when the backup is encrypted. */

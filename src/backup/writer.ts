@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { Transform, type Readable, type Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { PassThrough, Transform, type Readable, type Writable } from 'node:stream';
 import { spawnChild } from '../pgtools/children.ts';
 import { ToolError } from '../errors.ts';
 import { stderrTail } from '../pgtools/index.ts';
 import type { Codec } from './compress.ts';
+import { toSink } from './copy-stream.ts';
 import { FILE_MODE, fsyncPath } from './fsx.ts';
 
 export interface CompressedWriter {
@@ -16,7 +16,7 @@ export interface CompressedWriter {
 }
 
 /** A file written through the compressor with its sha256 computed on the way (no second read). */
-export function openCompressedWriter(codec: Codec, outPath: string, env: Readonly<Record<string, string | undefined>>, encrypt: Transform | null = null): CompressedWriter {
+export function openCompressedWriter(codec: Codec, outPath: string, env: Readonly<Record<string, string | undefined>>, encrypt: Transform | null = null, store: ((body: Readable) => Promise<unknown>) | null = null): CompressedWriter {
   const hash = createHash('sha256');
   let bytes = 0;
   let rawBytes = 0;
@@ -27,12 +27,13 @@ export function openCompressedWriter(codec: Codec, outPath: string, env: Readonl
       cb(null, chunk);
     },
   });
-  const out = createWriteStream(outPath, { mode: FILE_MODE, flags: 'wx' });
+  const out = store ? null : createWriteStream(outPath, { mode: FILE_MODE, flags: 'wx' });
   const comp = codec.compress ? spawnChild(codec.compress.bin, codec.compress.args, { env: { PATH: env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: 'pipe', stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
   // With a key, the compressed bytes are encrypted before they are hashed and stored (the manifest sums stored bytes).
-  const sink: Writable = comp ? (comp.stdin as Writable) : (encrypt ?? hasher);
-  const done = comp ? (encrypt ? pipeline(comp.stdout as Readable, encrypt, hasher, out) : pipeline(comp.stdout as Readable, hasher, out))
-    : encrypt ? pipeline(encrypt, hasher, out) : pipeline(hasher, out);
+  // Without a compressor, a pass-through is the entry (toSink pipes a readable into the stored end).
+  const entry = comp ? null : new PassThrough();
+  const sink: Writable = comp ? (comp.stdin as Writable) : entry!;
+  const done = toSink(comp ? (comp.stdout as Readable) : entry!, encrypt, hasher, out, store);
   done.catch(() => {});
   return {
     async write(data) {
@@ -53,12 +54,14 @@ export function openCompressedWriter(codec: Codec, outPath: string, env: Readonl
         const r = await comp;
         if (r.exitCode !== 0) throw new ToolError('failed', `${codec.compress!.bin} failed (exit ${r.exitCode})`, { stderrTail: stderrTail(r.stderr) });
       }
-      await fsyncPath(outPath);
+      if (out) await fsyncPath(outPath);
       return { bytes, sha256: hash.digest('hex'), rawBytes };
     },
     abort() {
       if (comp && comp.exitCode === null) comp.kill('SIGKILL');
-      out.destroy();
+      out?.destroy();
+      entry?.destroy();
+      hasher.destroy(new Error('aborted'));
     },
   };
 }

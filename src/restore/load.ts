@@ -2,6 +2,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { codecFor } from '../backup/compress.ts';
 import { decryptFileTo, manifestEncryptionOf, openBackupFile } from '../backup/encryption.ts';
+import { isRemoteDir } from '../backup/repo.ts';
 import type { BackupKey } from '../crypto/key.ts';
 import { copySessionEnv, loadChunk } from '../backup/copy-stream.ts';
 import type { Manifest, TableEntry } from '../backup/manifest.ts';
@@ -63,14 +64,16 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
   const pgRestore = await findPgTool('pg_restore', { minMajor: Number.isFinite(dumpMajor) ? dumpMajor : undefined, env: o.env });
   const psql = await findPgTool('psql', { env: o.env });
   const encrypted = manifestEncryptionOf(full) !== null;
-  let schemaFile = join(base.dir, 'schema.dump');
+  const remote = isRemoteDir(base.dir);
+  let schemaFile = remote ? '' : join(base.dir, 'schema.dump');
   const tables = full.tables.filter((t) => !o.only || o.only.has(`${t.schema}.${t.name}`));
   const listDir = makeOwnedTempDir('axisor-toc-');
   try {
-    if (encrypted) {
-      // pg_restore needs a seekable archive: the (schema-only, row-free) archive is decrypted into the private temporary directory.
+    if (encrypted || remote) {
+      // pg_restore needs a seekable local archive: the (schema-only, row-free) archive is fetched and decrypted
+      // into the private temporary directory.
       const plain = join(listDir, 'schema.dump');
-      await decryptFileTo(schemaFile, o.encryptionKey ?? null, plain);
+      await decryptFileTo(base.dir, 'schema.dump', o.encryptionKey ?? null, plain);
       schemaFile = plain;
     }
     const common = ['--exit-on-error'];
@@ -99,8 +102,8 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
     let done = 0;
     const total = tables.reduce((s, t) => s + t.chunks.length, 0);
     const loadOne = async (t: TableEntry, file: string) => {
-      const path = join(base.dir, file);
-      await loadChunk({ psql, conn, env, file: path, codec, copySql: copyIn(t), source: encrypted ? await openBackupFile(path, o.encryptionKey ?? null) : null });
+      const size = full.files.find((f) => f.path === file)?.bytes;
+      await loadChunk({ psql, conn, env, file: remote ? file : join(base.dir, file), codec, copySql: copyIn(t), source: encrypted || remote ? await openBackupFile(base.dir, file, o.encryptionKey ?? null, { size }) : null });
       o.onProgress?.({ phase: 'data', done: ++done, total, unit: 'items', message: `${t.schema}.${t.name}` });
     };
     const tasks = tables.flatMap((t) => t.chunks.map((c) => ({ t, c }))).sort((a, b) => b.c.rawBytes - a.c.rawBytes).map(({ t, c }) => () => loadOne(t, c.file));

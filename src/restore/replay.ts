@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pipeline as pipelineCb, type Readable, type Writable } from 'node:stream';
 import type { BackupKey } from '../crypto/key.ts';
 import { manifestEncryptionOf, openBackupFile } from '../backup/encryption.ts';
+import { isRemoteDir, storedName } from '../backup/repo.ts';
 import { spawnChild } from '../pgtools/children.ts';
 import type pg from 'pg';
 import type { Codec } from '../backup/compress.ts';
@@ -27,9 +28,9 @@ export interface ReplayStats {
 
 /** The decompressed change file of one incremental, as a stream; `done()` checks the decompressor's exit. */
 async function openChangeFile(dir: string, m: Manifest, codec: Codec, env: Readonly<Record<string, string | undefined>>, key: BackupKey | null): Promise<{ input: Readable; done(): Promise<void> }> {
-  const file = join(dir, m.files[0]!.path);
-  // An encrypted change file is decrypted in-process and fed to the decompressor's stdin.
-  const src = manifestEncryptionOf(m) ? await openBackupFile(file, key) : null;
+  const file = storedName(dir, m.files[0]!.path);
+  // An encrypted or remote change file is read (and decrypted) in-process and fed to the decompressor's stdin.
+  const src = manifestEncryptionOf(m) || isRemoteDir(dir) ? await openBackupFile(dir, m.files[0]!.path, key, { size: m.files[0]!.bytes }) : null;
   const dec = codec.decompress?.(src ? '-' : file);
   const child = dec ? spawnChild(dec.bin, dec.args, { env: { PATH: env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: src ? 'pipe' : 'ignore', stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
   // A decryption failure (a tampered chunk) must surface as itself, not as the decompressor's truncated input.
