@@ -23,7 +23,7 @@ async function openLocation(config: import('../src/config/types.ts').AxisorConfi
 }
 
 function common(cmd: Command): Command {
-  return cmd.option('--backup-dir <dir>', 'where backups live (AXISOR_BACKUP_DIR; default ./backups)')
+  return cmd.option('--backup-dir <dir>', 'where backups live: a directory or s3://bucket/prefix (AXISOR_BACKUP_DIR; default ./backups)')
     .option('--encryption-key-file <file>', 'encrypt (backup) or decrypt (verify drill) with this 32-byte key, hex or base64, mode 0600 (AXISOR_BACKUP_KEY_FILE)');
 }
 

@@ -30,7 +30,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
     .option('--table <name...>', 'restore only these tables (schema.table or table)')
     .option('-j, --jobs <n>', `parallel streams (default ${DEFAULT_JOBS})`)
     .option('--no-owner', 'do not restore ownership and grants (when the roles do not exist here)')
-    .option('--backup-dir <dir>', 'where backups live (AXISOR_BACKUP_DIR; default ./backups)')
+    .option('--backup-dir <dir>', 'where backups live: a directory or s3://bucket/prefix (AXISOR_BACKUP_DIR; default ./backups)')
     .option('--encryption-key-file <file>', 'the key an encrypted backup was written with (AXISOR_BACKUP_KEY_FILE); checked before anything is created')
     .option('--maintenance-db <name>', 'database to connect to for CREATE/RENAME/DROP DATABASE', 'postgres');
   defineAction<{ latest?: boolean; targetDb?: string; clean?: boolean; toTime?: string; table?: string[]; jobs?: string; owner: boolean; maintenanceDb: string }>(cmd, ctx, async ({ args, opts, out, config }) => {
