@@ -100,8 +100,12 @@ export async function capturePgoutput(control: pg.Client, p: CaptureParams): Pro
   const sql = `COPY (SELECT data FROM pg_logical_slot_peek_binary_changes(${quoteLiteral(p.slot)}, ${quoteLiteral(p.upto)}::pg_lsn, NULL, ${opts})) TO STDOUT (FORMAT binary)`;
   const splitter = new CopyRowSplitter();
   const stream = control.query(copyTo(sql));
+  // A failed write (a full disk) must not leave the loop: destroying a COPY TO stream mid-way leaves the connection
+  // in COPY mode, every later query on it (advisory unlock, slot cleanup) waits forever, and Node exits with 13
+  // instead of the real error. Drain the COPY, then throw.
+  let writeError: unknown = null;
   for await (const chunk of stream as AsyncIterable<Buffer>) {
-    if (end || needsFull) continue; // drain: the server decodes up to `upto` anyway, and COPY cannot stop early
+    if (end || needsFull || writeError) continue; // drain: the server decodes up to `upto` anyway, and COPY cannot stop early
     const out: Buffer[] = [];
     for (const m of splitter.push(chunk)) {
       const tag = messageTag(m);
@@ -150,8 +154,9 @@ export async function capturePgoutput(control: pg.Client, p: CaptureParams): Pro
       }
       if (needsFull) break;
     }
-    if (out.length > 0 && !needsFull) await p.writer.write(Buffer.concat(out));
+    if (out.length > 0 && !needsFull) await p.writer.write(Buffer.concat(out)).catch((e: unknown) => (writeError = e));
   }
+  if (writeError) throw writeError;
   return { stats, delta, firstCommitUs, end, foreign: [...foreign.values()], needsFull };
 }
 

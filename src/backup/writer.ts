@@ -34,20 +34,33 @@ export function openCompressedWriter(codec: Codec, outPath: string, env: Readonl
   const entry = comp ? null : new PassThrough();
   const sink: Writable = comp ? (comp.stdin as Writable) : entry!;
   const done = toSink(comp ? (comp.stdout as Readable) : entry!, encrypt, hasher, out, store);
-  done.catch(() => {});
+  // The first failure anywhere downstream (a full disk on the file, a dead compressor, EPIPE on its stdin). A writer
+  // waiting for 'drain' must be woken by it: once the file side has failed, the compressor stops reading and no
+  // 'drain' ever comes, and a promise nobody settles let Node exit with code 13 instead of the real error.
+  let failure: Error | null = null;
+  let wake: ((err: Error) => void) | null = null;
+  const fail = (err: Error) => {
+    failure ??= err;
+    wake?.(failure);
+  };
+  done.catch(fail);
+  sink.on('error', fail);
+  sink.on('close', () => fail(new Error('the compressor stopped reading its input (write EPIPE)')));
   return {
     async write(data) {
+      if (failure) throw failure;
       const buf = typeof data === 'string' ? Buffer.from(data) : data;
       rawBytes += buf.length;
       if (!sink.write(buf)) await new Promise<void>((resolve, reject) => {
-        // Remove both listeners whichever fires, or every back-pressure wait leaks one (MaxListenersExceededWarning).
-        const onDrain = () => (sink.off('error', onError), resolve());
-        const onError = (err: Error) => (sink.off('drain', onDrain), reject(err));
+        if (failure) return reject(failure);
+        // Remove the listener whichever way it ends, or every back-pressure wait leaks one (MaxListenersExceededWarning).
+        const onDrain = () => ((wake = null), resolve());
+        wake = (err) => ((wake = null), sink.off('drain', onDrain), reject(err));
         sink.once('drain', onDrain);
-        sink.once('error', onError);
       });
     },
     async close() {
+      if (failure) throw failure;
       sink.end();
       await done;
       if (comp) {

@@ -119,7 +119,8 @@ test('a server restart mid-restore is "connection lost" (68); the next run sweep
   const restart = await execa('runuser', ['-u', 'postgres', '--', `${PG_BIN}/pg_ctl`, '-D', cluster.dataDir, '-l', join(dirname(cluster.dataDir), 'server.log'), '-m', 'immediate', '-w', 'restart'], { reject: false, stdio: 'ignore' });
   expect(restart.exitCode).toBe(0);
   const r = await child;
-  expect(r.exitCode).toBe(68);
+  // Shaped so that a failure prints the document (which phase the restart hit and what it was mapped to).
+  expect({ exitCode: r.exitCode, stdout: String(r.stdout) }).toMatchObject({ exitCode: 68 });
   const doc = JSON.parse(String(r.stdout));
   expect(doc.ok).toBe(false);
   expect(doc.error.code).toBe('connection.lost');
