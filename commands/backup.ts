@@ -16,9 +16,15 @@ export const COMPRESSION_CHOICES = ['zstd', 'gzip', 'none'] as const satisfies r
 // The services (pg, execa, ...) are imported when an action runs, not for `axisor-db backup --help`.
 const catalog = () => import('../src/backup/catalog.ts');
 const views = () => import('../src/backup/render.ts');
+/** An s3:// --backup-dir: open and probe the repository (the AWS SDK loads only then). A local directory: nothing. */
+async function openLocation(config: import('../src/config/types.ts').AxisorConfig, env: Readonly<Record<string, string | undefined>>): Promise<void> {
+  if (config.backupLocation.kind !== 's3') return;
+  await (await import('../src/backup/repo.ts')).openBackupLocation(config, env);
+}
 
 function common(cmd: Command): Command {
-  return cmd.option('--backup-dir <dir>', 'where backups live (AXISOR_BACKUP_DIR; default ./backups)');
+  return cmd.option('--backup-dir <dir>', 'where backups live: a directory or s3://bucket/prefix (AXISOR_BACKUP_DIR; default ./backups)')
+    .option('--encryption-key-file <file>', 'encrypt (backup) or decrypt (verify drill) with this 32-byte key, hex or base64, mode 0600 (AXISOR_BACKUP_KEY_FILE)');
 }
 
 function sub(parent: Command, name: string, description: string): Command {
@@ -53,10 +59,13 @@ export function configure(cmd: Command, ctx: CliContext): void {
     .option('--no-chain', 'a full backup does not start an incremental chain (no replication slot)')
     .addHelpText('after', '\nSubcommands: list, show <id>, verify <id>, prune, status (run `axisor-db backup <sub> --help`).\n');
   defineAction<{ type: BackupType; compress: Compression; compressLevel?: string; jobs?: string; wait: string; chain: boolean }>(cmd, ctx, async ({ opts, out, config }) => {
-    const [{ runBackup }, { renderBackup }] = await Promise.all([import('../src/backup/service.ts'), views()]);
+    const [{ runBackup }, { renderBackup }, { loadBackupKey }] = await Promise.all([import('../src/backup/service.ts'), views(), import('../src/backup/encryption.ts')]);
+    const encryptionKey = await loadBackupKey(config());
+    await openLocation(config(), ctx.env);
     const progress = await out.progress();
     try {
       const result = await runBackup(config(), {
+        encryptionKey,
         type: opts.type, compression: opts.compress, compressLevel: opts.compressLevel === undefined ? undefined : int(opts.compressLevel, '--compress-level', 0),
         jobs: opts.jobs === undefined ? DEFAULT_JOBS : parsePositiveInt(opts.jobs, '--jobs', { max: 64 }), waitSeconds: int(opts.wait, '--wait', 0), startChain: opts.chain !== false,
         env: ctx.env, toolVersion: VERSION, signal: ctx.signal, onProgress: progress.report, onWarning: (m) => out.warn(m),
@@ -70,6 +79,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
 
   defineAction(sub(cmd, 'list', 'list the complete backups (oldest first)'), ctx, async ({ config }) => {
     const dir = config().backupDir;
+    await openLocation(config(), ctx.env);
     const [{ listCatalog, requireBackupDir }, { toListResult, renderList }] = await Promise.all([catalog(), views()]);
     await requireBackupDir(dir);
     return { result: toListResult(dir, await listCatalog(dir)), render: renderList };
@@ -77,6 +87,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
 
   defineAction(sub(cmd, 'show', 'show one backup\'s manifest').argument('<id>', 'backup id'), ctx, async ({ args, config }) => {
     const [{ findBackup }, { renderShow }] = await Promise.all([catalog(), views()]);
+    await openLocation(config(), ctx.env);
     const { manifest } = await findBackup(config().backupDir, args[0]!);
     return { result: manifest, render: renderShow };
   }, { connects: false });
@@ -85,11 +96,17 @@ export function configure(cmd: Command, ctx: CliContext): void {
     .argument('[id]', 'backup id').option('--latest', 'the newest backup in --backup-dir (for cron: no id to look up)').option('--no-drill', 'checksums only').option('-j, --jobs <n>', 'parallel restore streams for the drill').option('--maintenance-db <name>', 'database to connect to for CREATE/DROP DATABASE', 'postgres');
   defineAction<{ latest?: boolean; drill: boolean; jobs?: string; maintenanceDb: string }>(verify, ctx, async ({ args, opts, out, config }) => {
     if (Boolean(args[0]) === Boolean(opts.latest)) throw new UsageError('give a backup id or --latest (one of them)', { hint: 'axisor-db backup verify --latest, or an id from axisor-db backup list' });
+    await openLocation(config(), ctx.env);
     const id = args[0] ?? (await latestBackupId(config().backupDir));
-    const [{ verifyBackup }, { renderVerify }] = await Promise.all([import('../src/backup/verify.ts'), views()]);
+    const [{ verifyBackup }, { renderVerify }, { loadBackupKey }] = await Promise.all([import('../src/backup/verify.ts'), views(), import('../src/backup/encryption.ts')]);
+    const encryptionKey = await loadBackupKey(config());
     const progress = await out.progress();
     try {
-      const result = await verifyBackup(config(), { id, drill: opts.drill !== false, jobs: opts.jobs === undefined ? DEFAULT_JOBS : parsePositiveInt(opts.jobs, '--jobs', { max: 64 }), maintenanceDb: opts.maintenanceDb, env: ctx.env, onProgress: progress.report, signal: ctx.signal });
+      const result = await verifyBackup(config(), { encryptionKey, id, drill: opts.drill !== false, jobs: opts.jobs === undefined ? DEFAULT_JOBS : parsePositiveInt(opts.jobs, '--jobs', { max: 64 }), maintenanceDb: opts.maintenanceDb, env: ctx.env, onProgress: progress.report, signal: ctx.signal });
+      // Kept for `backup status --check` and the OpenMetrics textfile (last verify time and result).
+      const [{ recordVerify }, { findBackup }] = await Promise.all([import('../src/backup/health.ts'), catalog()]);
+      const { manifest } = await findBackup(config().backupDir, id);
+      await recordVerify(config().backupDir, manifest.database, { id, finishedAt: new Date().toISOString(), ok: result.ok });
       return { result, exitCode: result.ok ? ExitCode.OK : ExitCode.INTEGRITY, render: renderVerify };
     } finally {
       progress.stop();
@@ -111,11 +128,39 @@ export function configure(cmd: Command, ctx: CliContext): void {
       keepSchemaOnly: opts.keepSchemaOnly === undefined ? null : int(opts.keepSchemaOnly, '--keep-schema-only', 0),
     };
     const [{ runPrune }, { renderPrune }] = await Promise.all([import('../src/backup/prune.ts'), views()]);
+    await openLocation(config(), ctx.env);
     return { result: await runPrune(config().backupDir, rules, Boolean(opts.dryRun)), render: renderPrune };
   }, { connects: false });
 
-  defineAction(sub(cmd, 'status', 'incremental readiness, the chain, and every axisor-db slot on the server with its lag and retained WAL'), ctx, async ({ config }) => {
-    const [{ backupStatus }, { renderStatus }] = await Promise.all([import('../src/backup/status.ts'), views()]);
-    return { result: await backupStatus(config()), render: renderStatus };
+  const status = sub(cmd, 'status', 'incremental readiness, the chain, and every axisor-db slot on the server with its lag and retained WAL')
+    .option('--check', 'monitoring: one Nagios line; exit 0 OK, 1 WARNING, 2 CRITICAL (age of the newest backup, slot WAL, last verify, damaged entries)')
+    .option('--max-age <duration>', 'with --check/--format openmetrics: CRITICAL when the newest full or incremental finished longer ago (default 26h)')
+    .option('--warn-age <duration>', 'WARNING when the newest backup is older than this (default: none)')
+    .addOption(new Option('--format <format>', 'text (default) or openmetrics (node_exporter textfile metrics)').choices(['text', 'openmetrics']).default('text'))
+    .option('--output <file>', 'with --format openmetrics: write the metrics here atomically (e.g. /var/lib/node_exporter/textfile/axisor_backup.prom)')
+    .addHelpText('after', '\nExamples:\n  axisor-db backup status --check --max-age 26h            # Nagios/Icinga check command\n  axisor-db backup status --format openmetrics --output /var/lib/node_exporter/textfile/axisor_backup.prom\n');
+  defineAction<{ check?: boolean; maxAge?: string; warnAge?: string; format: 'text' | 'openmetrics'; output?: string }>(status, ctx, async ({ opts, config }) => {
+    await openLocation(config(), ctx.env);
+    if (!opts.check && opts.format !== 'openmetrics') {
+      if (opts.maxAge || opts.warnAge || opts.output) throw new UsageError('--max-age, --warn-age and --output go with --check or --format openmetrics', { hint: 'axisor-db backup status --check --max-age 26h' });
+      const [{ backupStatus }, { renderStatus }] = await Promise.all([import('../src/backup/status.ts'), views()]);
+      return { result: await backupStatus(config()), render: renderStatus };
+    }
+    if (opts.format === 'openmetrics' && !opts.output) throw new UsageError('--format openmetrics needs --output <file>', { hint: 'e.g. --output /var/lib/node_exporter/textfile/axisor_backup.prom' });
+    const { parseDuration } = await import('../src/config/index.ts');
+    const [{ backupHealth, writeHealthMetrics }, { DEFAULT_THRESHOLDS, formatNagios }] = await Promise.all([import('../src/backup/health.ts'), import('../src/backup-health/index.ts')]);
+    const thresholds = {
+      ...DEFAULT_THRESHOLDS,
+      ...(opts.maxAge ? { maxAgeMs: parseDuration(opts.maxAge, '--max-age') } : {}),
+      ...(opts.warnAge ? { warnAgeMs: parseDuration(opts.warnAge, '--warn-age') } : {}),
+    };
+    const now = new Date();
+    const report = await backupHealth(config(), thresholds, now);
+    if (opts.output) await writeHealthMetrics(report, opts.output, now);
+    const result = { ...report.result, nagios: formatNagios(report.result), metricsFile: opts.output ?? null };
+    return {
+      result, exitCode: opts.check ? report.result.status : ExitCode.OK,
+      render: (r: typeof result, out: import('../src/render/index.ts').Output) => (opts.check ? out.print(r.nagios) : out.print(`metrics written to ${r.metricsFile} (${r.label})`)),
+    };
   });
 }

@@ -34,19 +34,22 @@ export function configure(cmd: Command, ctx: CliContext): void {
     .option('-j, --jobs <n>', `parallel streams (default ${DEFAULT_JOBS})`)
     .option('--no-owner', 'the restoring role owns every object (no membership of the source\'s owners needed; README, section Roles)')
     .option('--no-acl', 'do not restore the source\'s GRANTs and REVOKEs (when its grantees do not exist here)')
-    .option('--backup-dir <dir>', 'where backups live (AXISOR_BACKUP_DIR; default ./backups)')
+    .option('--backup-dir <dir>', 'where backups live: a directory or s3://bucket/prefix (AXISOR_BACKUP_DIR; default ./backups)')
+    .option('--encryption-key-file <file>', 'the key an encrypted backup was written with (AXISOR_BACKUP_KEY_FILE); checked before anything is created')
     .option('--maintenance-db <name>', 'database to connect to for CREATE/RENAME/DROP DATABASE', 'postgres');
   defineAction<{ latest?: boolean; targetDb?: string; clean?: boolean; toTime?: string; table?: string[]; jobs?: string; owner: boolean; acl: boolean; maintenanceDb: string }>(cmd, ctx, async ({ args, opts, out, config }) => {
     if (!opts.targetDb) throw new UsageError('--target-db is required', { hint: 'e.g. axisor-db restore --latest --target-db axisor_restored' });
     if (args[0] && opts.latest) throw new UsageError('give a backup id or --latest, not both');
     // Imported when the action runs, not for `axisor-db restore --help` (start-up time).
-    const { runRestore } = await import('../src/restore/service.ts');
+    const [{ runRestore }, { loadBackupKey }] = await Promise.all([import('../src/restore/service.ts'), import('../src/backup/encryption.ts')]);
+    const encryptionKey = await loadBackupKey(config());
+    if (config().backupLocation.kind === 's3') await (await import('../src/backup/repo.ts')).openBackupLocation(config(), ctx.env);
     const progress = await out.progress();
     try {
       const result = await runRestore(config(), {
         id: args[0] ?? null, latest: Boolean(opts.latest), targetDb: opts.targetDb, clean: Boolean(opts.clean), toTime: opts.toTime ?? null, tables: opts.table ?? [],
         jobs: opts.jobs === undefined ? DEFAULT_JOBS : parsePositiveInt(opts.jobs, '--jobs'), noOwner: opts.owner === false, noAcl: opts.acl === false, maintenanceDb: opts.maintenanceDb,
-        env: ctx.env, onProgress: progress.report, signal: ctx.signal,
+        env: ctx.env, onProgress: progress.report, signal: ctx.signal, encryptionKey,
       });
       progress.stop(`restored ${result.id} into ${result.targetDb}`);
       if (out.json) for (const w of result.warnings) out.warn(w); // the human view prints them itself

@@ -37,3 +37,5 @@ process.exitCode = await main(process.argv, {
   isTTY: Boolean(process.stdout.isTTY),
   signal: controller.signal,
 });
+// An S3 backup location keeps HTTP connections alive: close them so the process ends.
+await (await import('./backup/repo.ts')).closeBackupLocations();

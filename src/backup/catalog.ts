@@ -5,7 +5,9 @@ import { AxisorError, IntegrityError, NotFoundError, PathError, UsageError } fro
 import { pathError } from './classify.ts';
 import { isBackupId } from './id.ts';
 import { processAlive, removeDir, writeFileDurable } from './fsx.ts';
-import { readManifest, type Manifest } from './manifest.ts';
+import { MANIFEST_FILE, readManifest, type Manifest } from './manifest.ts';
+import { isRemoteDir, repoAt } from './repo.ts';
+import { listBackupPrefixes } from '../storage/publish.ts';
 
 /** A backup is written under this prefix and renamed when complete; list and restore never look at these. */
 export const TMP_PREFIX = '.tmp-';
@@ -22,15 +24,21 @@ export interface CatalogEntry {
 /** Every published backup in the directory, oldest first. Temporary directories of running or dead runs are skipped. */
 export async function listCatalog(backupDir: string): Promise<CatalogEntry[]> {
   let names: string[];
-  try {
-    names = await readdir(backupDir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
+  const remote = repoAt(backupDir);
+  if (remote) {
+    // Only published backups (a manifest exists): a prefix without one is a run in progress or one that died.
+    names = (await listBackupPrefixes(remote, { isId: isBackupId, manifest: MANIFEST_FILE })).filter((p) => p.published).map((p) => p.id);
+  } else {
+    try {
+      names = await readdir(backupDir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
   }
   const entries: CatalogEntry[] = [];
   for (const id of names.filter(isBackupId).sort()) {
-    const dir = join(backupDir, id);
+    const dir = backupEntryDir(backupDir, id);
     try {
       entries.push({ id, dir, manifest: await readManifest(dir, id), problem: null });
     } catch (err) {
@@ -53,6 +61,7 @@ export async function listCatalog(backupDir: string): Promise<CatalogEntry[]> {
  * exist" (66), never an empty catalog (exit 0) or "no backup of X".
  */
 export async function requireBackupDir(backupDir: string): Promise<void> {
+  if (isRemoteDir(backupDir)) return; // probed when the command opened it (a missing bucket is 66 there)
   let st;
   try {
     st = await stat(backupDir);
@@ -67,7 +76,7 @@ export async function requireBackupDir(backupDir: string): Promise<void> {
 export async function findBackup(backupDir: string, id: string): Promise<{ dir: string; manifest: Manifest }> {
   if (!isBackupId(id)) throw new UsageError(`'${id}' is not a backup id (like 20250126T020000Z-full-1a2b)`, { hint: 'run `axisor-db backup list` for the ids' });
   await requireBackupDir(backupDir);
-  const dir = join(backupDir, id);
+  const dir = backupEntryDir(backupDir, id);
   try {
     return { dir, manifest: await readManifest(dir, id) };
   } catch (err) {
@@ -115,6 +124,11 @@ export async function resolveChain(backupDir: string, id: string): Promise<Array
     cur = link.manifest.parent;
   }
   return chain;
+}
+
+/** Where a backup's files are: a directory, or s3://bucket/prefix/<id> in an S3 location. */
+export function backupEntryDir(backupDir: string, id: string): string {
+  return isRemoteDir(backupDir) ? `${backupDir.replace(/\/+$/, '')}/${id}` : join(backupDir, id);
 }
 
 /** Marks a temporary directory with the pid that writes it, so a later run can tell a dead run's leftovers. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { Transform, type Readable, type Writable } from 'node:stream';
+import { PassThrough, pipeline as pipelineCb, Transform, type Readable, type Writable } from 'node:stream';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { connectClient } from '../db/connect.ts';
 import { toDatabaseError } from '../db/errors.ts';
@@ -74,6 +74,23 @@ export function fileSink(outPath: string): ChunkSink {
   return { stream: createWriteStream(outPath, { mode: FILE_MODE, flags: 'wx', highWaterMark: 1 << 20 }), commit: () => fsyncPath(outPath) };
 }
 
+/**
+ * A sink that streams into a repository upload (S3 multipart; nothing touches the local disk): `store` consumes the
+ * readable side, and commit waits for the upload to complete.
+ */
+export function storeSink(store: (body: Readable) => Promise<unknown>): ChunkSink {
+  const body = new PassThrough({ highWaterMark: 1 << 20 });
+  const done = store(body);
+  done.catch(() => {});
+  return { stream: body, commit: async () => void (await done) };
+}
+
+/** The stored end of a writer: [encrypt ->] hash -> a local file, or -> a repository upload. */
+export function toSink(src: Readable, encrypt: Transform | null, hasher: Transform, out: Writable | null, store: ((body: Readable) => Promise<unknown>) | null): Promise<unknown> {
+  if (store) return store(encrypt ? pipelineCb(src, encrypt, hasher, () => {}) : pipelineCb(src, hasher, () => {}));
+  return encrypt ? pipeline(src, encrypt, hasher, out!) : pipeline(src, hasher, out!);
+}
+
 /** Where restore reads the (compressed) bytes of one data stream from: today a local file. */
 export function fileSource(path: string): Readable {
   return createReadStream(path, { highWaterMark: 1 << 20 });
@@ -128,6 +145,8 @@ function lostOrDb(err: unknown, what: string): unknown {
 export async function dumpChunk(o: {
   conn: ConnectionSettings; encoding: string; env: Readonly<Record<string, string | undefined>>; snapshot: string;
   copySql: string; codec: Codec; sink: ChunkSink; onBytes?: (n: number) => void;
+  /** Encrypts the compressed bytes before they are hashed and stored (the manifest sums stored bytes). */
+  encrypt?: Transform | null;
 }): Promise<ChunkDumpResult & { timings: StreamTimings }> {
   const t0 = performance.now();
   const client = await connectMidRun(o.conn, 'axisor-db backup (data)');
@@ -164,9 +183,11 @@ export async function dumpChunk(o: {
       if (comp) {
         await Promise.all([
           pipeline(source, counter, comp.stdin as Writable),
-          pipeline(comp.stdout as Readable, hasher, o.sink.stream),
+          o.encrypt ? pipeline(comp.stdout as Readable, o.encrypt, hasher, o.sink.stream) : pipeline(comp.stdout as Readable, hasher, o.sink.stream),
           checkExit(comp, o.codec.compress!.bin),
         ]);
+      } else if (o.encrypt) {
+        await pipeline(source, counter, o.encrypt, hasher, o.sink.stream);
       } else {
         await pipeline(source, counter, hasher, o.sink.stream);
       }
@@ -242,15 +263,17 @@ export async function loadChunk(o: {
  * The row digest of a backup file, recomputed from its (checksummed) content: how manifests written before row
  * digests existed are compared with a restored copy.
  */
-export async function digestBackupFile(o: { file: string; codec: Codec; env: Readonly<Record<string, string | undefined>> }): Promise<{ rows: number; rowDigest: string }> {
+export async function digestBackupFile(o: { file: string; codec: Codec; env: Readonly<Record<string, string | undefined>>; source?: Readable | null }): Promise<{ rows: number; rowDigest: string }> {
   const d = new RowDigest();
-  const dec = o.codec.decompress ? o.codec.decompress(o.file) : null;
+  const src = o.source ?? null;
+  const dec = o.codec.decompress ? o.codec.decompress(src ? '-' : o.file) : null;
   if (!dec) {
-    for await (const chunk of createReadStream(o.file, { highWaterMark: 1 << 20 })) d.update(chunk as Buffer);
+    for await (const chunk of src ?? createReadStream(o.file, { highWaterMark: 1 << 20 })) d.update(chunk as Buffer);
   } else {
-    const p = spawnChild(dec.bin, dec.args, { env: { PATH: o.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: 'ignore', stdout: 'pipe', buffer: { stdout: false, stderr: true } });
+    const p = spawnChild(dec.bin, dec.args, { env: { PATH: o.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: src ? 'pipe' : 'ignore', stdout: 'pipe', buffer: { stdout: false, stderr: true } });
     try {
       await Promise.all([
+        src ? pipeline(src, p.stdin as Writable) : Promise.resolve(),
         (async () => {
           for await (const chunk of p.stdout as AsyncIterable<Buffer>) d.update(chunk);
         })(),

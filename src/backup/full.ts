@@ -1,16 +1,19 @@
+import { createReadStream, rmSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connectClient } from '../db/connect.ts';
 import { qualifiedName, quoteIdent } from '../db/ident.ts';
 import { findPgTool, runPgTool, type PgTool } from '../pgtools/index.ts';
-import { dumpChunk, fileSink } from './copy-stream.ts';
+import { makeOwnedTempDir } from '../pgtools/tempdirs.ts';
+import { dumpChunk, fileSink, storeSink } from './copy-stream.ts';
+import { encryptFileInPlace, encryptStage } from './encryption.ts';
 import { DIR_MODE, FILE_MODE, fsyncPath, sha256File } from './fsx.ts';
 import { listTables, readSequences, schemaFingerprint, type ServerInfo, type SourceTable } from './introspect.ts';
 import type { Manifest, ManifestFile, TableEntry } from './manifest.ts';
 import { runLimited } from './pool.ts';
 import { ROW_DIGEST_ALGORITHM } from './row-digest.ts';
 import { exportSnapshot, PLUGIN } from './slots.ts';
-import type { RunContext } from './types.ts';
+import { encryptionField, type RunContext } from './types.ts';
 
 const MIN_CHUNK_BYTES = 64 * 1024 * 1024;
 
@@ -84,7 +87,8 @@ export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<M
       opts.onWarning?.(m);
     }
     const blockSize = Number((await meta.query<{ b: string }>(`SELECT current_setting('block_size') AS b`)).rows[0]!.b);
-    await mkdir(join(ctx.tmpDir, 'data'), { mode: DIR_MODE });
+    if (!ctx.repo) await mkdir(join(ctx.tmpDir, 'data'), { mode: DIR_MODE });
+    let schemaStored: { sha256: string; bytes: number } | null = null;
 
     ph.catalogMs = Math.round(performance.now() - t - ph.snapshotMs);
     let doneBytes = 0;
@@ -94,18 +98,24 @@ export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<M
     const chunkResults = new Map<string, Awaited<ReturnType<typeof dumpChunk>> & { file: string }>();
     const tasks: Array<() => Promise<void>> = [
       async () => {
+        if (ctx.repo) {
+          schemaStored = await dumpSchemaToRepository(ctx, pgDump, snap.name);
+          return;
+        }
         // The schema archive is small; pg_dump's own gzip is fine for it, and -Fc keeps pg_restore's section/-L selection.
         const s0 = performance.now();
         await runPgTool(pgDump, ['-Fc', '-s', `--snapshot=${snap.name}`, '-f', join(ctx.tmpDir, 'schema.dump'), '--no-sync'], conn, { baseEnv: opts.env });
         await chmod(join(ctx.tmpDir, 'schema.dump'), FILE_MODE); // pg_dump honours the umask; backups are owner-only
         await fsyncPath(join(ctx.tmpDir, 'schema.dump'));
+        if (opts.encryptionKey) await encryptFileInPlace(join(ctx.tmpDir, 'schema.dump'), opts.encryptionKey);
         ph.schemaMs = Math.round(performance.now() - s0);
       },
       ...plan.map((c) => async () => {
         const t = tables[c.table]!;
         const file = `data/${String(c.table).padStart(4, '0')}-${String(c.chunk).padStart(3, '0')}.copy${ctx.codec.ext}`;
         const r = await dumpChunk({
-          conn, encoding: p.info.encoding, env: opts.env, snapshot: snap.name, copySql: copyOutSql(t, c), codec: ctx.codec, sink: fileSink(join(ctx.tmpDir, file)),
+          conn, encoding: p.info.encoding, env: opts.env, snapshot: snap.name, copySql: copyOutSql(t, c), codec: ctx.codec, encrypt: encryptStage(opts.encryptionKey),
+          sink: ctx.repo ? storeSink((body) => ctx.repo!.repo.put(`${ctx.repo!.prefix}${file}`, body, { signal: opts.signal })) : fileSink(join(ctx.tmpDir, file)),
           onBytes: (n) => {
             doneBytes += n;
             report('dump');
@@ -126,7 +136,7 @@ export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<M
     ph.nodeCpuMs = Math.round((cpu.user + cpu.system) / 1000);
     const sequences = await readSequences(meta);
     await meta.query('COMMIT');
-    return buildManifest(ctx, p, { tables, chunkResults, sequences, fingerprint, consistentAt, snapshot: snap, pgDump });
+    return buildManifest(ctx, p, { tables, chunkResults, sequences, fingerprint, consistentAt, snapshot: snap, pgDump, schemaStored });
   } finally {
     await meta.end().catch(() => {});
     await snap.release();
@@ -135,9 +145,9 @@ export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<M
 
 async function buildManifest(
   ctx: RunContext, p: FullParams,
-  d: { tables: SourceTable[]; chunkResults: Map<string, { file: string; rows: number; rawBytes: number; rowDigest: string; bytes: number; sha256: string }>; sequences: Manifest['sequences']; fingerprint: string; consistentAt: string; snapshot: { name: string; lsn: string | null; slot: string | null }; pgDump: PgTool },
+  d: { tables: SourceTable[]; chunkResults: Map<string, { file: string; rows: number; rawBytes: number; rowDigest: string; bytes: number; sha256: string }>; sequences: Manifest['sequences']; fingerprint: string; consistentAt: string; snapshot: { name: string; lsn: string | null; slot: string | null }; pgDump: PgTool; schemaStored: { sha256: string; bytes: number } | null },
 ): Promise<Manifest> {
-  const files: ManifestFile[] = [{ path: 'schema.dump', ...(await sha256File(join(ctx.tmpDir, 'schema.dump'))) }];
+  const files: ManifestFile[] = [{ path: 'schema.dump', ...(d.schemaStored ?? (await sha256File(join(ctx.tmpDir, 'schema.dump')))) }];
   const tables: TableEntry[] = d.tables.map((t, ti) => {
     const chunks = [...d.chunkResults.entries()].filter(([k]) => k.startsWith(`${ti}:`)).sort((a, b) => Number(a[0].split(':')[1]) - Number(b[0].split(':')[1])).map(([, r]) => {
       files.push({ path: r.file, bytes: r.bytes, sha256: r.sha256 });
@@ -154,11 +164,30 @@ async function buildManifest(
     database: p.info.database, encoding: p.info.encoding, server: { version: p.info.version, versionNum: p.info.versionNum },
     tools: { axisorDb: ctx.opts.toolVersion, pgDump: d.pgDump.version, compressor: ctx.compressorVersion },
     startedAt: ctx.startedAt.toISOString(), finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - ctx.startedAt.getTime(),
-    compression: ctx.codec.name, rowDigestAlgorithm: ROW_DIGEST_ALGORITHM,
+    compression: ctx.codec.name, rowDigestAlgorithm: ROW_DIGEST_ALGORITHM, ...encryptionField(ctx),
     snapshot: { name: d.snapshot.name, lsn: d.snapshot.lsn },
     slot: d.snapshot.slot ? { name: d.snapshot.slot, plugin: PLUGIN } : null,
     lsn: null, consistentAt: d.consistentAt, commitTimes: null, schemaFingerprint: d.fingerprint,
     files, tables, sequences: d.sequences, changes: null,
     totals: { bytes: files.reduce((s, f) => s + f.bytes, 0), rawBytes: tables.reduce((s, t) => s + t.chunks.reduce((a, c) => a + c.rawBytes, 0), 0), rows: tables.reduce((s, t) => s + t.rows, 0) },
   };
+}
+
+/**
+ * An S3 location: pg_dump writes the schema archive (no rows; small) into a private temporary directory, where it
+ * is encrypted when a key is given, hashed and uploaded; the local copy is removed either way.
+ */
+async function dumpSchemaToRepository(ctx: RunContext, pgDump: PgTool, snapshot: string): Promise<{ sha256: string; bytes: number }> {
+  const dir = makeOwnedTempDir('axisor-toc-');
+  try {
+    const file = join(dir, 'schema.dump');
+    await runPgTool(pgDump, ['-Fc', '-s', `--snapshot=${snapshot}`, '-f', file, '--no-sync'], ctx.config.connection, { baseEnv: ctx.opts.env });
+    await chmod(file, FILE_MODE);
+    if (ctx.opts.encryptionKey) await encryptFileInPlace(file, ctx.opts.encryptionKey);
+    const sum = await sha256File(file);
+    await ctx.repo!.repo.put(`${ctx.repo!.prefix}schema.dump`, createReadStream(file), { signal: ctx.opts.signal });
+    return sum;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

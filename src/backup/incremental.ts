@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type pg from 'pg';
-import { AxisorError, ExitCode, PrerequisiteError } from '../errors.ts';
+import { AxisorError, ConfigError, ExitCode, PrerequisiteError } from '../errors.ts';
 import { capturePgoutput, type ForeignTable } from './capture.ts';
 import type { CatalogEntry } from './catalog.ts';
 import { lsnToBigInt } from './changes.ts';
@@ -9,7 +9,8 @@ import type { Manifest, ReplayGap, TableEntry } from './manifest.ts';
 import { lsnText, PGOUTPUT_FORMAT, pgTimeToIso } from './pgoutput.ts';
 import { listSlots, logicalBlocker, PLUGIN, PUBLICATION, publicationBlocker } from './slots.ts';
 import { pinValueSettings } from './value-settings.ts';
-import type { RunContext } from './types.ts';
+import { encryptionField, type RunContext } from './types.ts';
+import { encryptStage, manifestEncryptionOf } from './encryption.ts';
 import { openCompressedWriter } from './writer.ts';
 
 /** Thrown when the chain cannot continue but a new full backup would do (the schema changed). */
@@ -67,6 +68,18 @@ export async function writeIncrementalBackup(ctx: RunContext, p: { info: ServerI
       hint: `run ALTER TABLE ${unlogged[0]} SET LOGGED; then take a full backup`,
     });
   }
+  // A chain is written with one key: restore reads every link with the key given, so a new key starts a new chain.
+  const rootKey = manifestEncryptionOf(root)?.keyFingerprint ?? null;
+  const nowKey = ctx.opts.encryptionKey?.fingerprint ?? null;
+  if (rootKey !== null && nowKey === null) {
+    // Most likely a cron line that lost its key: refuse rather than start a plaintext chain.
+    throw new ConfigError('encryption_key_missing', `the chain of ${root.id} is encrypted (key fingerprint ${rootKey}) and no key was given`, {
+      hint: `pass the key with fingerprint ${rootKey} via --encryption-key-file (or AXISOR_BACKUP_KEY_FILE)`,
+    });
+  }
+  if (rootKey !== nowKey) {
+    throw new IncrementalNeedsFull(rootKey === null ? 'the chain is not encrypted and a key was given' : `the chain is encrypted with key ${rootKey}, this run has key ${nowKey} (a new key starts a new chain)`);
+  }
   if (slot.plugin !== PLUGIN) {
     // Chains started by axisor-db before 0.2 decode with wal2json (lossy for NaN/Infinity); they still restore.
     throw new IncrementalNeedsFull(`the chain's slot ${slotName} decodes with ${slot.plugin}; a new full backup starts a ${PLUGIN} chain`);
@@ -103,7 +116,8 @@ export async function writeIncrementalBackup(ctx: RunContext, p: { info: ServerI
   const upto = (await control.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')).rows[0]!.l;
 
   const file = 'changes.pgo' + ctx.codec.ext;
-  const writer = openCompressedWriter(ctx.codec, join(ctx.tmpDir, file), ctx.opts.env);
+  const writer = openCompressedWriter(ctx.codec, join(ctx.tmpDir, file), ctx.opts.env, encryptStage(ctx.opts.encryptionKey),
+    ctx.repo ? (body) => ctx.repo!.repo.put(`${ctx.repo!.prefix}${file}`, body, { signal: ctx.opts.signal }) : null);
   try {
     const cap = await capturePgoutput(control, {
       slot: slotName, publication: PUBLICATION, upto, lastEnd: lsnToBigInt(lastEnd), marker: { prefix: MARKER_PREFIX, content: ctx.id }, tables: parent.tables, writer,
@@ -130,7 +144,7 @@ export async function writeIncrementalBackup(ctx: RunContext, p: { info: ServerI
       server: { version: info.version, versionNum: info.versionNum },
       tools: { axisorDb: ctx.opts.toolVersion, pgDump: root.tools.pgDump, compressor: ctx.compressorVersion },
       startedAt: ctx.startedAt.toISOString(), finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - ctx.startedAt.getTime(),
-      compression: ctx.codec.name, snapshot: null, slot: root.slot, lsn: { start: lastEnd, end: lsnText(cap.end.lsn) },
+      compression: ctx.codec.name, ...encryptionField(ctx), snapshot: null, slot: root.slot, lsn: { start: lastEnd, end: lsnText(cap.end.lsn) },
       consistentAt: last, commitTimes: { first: cap.firstCommitUs === null ? null : pgTimeToIso(cap.firstCommitUs), last },
       schemaFingerprint: fingerprint, files: [{ path: file, bytes: written.bytes, sha256: written.sha256 }], tables: tablesOut, sequences, changes: cap.stats,
       totals: { bytes: written.bytes, rawBytes: written.rawBytes, rows: tablesOut.reduce((s, t) => s + t.rows, 0) },

@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, posix } from 'node:path';
 import { IntegrityError, NotFoundError } from '../errors.ts';
+import type { BackupKey, ManifestEncryption } from '../crypto/key.ts';
+import { manifestMac } from '../crypto/manifest-mac.ts';
 import { writeFileDurable } from './fsx.ts';
+import { readStoredBuffer } from './repo.ts';
+import type { Repository } from '../storage/types.ts';
 import type { BackupType } from './id.ts';
 
 export const MANIFEST_FILE = 'manifest.json';
@@ -99,6 +102,8 @@ export interface Manifest {
   totals: { bytes: number; rawBytes: number; rows: number };
   /** Incremental: the change file's format, 'pgoutput-1'; absent in older backups (wal2json format-version 2 lines). */
   changeFormat?: string;
+  /** Encrypted backups: the algorithm and the fingerprint of the key every file was written with. */
+  encryption?: ManifestEncryption;
   /** Incremental: windows a --to-time restore refuses (a table lived and died there; its rows are in no backup). */
   replayGaps?: ReplayGap[];
 }
@@ -113,10 +118,23 @@ export function sha256Hex(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-export async function writeManifest(dir: string, m: Manifest): Promise<void> {
+export async function writeManifest(dir: string, m: Manifest, key: BackupKey | null = null): Promise<void> {
   const text = `${JSON.stringify(m, null, 2)}\n`;
+  // An encrypted backup's manifest is authenticated under the key (written before the manifest: a manifest
+  // that exists always has its MAC beside it).
+  if (key) await writeFileDurable(join(dir, 'manifest.hmac'), manifestMac(text, key));
   await writeFileDurable(join(dir, MANIFEST_FILE), text);
   await writeFileDurable(join(dir, MANIFEST_SUM_FILE), `${sha256Hex(text)}  ${MANIFEST_FILE}\n`);
+}
+
+/**
+ * The S3 publish: the MAC and the checksum first, manifest.json last (its presence is what lists the backup).
+ */
+export async function putManifest(repo: Repository, id: string, m: Manifest, key: BackupKey | null): Promise<void> {
+  const text = `${JSON.stringify(m, null, 2)}\n`;
+  if (key) await repo.put(`${id}/manifest.hmac`, manifestMac(text, key));
+  await repo.put(`${id}/${MANIFEST_SUM_FILE}`, `${sha256Hex(text)}  ${MANIFEST_FILE}\n`);
+  await repo.put(`${id}/${MANIFEST_FILE}`, text);
 }
 
 /** Reads a backup's manifest and checks it against its own checksum. */
@@ -124,8 +142,8 @@ export async function readManifest(dir: string, id: string): Promise<Manifest> {
   let text: string;
   let sum: string;
   try {
-    text = await readFile(join(dir, MANIFEST_FILE), 'utf8');
-    sum = (await readFile(join(dir, MANIFEST_SUM_FILE), 'utf8')).split(/\s+/)[0] ?? '';
+    text = (await readStoredBuffer(dir, MANIFEST_FILE)).toString('utf8');
+    sum = (await readStoredBuffer(dir, MANIFEST_SUM_FILE)).toString('utf8').split(/\s+/)[0] ?? '';
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new NotFoundError('backup_manifest', `backup ${id} has no manifest (${dir})`, { hint: 'run `axisor-db backup list` to see the complete backups' });

@@ -1,3 +1,8 @@
+import { repoAt } from './repo.ts';
+import { MANIFEST_FILE, MANIFEST_SUM_FILE } from './manifest.ts';
+import { MANIFEST_MAC_FILE } from './encryption.ts';
+import { isBackupId } from './id.ts';
+import { sweepAbandoned, unpublishAndDelete } from '../storage/publish.ts';
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../errors.ts';
@@ -95,7 +100,14 @@ export async function runPrune(backupDir: string, rules: PruneRules, dryRun: boo
   await requireBackupDir(backupDir);
   const catalog = await listCatalog(backupDir);
   const decisions = planPrune(catalog.filter((e) => e.manifest).map((e) => e.manifest!), rules);
-  if (!dryRun) {
+  const repo = repoAt(backupDir);
+  if (!dryRun && repo) {
+    // Newest first, each unpublished (manifest deleted) before its files: a crash midway never leaves a listed
+    // incremental whose parent is gone, and what it leaves unpublished is swept below or by the next run.
+    for (const d of decisions.filter((x) => !x.keep).reverse()) await unpublishAndDelete(repo, d.id, [MANIFEST_FILE, MANIFEST_SUM_FILE, MANIFEST_MAC_FILE]);
+    await sweepAbandoned(repo, { isId: isBackupId, manifest: MANIFEST_FILE });
+    await repo.cleanupAbandoned({ olderThanMs: 24 * 3_600_000 });
+  } else if (!dryRun) {
     for (const d of decisions.filter((x) => !x.keep)) {
       // Rename first: the backup leaves the catalog atomically, then the files go.
       const gone = join(backupDir, `${TMP_PREFIX}deleting-${d.id}`);

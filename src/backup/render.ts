@@ -28,7 +28,7 @@ export function renderBackup(r: BackupResult, out: Output): void {
 
 export interface ListResult {
   backupDir: string;
-  backups: Array<{ id: string; type: string | null; database: string | null; parent: string | null; finishedAt: string | null; bytes: number | null; rows: number | null; problem: string | null }>;
+  backups: Array<{ id: string; type: string | null; database: string | null; parent: string | null; finishedAt: string | null; bytes: number | null; rows: number | null; problem: string | null; keyFingerprint: string | null }>;
 }
 
 export function toListResult(backupDir: string, entries: CatalogEntry[]): ListResult {
@@ -37,14 +37,15 @@ export function toListResult(backupDir: string, entries: CatalogEntry[]): ListRe
     backups: entries.map((e) => ({
       id: e.id, type: e.manifest?.type ?? null, database: e.manifest?.database ?? null, parent: e.manifest?.parent ?? null,
       finishedAt: e.manifest?.finishedAt ?? null, bytes: e.manifest?.totals.bytes ?? null, rows: e.manifest?.totals.rows ?? null, problem: e.problem,
+      keyFingerprint: e.manifest?.encryption?.keyFingerprint ?? null,
     })),
   };
 }
 
 export function renderList(r: ListResult, out: Output): void {
   if (r.backups.length === 0) return out.print(`no backups in ${r.backupDir}`);
-  out.print(renderTable(['id', 'type', 'database', 'finished (UTC)', 'size', 'rows', 'parent / problem'], r.backups.map((b) => [
-    b.id, b.type ?? out.c.red('DAMAGED'), b.database, b.finishedAt?.replace('T', ' ').slice(0, 19), b.bytes === null ? '' : formatBytes(b.bytes), b.rows, b.problem ?? b.parent,
+  out.print(renderTable(['id', 'type', 'database', 'finished (UTC)', 'size', 'rows', 'key', 'parent / problem'], r.backups.map((b) => [
+    b.id, b.type ?? out.c.red('DAMAGED'), b.database, b.finishedAt?.replace('T', ' ').slice(0, 19), b.bytes === null ? '' : formatBytes(b.bytes), b.rows, b.keyFingerprint ?? '', b.problem ?? b.parent,
   ])));
 }
 
@@ -54,6 +55,7 @@ export function renderShow(m: Manifest, out: Output): void {
     ['pg_dump', m.tools.pgDump], ['axisor-db', m.tools.axisorDb], ['started', m.startedAt], ['finished', m.finishedAt], ['took', secs(m.durationMs)],
     ['consistent at', m.consistentAt], ['snapshot', m.snapshot ? `${m.snapshot.name}${m.snapshot.lsn ? ` at ${m.snapshot.lsn}` : ''}` : null],
     ['lsn', m.lsn ? `${m.lsn.start} .. ${m.lsn.end}` : null], ['slot', m.slot?.name], ['compression', m.compression],
+    ['encryption', m.encryption ? `${m.encryption.algorithm}, key fingerprint ${m.encryption.keyFingerprint}` : null],
     ['size', `${formatBytes(m.totals.bytes)} in ${m.files.length} files (${formatBytes(m.totals.rawBytes)} raw)`], ['schema fingerprint', m.schemaFingerprint],
   ]));
   out.print();

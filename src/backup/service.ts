@@ -4,19 +4,23 @@ import { join } from 'node:path';
 import type { AxisorConfig } from '../config/types.ts';
 import { connectClient } from '../db/connect.ts';
 import { withAdvisoryLock } from '../db/advisory-lock.ts';
-import { AbortedError, AxisorError, PrerequisiteError, UsageError } from '../errors.ts';
+import { AbortedError, AxisorError, LockHeldError, PrerequisiteError, UsageError } from '../errors.ts';
 import { sweepTempDirsOnce } from '../pgtools/tempdirs.ts';
 import { sweepSideDatabases } from '../restore/target.ts';
 import { formatBytes } from '../render/output.ts';
 import { classifyFailure, freeBytes, pathError } from './classify.ts';
-import { claimTempDir, cleanStaleTemps, listCatalog, TMP_PREFIX } from './catalog.ts';
+import { backupEntryDir, claimTempDir, cleanStaleTemps, listCatalog, TMP_PREFIX } from './catalog.ts';
+import { isBackupId } from './id.ts';
+import { repoAt } from './repo.ts';
+import { claimBackup, OWNER_OBJECT, sweepAbandoned } from '../storage/publish.ts';
+import type { LockHandle } from '../storage/types.ts';
 import { codecFor, probeCodec } from './compress.ts';
 import { writeFullBackup } from './full.ts';
 import { ensurePrivateDir, DIR_MODE, publishDir, removeDir } from './fsx.ts';
 import { newBackupId } from './id.ts';
 import { advanceSlot, writeIncrementalBackup, IncrementalNeedsFull } from './incremental.ts';
 import { serverInfo } from './introspect.ts';
-import { writeManifest, type Manifest } from './manifest.ts';
+import { MANIFEST_FILE, putManifest, writeManifest, type Manifest } from './manifest.ts';
 import { discardSlot, dropOtherSlots, logicalBlocker, newSlotName, persistSlot, publicationBlocker, slotPrefix } from './slots.ts';
 import type { BackupOptions, BackupResult, RunContext } from './types.ts';
 
@@ -45,15 +49,27 @@ export async function runBackup(config: AxisorConfig, opts: BackupOptions): Prom
   const compressorVersion = await probeCodec(codec, opts.env);
   const backupDir = config.backupDir;
   sweepTempDirsOnce();
-  await prepareBackupDir(backupDir);
-  const removedTempDirs = await cleanStaleTemps(backupDir);
+  // An S3 location was opened and probed by the command (openBackupLocation); a local directory keeps its path code.
+  const repo = repoAt(backupDir);
+  let removedTempDirs: string[];
+  const startNotes: string[] = [];
+  if (repo) {
+    // Unpublished prefixes of dead writers, then multipart uploads they left (parts are billed until aborted).
+    removedTempDirs = await sweepAbandoned(repo, { isId: isBackupId, manifest: MANIFEST_FILE });
+    const cleaned = await repo.cleanupAbandoned({ olderThanMs: 24 * 3_600_000 });
+    for (const l of cleaned.leftOver) startNotes.push(`an abandoned multipart upload of ${l.key} could not be aborted here (${l.reason}); a bucket lifecycle rule (AbortIncompleteMultipartUpload) removes it`);
+  } else {
+    await prepareBackupDir(backupDir);
+    removedTempDirs = await cleanStaleTemps(backupDir);
+  }
   const control = await connectClient(config, { applicationName: 'axisor-db backup', statementTimeoutMs: 0 });
-  const failure = { dir: backupDir, needBytes: null as number | null, what: 'backup', outcome: 'nothing was published', server: `${config.connection.host}:${config.connection.port}`, connected: true };
+  const failure = { dir: repo ? undefined : backupDir, needBytes: null as number | null, what: 'backup', outcome: 'nothing was published', server: `${config.connection.host}:${config.connection.port}`, connected: true };
   try {
-    const preWarnings: string[] = [];
+    const preWarnings: string[] = [...startNotes];
+    for (const n of startNotes) opts.onWarning?.(n);
     const info = await serverInfo(control);
     failure.what = `backup of ${info.database}`;
-    if (opts.type !== 'incremental') {
+    if (opts.type !== 'incremental' && !repo) {
       const est = await preflightSpace(control, backupDir, opts.type === 'schema-only' ? 'schema-only' : codec.name);
       failure.needBytes = est.needBytes;
       if (est.warning) {
@@ -62,6 +78,15 @@ export async function runBackup(config: AxisorConfig, opts: BackupOptions): Prom
       }
     }
     return await withAdvisoryLock(control, backupLockKey(info.database), { timeoutMs: opts.waitSeconds * 1000, pollMs: 200, label: `backup of ${info.database}`, waitFlag: '--wait <seconds>' }, async () => {
+      // Two hosts can share one bucket: the repository's own lock, besides the server's advisory lock.
+      const repoLock = repo ? await repo.acquireLock(`backup-${info.database}`, { waitMs: opts.waitSeconds * 1000, label: `backup of ${info.database}` }) : null;
+      try {
+        return await locked(repoLock);
+      } finally {
+        await repoLock?.release().catch(() => {});
+      }
+    });
+    async function locked(repoLock: LockHandle | null): Promise<BackupResult> {
       const warnings: string[] = [...preWarnings];
       const warn = (m: string) => {
         warnings.push(m);
@@ -77,12 +102,13 @@ export async function runBackup(config: AxisorConfig, opts: BackupOptions): Prom
       let promotedBecause: string | null = null;
       const attempt = async (t: typeof type): Promise<{ manifest: Manifest; ctx: RunContext }> => {
         const id = newBackupId(t, startedAt);
-        const tmpDir = join(backupDir, `${TMP_PREFIX}${id}`);
-        await mkdir(tmpDir, { mode: DIR_MODE });
-        const ctx: RunContext = { config, opts, codec, compressorVersion, id, tmpDir, startedAt, warnings, phases: {} };
+        const tmpDir = repo ? backupEntryDir(backupDir, id) : join(backupDir, `${TMP_PREFIX}${id}`);
+        if (!repo) await mkdir(tmpDir, { mode: DIR_MODE });
+        const ctx: RunContext = { config, opts, codec, compressorVersion, id, tmpDir, startedAt, warnings, phases: {}, repo: repo ? { repo, prefix: `${id}/` } : null };
         let slotName: string | null = null;
         try {
-          await claimTempDir(tmpDir);
+          if (repo) await claimBackup(repo, id, `backup of ${info.database}`);
+          else await claimTempDir(tmpDir);
           let manifest: Manifest;
           if (t === 'incremental') {
             manifest = await writeIncrementalBackup(ctx, { info, control, prefix, catalog: await listCatalog(backupDir) });
@@ -97,11 +123,20 @@ export async function runBackup(config: AxisorConfig, opts: BackupOptions): Prom
           }
           if (opts.signal?.aborted) throw new AbortedError('backup interrupted; nothing was published');
           let t0 = performance.now();
-          await writeManifest(tmpDir, manifest);
-          ctx.phases.manifestMs = Math.round(performance.now() - t0);
-          t0 = performance.now();
-          await rm(join(tmpDir, 'owner.json'), { force: true });
-          await publishDir(tmpDir, join(backupDir, id), backupDir);
+          if (repo) {
+            // The manifest put publishes: only while this run still holds the repository lock.
+            if (repoLock && !repoLock.held()) throw new LockHeldError(`another run took over the repository lock of ${info.database} in ${backupDir} while this backup ran; nothing was published`, { hint: 'rerun the backup' });
+            await putManifest(repo, id, manifest, opts.encryptionKey ?? null);
+            ctx.phases.manifestMs = Math.round(performance.now() - t0);
+            t0 = performance.now();
+            await repo.delete(`${id}/${OWNER_OBJECT}`).catch(() => {});
+          } else {
+            await writeManifest(tmpDir, manifest, opts.encryptionKey ?? null);
+            ctx.phases.manifestMs = Math.round(performance.now() - t0);
+            t0 = performance.now();
+            await rm(join(tmpDir, 'owner.json'), { force: true });
+            await publishDir(tmpDir, join(backupDir, id), backupDir);
+          }
           // Only a published backup gets a permanent slot; killed before this line, the server drops the temporary one.
           if (slotName) {
             const name = slotName;
@@ -115,7 +150,8 @@ export async function runBackup(config: AxisorConfig, opts: BackupOptions): Prom
           const classified = opts.signal?.aborted && !(err instanceof AxisorError) ? new AbortedError('backup interrupted; nothing was published', { cause: err })
             : err instanceof IncrementalNeedsFull ? err : await classifyFailure(err, failure);
           if (slotName) await discardSlot(slotName).catch(() => {});
-          await removeDir(tmpDir).catch(() => {});
+          if (repo) await repo.deletePrefix(`${id}/`).catch(() => {});
+          else await removeDir(tmpDir).catch(() => {});
           throw classified;
         }
       };
@@ -138,12 +174,12 @@ export async function runBackup(config: AxisorConfig, opts: BackupOptions): Prom
       }
       await reconcileSlots(control, prefix, backupDir, info.database);
       return {
-        id: m.id, type: m.type, requestedType: opts.type, promotedBecause, parent: m.parent, database: m.database, dir: join(backupDir, m.id),
+        id: m.id, type: m.type, requestedType: opts.type, promotedBecause, parent: m.parent, database: m.database, dir: backupEntryDir(backupDir, m.id),
         compression: m.compression, bytes: m.totals.bytes, rawBytes: m.totals.rawBytes, rows: m.totals.rows, tables: m.tables.length,
         files: m.files.length, durationMs: m.durationMs, slot: m.slot?.name ?? null, lsn: m.lsn, changes: m.changes, removedTempDirs, warnings,
         phases: done.ctx.phases,
       };
-    });
+    }
   } catch (err) {
     throw await classifyFailure(err, failure);
   } finally {

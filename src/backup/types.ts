@@ -1,3 +1,5 @@
+import { manifestEncryption, type BackupKey } from '../crypto/key.ts';
+import type { Repository } from '../storage/types.ts';
 import type { AxisorConfig } from '../config/types.ts';
 import type { ProgressFn } from '../render/output.ts';
 import type { Codec } from './compress.ts';
@@ -21,6 +23,8 @@ export interface BackupOptions {
   onProgress?: ProgressFn;
   onWarning?: (message: string) => void;
   now?: () => Date;
+  /** Encrypt every data file, change file and the schema archive (AES-256-GCM in chunks); null: plaintext. */
+  encryptionKey?: BackupKey | null;
 }
 
 export interface BackupResult {
@@ -63,4 +67,12 @@ export interface RunContext {
   startedAt: Date;
   warnings: string[];
   phases: Record<string, number>;
+  /** An S3 location: files go to `${prefix}<file>` in `repo` (ctx.tmpDir is then the backup's URL, for messages). */
+  repo?: { repo: Repository; prefix: string } | null;
+}
+
+/** The manifest's `encryption` field: present (with the key's fingerprint) only when the backup is encrypted. */
+export function encryptionField(ctx: RunContext): { encryption?: NonNullable<ReturnType<typeof manifestEncryption>> } {
+  const enc = manifestEncryption(ctx.opts.encryptionKey ?? null);
+  return enc ? { encryption: enc } : {};
 }

@@ -9,6 +9,8 @@ import type { ProgressFn } from '../render/output.ts';
 import { loadChain, type NotValidForeignKey } from '../restore/load.ts';
 import { createDatabase, dropDatabase, sideName, sweepSideDatabases } from '../restore/target.ts';
 import { findBackup, resolveChain } from './catalog.ts';
+import { authenticateChain } from './encryption.ts';
+import type { BackupKey } from '../crypto/key.ts';
 import { checkFiles } from './checksums.ts';
 import { join } from 'node:path';
 import { classifyFailure } from './classify.ts';
@@ -26,6 +28,8 @@ export interface VerifyOptions {
   env: Readonly<Record<string, string | undefined>>;
   onProgress?: ProgressFn;
   signal?: AbortSignal;
+  /** --encryption-key-file: needed by the drill of an encrypted backup. */
+  encryptionKey?: BackupKey | null;
 }
 
 export type ContentVerdict = 'identical' | 'differs' | 'not-compared';
@@ -115,6 +119,8 @@ export async function verifyBackup(config: AxisorConfig, o: VerifyOptions): Prom
   const started = Date.now();
   await findBackup(config.backupDir, o.id);
   const chain = await resolveChain(config.backupDir, o.id);
+  // Checksums need no key (the manifest sums stored bytes); the drill decrypts, so it needs the right key first.
+  if (o.drill || o.encryptionKey) await authenticateChain(chain, o.encryptionKey ?? null);
   const bad: VerifyResult['checksums']['bad'] = [];
   let files = 0;
   let bytes = 0;
@@ -165,7 +171,7 @@ export async function verifyBackup(config: AxisorConfig, o: VerifyOptions): Prom
           content.set(`${t.schema}.${t.name}`, got.rowDigest === want && got.rows === t.rows ? 'identical' : 'differs');
         }), o.jobs, o.signal);
       };
-      const loaded = await loadChain(scratch, chain, { config, env: o.env, jobs: o.jobs, only: null, toTimeMicros: null, noOwner: true, noAcl: true, afterData: hasData ? afterData : undefined, onProgress: o.onProgress, signal: o.signal });
+      const loaded = await loadChain(scratch, chain, { config, env: o.env, jobs: o.jobs, only: null, toTimeMicros: null, noOwner: true, noAcl: true, afterData: hasData ? afterData : undefined, onProgress: o.onProgress, signal: o.signal, encryptionKey: o.encryptionKey });
       result.drill.replayedTransactions = loaded.replay?.transactions ?? null;
       result.drill.notValidForeignKeys = loaded.notValidForeignKeys;
       result.drill.skippedExtensions = loaded.skippedExtensions;

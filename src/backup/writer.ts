@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { Transform, type Readable, type Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { PassThrough, Transform, type Readable, type Writable } from 'node:stream';
 import { spawnChild } from '../pgtools/children.ts';
 import { ToolError } from '../errors.ts';
 import { stderrTail } from '../pgtools/index.ts';
 import type { Codec } from './compress.ts';
+import { toSink } from './copy-stream.ts';
 import { FILE_MODE, fsyncPath } from './fsx.ts';
 
 export interface CompressedWriter {
@@ -16,7 +16,7 @@ export interface CompressedWriter {
 }
 
 /** A file written through the compressor with its sha256 computed on the way (no second read). */
-export function openCompressedWriter(codec: Codec, outPath: string, env: Readonly<Record<string, string | undefined>>): CompressedWriter {
+export function openCompressedWriter(codec: Codec, outPath: string, env: Readonly<Record<string, string | undefined>>, encrypt: Transform | null = null, store: ((body: Readable) => Promise<unknown>) | null = null): CompressedWriter {
   const hash = createHash('sha256');
   let bytes = 0;
   let rawBytes = 0;
@@ -27,10 +27,13 @@ export function openCompressedWriter(codec: Codec, outPath: string, env: Readonl
       cb(null, chunk);
     },
   });
-  const out = createWriteStream(outPath, { mode: FILE_MODE, flags: 'wx' });
+  const out = store ? null : createWriteStream(outPath, { mode: FILE_MODE, flags: 'wx' });
   const comp = codec.compress ? spawnChild(codec.compress.bin, codec.compress.args, { env: { PATH: env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: 'pipe', stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
-  const sink: Writable = comp ? (comp.stdin as Writable) : hasher;
-  const done = comp ? pipeline(comp.stdout as Readable, hasher, out) : pipeline(hasher, out);
+  // With a key, the compressed bytes are encrypted before they are hashed and stored (the manifest sums stored bytes).
+  // Without a compressor, a pass-through is the entry (toSink pipes a readable into the stored end).
+  const entry = comp ? null : new PassThrough();
+  const sink: Writable = comp ? (comp.stdin as Writable) : entry!;
+  const done = toSink(comp ? (comp.stdout as Readable) : entry!, encrypt, hasher, out, store);
   // The first failure anywhere downstream (a full disk on the file, a dead compressor, EPIPE on its stdin). A writer
   // waiting for 'drain' must be woken by it: once the file side has failed, the compressor stops reading and no
   // 'drain' ever comes, and a promise nobody settles let Node exit with code 13 instead of the real error.
@@ -64,12 +67,14 @@ export function openCompressedWriter(codec: Codec, outPath: string, env: Readonl
         const r = await comp;
         if (r.exitCode !== 0) throw new ToolError('failed', `${codec.compress!.bin} failed (exit ${r.exitCode})`, { stderrTail: stderrTail(r.stderr) });
       }
-      await fsyncPath(outPath);
+      if (out) await fsyncPath(outPath);
       return { bytes, sha256: hash.digest('hex'), rawBytes };
     },
     abort() {
       if (comp && comp.exitCode === null) comp.kill('SIGKILL');
-      out.destroy();
+      out?.destroy();
+      entry?.destroy();
+      hasher.destroy(new Error('aborted'));
     },
   };
 }

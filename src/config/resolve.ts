@@ -6,6 +6,9 @@ import type { AxisorConfig, ConfigFlags, ConfigSource, ConnectionLayer, Connecti
 import { parseDatabaseUrl, parseSslMode, redactedUrl } from './url.ts';
 import { registerSecret } from './secrets.ts';
 import { packageRoot } from '../package-root.ts';
+import { resolveKeyFile } from '../crypto/key.ts';
+import { parseBackupLocation } from '../storage/location.ts';
+import type { S3FileConfig } from '../storage/s3-settings.ts';
 
 export interface ResolveConfigInput {
   flags?: ConfigFlags;
@@ -20,6 +23,7 @@ export const CONFIG_FILE_NAME = 'axisor-db.config.json';
 const FILE_KEYS = new Set([
   'databaseUrl', 'host', 'port', 'database', 'user', 'password', 'sslMode', 'sslRootCert', 'applicationName',
   'schema', 'statementTimeout', 'lockTimeout', 'backupDir', 'migrationsDir', 'pool', 'sslCert', 'sslKey',
+  's3', 'encryptionKeyFile',
 ]);
 const POOL_KEYS = new Set(['min', 'max', 'idleTimeoutMillis', 'connectionTimeoutMillis']);
 
@@ -40,6 +44,9 @@ interface FileConfig {
   lockTimeout?: string | number;
   backupDir?: string;
   migrationsDir?: string;
+  /** Settings of an s3:// backup location (src/storage/s3-settings.ts); credentials never come from here. */
+  s3?: S3FileConfig;
+  encryptionKeyFile?: string;
   pool?: Partial<Record<keyof PoolSettings, number>>;
 }
 
@@ -208,9 +215,15 @@ export function resolveConfig(input: ResolveConfigInput): AxisorConfig {
     [env.AXISOR_LOCK_TIMEOUT ? parseDuration(env.AXISOR_LOCK_TIMEOUT, 'AXISOR_LOCK_TIMEOUT') : undefined, 'env'],
     [file.data?.lockTimeout !== undefined ? parseDuration(file.data.lockTimeout, `lockTimeout in ${file.path}`) : undefined, 'file'],
   ], 10_000);
-  const backupDir = absolute(input.cwd, pick(sources, 'backupDir', [
+  const backupDirValue = pick(sources, 'backupDir', [
     [flags.backupDir, 'flag'], [env.AXISOR_BACKUP_DIR || undefined, 'env'], [file.data?.backupDir, 'file'],
-  ], './backups'));
+  ], './backups');
+  // s3://bucket/prefix stays as given (parsed, not made absolute); a local directory is made absolute.
+  const backupLocation = parseBackupLocation(backupDirValue, input.cwd);
+  const backupDir = backupLocation.kind === 'local' ? backupLocation.dir : backupLocation.url;
+  const keyFile = resolveKeyFile(flags.encryptionKeyFile, env, file.data?.encryptionKeyFile);
+  sources.encryptionKeyFile = flags.encryptionKeyFile ? 'flag' : env.AXISOR_BACKUP_KEY_FILE ? 'env' : file.data?.encryptionKeyFile ? 'file' : 'default';
+  const encryptionKeyFile = keyFile ? absolute(input.cwd, keyFile) : undefined;
   // The package's own migrations (found from the installed package, not the working directory), so a globally
   // installed axisor-db run by cron or systemd from / migrates with the migrations it was released with.
   const migrationsDir = absolute(input.cwd, pick(sources, 'migrationsDir', [[file.data?.migrationsDir, 'file']], join(packageRoot(), 'prisma', 'migrations')));
@@ -221,6 +234,9 @@ export function resolveConfig(input: ResolveConfigInput): AxisorConfig {
     statementTimeoutMs,
     lockTimeoutMs,
     backupDir,
+    backupLocation,
+    ...(file.data?.s3 ? { s3File: file.data.s3 } : {}),
+    ...(encryptionKeyFile ? { encryptionKeyFile } : {}),
     schema: merged.schema ?? 'public',
     migrationsDir,
     configFile: file.path,
@@ -276,7 +292,7 @@ function loadConfigFile(cwd: string, explicit: string | undefined, via: string |
     }
   }
   const d = data as Record<string, unknown>;
-  for (const key of ['databaseUrl', 'host', 'database', 'user', 'password', 'sslMode', 'sslRootCert', 'applicationName', 'schema', 'backupDir', 'migrationsDir']) {
+  for (const key of ['databaseUrl', 'host', 'database', 'user', 'password', 'sslMode', 'sslRootCert', 'applicationName', 'schema', 'backupDir', 'migrationsDir', 'encryptionKeyFile']) {
     if (d[key] !== undefined && (typeof d[key] !== 'string' || d[key] === '')) {
       throw new ConfigError('file_value', `config file ${path}: ${key} must be a non-empty string`, { hint: `fix ${key} in ${path}` });
     }
@@ -288,6 +304,9 @@ function loadConfigFile(cwd: string, explicit: string | undefined, via: string |
     if (d[key] !== undefined && typeof d[key] !== 'string' && typeof d[key] !== 'number') {
       throw new ConfigError('file_value', `config file ${path}: ${key} must be a duration such as "30s"`, { hint: `fix ${key} in ${path}` });
     }
+  }
+  if (d.s3 !== undefined && (typeof d.s3 !== 'object' || d.s3 === null || Array.isArray(d.s3))) {
+    throw new ConfigError('file_value', `config file ${path}: s3 must be an object such as {"region": "eu-west-1", "forcePathStyle": true}`, { hint: `fix s3 in ${path}` });
   }
   const pool = (data as FileConfig).pool;
   if (pool !== undefined && (typeof pool !== 'object' || pool === null || Array.isArray(pool))) {

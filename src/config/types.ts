@@ -1,3 +1,5 @@
+import type { BackupLocation } from '../storage/location.ts';
+import type { S3FileConfig } from '../storage/s3-settings.ts';
 export const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
 export type SslMode = (typeof SSL_MODES)[number];
 
@@ -37,7 +39,14 @@ export interface AxisorConfig {
   readonly statementTimeoutMs: number;
   /** lock_timeout for the tool's own DDL and writes; 0 disables. */
   readonly lockTimeoutMs: number;
+  /** A local directory (absolute) or s3://bucket/prefix/ (as parsed): for messages and slot names. */
   readonly backupDir: string;
+  /** What backupDir names: a local directory or an S3 bucket and prefix. */
+  readonly backupLocation: BackupLocation;
+  /** The config file's `s3` settings (resolved with the environment only for an S3 location). */
+  readonly s3File?: S3FileConfig;
+  /** --encryption-key-file, AXISOR_BACKUP_KEY_FILE or encryptionKeyFile (absolute); none: backups are not encrypted. */
+  readonly encryptionKeyFile?: string;
   /** Schema holding the Axisor tables. */
   readonly schema: string;
   readonly migrationsDir: string;
@@ -80,6 +89,7 @@ export interface ConfigFlags {
   statementTimeout?: string | number;
   lockTimeout?: string | number;
   backupDir?: string;
+  encryptionKeyFile?: string;
   config?: string;
   poolMax?: string | number;
 }

@@ -2,6 +2,9 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { codecFor } from '../backup/compress.ts';
 import { connectMidRun, fileSource, loadChunk } from '../backup/copy-stream.ts';
+import { decryptFileTo, manifestEncryptionOf, openBackupFile } from '../backup/encryption.ts';
+import { isRemoteDir } from '../backup/repo.ts';
+import type { BackupKey } from '../crypto/key.ts';
 import type { Manifest, TableEntry } from '../backup/manifest.ts';
 import { runLimited } from '../backup/pool.ts';
 import type { AxisorConfig } from '../config/types.ts';
@@ -35,6 +38,8 @@ export interface LoadOptions {
   afterData?: (db: string, tables: TableEntry[]) => Promise<void>;
   onProgress?: ProgressFn;
   signal?: AbortSignal;
+  /** The key an encrypted chain was written with (checked by authenticateChain before anything was created). */
+  encryptionKey?: BackupKey | null;
 }
 
 export interface NotValidForeignKey {
@@ -96,10 +101,19 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
   const conn = withDatabase(o.config.connection, db);
   const dumpMajor = Number(full.tools.pgDump.split('.')[0]);
   const pgRestore = await findPgTool('pg_restore', { minMajor: Number.isFinite(dumpMajor) ? dumpMajor : undefined, env: o.env });
-  const schemaFile = join(base.dir, 'schema.dump');
+  const encrypted = manifestEncryptionOf(full) !== null;
+  const remote = isRemoteDir(base.dir);
+  let schemaFile = remote ? '' : join(base.dir, 'schema.dump');
   const tables = full.tables.filter((t) => !o.only || o.only.has(`${t.schema}.${t.name}`));
   const listDir = makeOwnedTempDir('axisor-toc-');
   try {
+    if (encrypted || remote) {
+      // pg_restore needs a seekable local archive: the (schema-only, row-free) archive is fetched and decrypted
+      // into the private temporary directory.
+      const plain = join(listDir, 'schema.dump');
+      await decryptFileTo(base.dir, 'schema.dump', o.encryptionKey ?? null, plain);
+      schemaFile = plain;
+    }
     const common = ['--exit-on-error'];
     if (o.noOwner) common.push('--no-owner');
     if (o.noAcl) common.push('--no-privileges');
@@ -181,7 +195,8 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
       // frozen and hinted: the index builds that read it next do not rewrite every page to set hint bits).
       const freeze = t.chunks.length === 1;
       await loadChunk({
-        conn, encoding: full.encoding, env: o.env, source: fileSource(join(base.dir, file)), codec,
+        conn, encoding: full.encoding, env: o.env, codec,
+        source: encrypted || remote ? await openBackupFile(base.dir, file, o.encryptionKey ?? null, { size: full.files.find((f) => f.path === file)?.bytes }) : fileSource(join(base.dir, file)),
         table: qualifiedName(t.schema, t.name), columns: t.columns.map(quoteIdent).join(', '), freeze,
       });
       if (freeze) phases.frozenChunks!++;
@@ -221,7 +236,7 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
         await mapPrivilege({ role: o.config.connection.user, database: db, action: 'replay the incremental changes with session_replication_role = replica', alternative: 'or restore only the full backup of the chain' },
           () => client.query('SET LOCAL session_replication_role = replica'));
         o.onProgress?.({ phase: 'replay', message: `${chain.length - 1} incremental backups` });
-        replay = await replayChain(client, chain.slice(1), { codecFor: (m) => codecFor(m.compression), env: o.env, only: o.only, toTimeMicros: o.toTimeMicros, tables: full.tables });
+        replay = await replayChain(client, chain.slice(1), { codecFor: (m) => codecFor(m.compression), env: o.env, only: o.only, toTimeMicros: o.toTimeMicros, tables: full.tables, encryptionKey: o.encryptionKey });
         seqSource = chain[chain.length - 1]!.manifest;
       }
       await setSequences(client, seqSource);

@@ -1,7 +1,10 @@
 import { createInterface } from 'node:readline';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { pipeline as pipelineCb, type Readable, type Writable } from 'node:stream';
+import type { BackupKey } from '../crypto/key.ts';
+import { manifestEncryptionOf, openBackupFile } from '../backup/encryption.ts';
+import { isRemoteDir, storedName } from '../backup/repo.ts';
 import { spawnChild } from '../pgtools/children.ts';
 import type pg from 'pg';
 import type { Codec } from '../backup/compress.ts';
@@ -24,14 +27,19 @@ export interface ReplayStats {
 }
 
 /** The decompressed change file of one incremental, as a stream; `done()` checks the decompressor's exit. */
-function openChangeFile(dir: string, m: Manifest, codec: Codec, env: Readonly<Record<string, string | undefined>>): { input: Readable; done(): Promise<void> } {
-  const file = join(dir, m.files[0]!.path);
-  const dec = codec.decompress?.(file);
-  const child = dec ? spawnChild(dec.bin, dec.args, { env: { PATH: env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
-  const input = (child ? child.stdout : createReadStream(file)) as Readable;
+async function openChangeFile(dir: string, m: Manifest, codec: Codec, env: Readonly<Record<string, string | undefined>>, key: BackupKey | null): Promise<{ input: Readable; done(): Promise<void> }> {
+  const file = storedName(dir, m.files[0]!.path);
+  // An encrypted or remote change file is read (and decrypted) in-process and fed to the decompressor's stdin.
+  const src = manifestEncryptionOf(m) || isRemoteDir(dir) ? await openBackupFile(dir, m.files[0]!.path, key, { size: m.files[0]!.bytes }) : null;
+  const dec = codec.decompress?.(src ? '-' : file);
+  const child = dec ? spawnChild(dec.bin, dec.args, { env: { PATH: env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: src ? 'pipe' : 'ignore', stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
+  // A decryption failure (a tampered chunk) must surface as itself, not as the decompressor's truncated input.
+  if (src && child) pipelineCb(src, child.stdin as Writable, (err) => err && (child.stdout as Readable).destroy(err));
+  const input = (child ? child.stdout : src ?? createReadStream(file)) as Readable;
   return {
     input,
     async done() {
+      src?.destroy();
       if (!child) return;
       if (child.exitCode === null) child.kill();
       const r = await child;
@@ -40,8 +48,8 @@ function openChangeFile(dir: string, m: Manifest, codec: Codec, env: Readonly<Re
   };
 }
 
-async function* changeLines(dir: string, m: Manifest, codec: Codec, env: Readonly<Record<string, string | undefined>>): AsyncGenerator<string> {
-  const f = openChangeFile(dir, m, codec, env);
+async function* changeLines(dir: string, m: Manifest, codec: Codec, env: Readonly<Record<string, string | undefined>>, key: BackupKey | null): AsyncGenerator<string> {
+  const f = await openChangeFile(dir, m, codec, env, key);
   try {
     for await (const line of createInterface({ input: f.input, crlfDelay: Infinity })) if (line) yield line;
   } finally {
@@ -49,8 +57,8 @@ async function* changeLines(dir: string, m: Manifest, codec: Codec, env: Readonl
   }
 }
 
-async function* changeMessages(dir: string, m: Manifest, codec: Codec, env: Readonly<Record<string, string | undefined>>): AsyncGenerator<Buffer> {
-  const f = openChangeFile(dir, m, codec, env);
+async function* changeMessages(dir: string, m: Manifest, codec: Codec, env: Readonly<Record<string, string | undefined>>, key: BackupKey | null): AsyncGenerator<Buffer> {
+  const f = await openChangeFile(dir, m, codec, env, key);
   const split = new RecordSplitter();
   let complete = false;
   try {
@@ -191,6 +199,7 @@ class Applier {
  */
 export async function replayChain(client: pg.Client, links: Array<{ dir: string; manifest: Manifest }>, o: {
   codecFor: (m: Manifest) => Codec; env: Readonly<Record<string, string | undefined>>; only: Set<string> | null; toTimeMicros: bigint | null; tables: TableEntry[];
+  encryptionKey?: BackupKey | null;
 }): Promise<ReplayStats> {
   assertToTimeReplayable(links.map((l) => l.manifest), o.toTimeMicros);
   // Values are read back under the settings they were written with (pg_dump's), not the target database's defaults.
@@ -202,14 +211,14 @@ export async function replayChain(client: pg.Client, links: Array<{ dir: string;
     const format = link.manifest.changeFormat;
     if (format === PGOUTPUT_FORMAT) {
       pgo ??= new PgoutputApplier(client, o.tables, o.only);
-      for await (const m of changeMessages(link.dir, link.manifest, o.codecFor(link.manifest), o.env)) {
+      for await (const m of changeMessages(link.dir, link.manifest, o.codecFor(link.manifest), o.env, o.encryptionKey ?? null)) {
         if ((await pgo.apply(m, stats, o.toTimeMicros)) === 'stop') {
           stats.stoppedAtTarget = true;
           break;
         }
       }
     } else if (format === undefined) {
-      for await (const line of changeLines(link.dir, link.manifest, o.codecFor(link.manifest), o.env)) {
+      for await (const line of changeLines(link.dir, link.manifest, o.codecFor(link.manifest), o.env, o.encryptionKey ?? null)) {
         const r = parseChange(line);
         if (r.action === 'B') {
           if (o.toTimeMicros !== null && r.timestamp && timestampMicros(r.timestamp) > o.toTimeMicros) {

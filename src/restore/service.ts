@@ -1,3 +1,5 @@
+import { authenticateChain } from '../backup/encryption.ts';
+import type { BackupKey } from '../crypto/key.ts';
 import type pg from 'pg';
 import { assertChainIntact } from '../backup/checksums.ts';
 import { classifyFailure } from '../backup/classify.ts';
@@ -30,6 +32,8 @@ export interface RestoreOptions {
   env: Readonly<Record<string, string | undefined>>;
   onProgress?: ProgressFn;
   signal?: AbortSignal;
+  /** --encryption-key-file: the key an encrypted backup was written with. */
+  encryptionKey?: BackupKey | null;
 }
 
 export interface RestoreResult {
@@ -83,6 +87,8 @@ export async function runRestore(config: AxisorConfig, o: RestoreOptions): Promi
   sweepTempDirsOnce();
   const picked = o.id ? await findBackup(config.backupDir, o.id) : await findLatest(config.backupDir, config.connection.database);
   let chain = await resolveChain(config.backupDir, picked.manifest.id);
+  // Wrong or no key for an encrypted backup, or a manifest that fails its MAC: refused before anything is created.
+  await authenticateChain(chain, o.encryptionKey ?? null);
   if (chain[0]!.manifest.type === 'schema-only' && chain.length > 1) throw new RefusedError('schema_chain', 'a schema-only backup cannot start a chain');
   let toTimeMicros: bigint | null = null;
   if (o.toTime) {
@@ -137,7 +143,7 @@ export async function runRestore(config: AxisorConfig, o: RestoreOptions): Promi
       phases.createMs = Math.round(performance.now() - t0);
       let loaded;
       try {
-        loaded = await loadChain(side, chain, { config, env: o.env, jobs: o.jobs, only, toTimeMicros, noOwner: o.noOwner, noAcl: o.noAcl, targetName: o.targetDb, onProgress: o.onProgress, signal: o.signal });
+        loaded = await loadChain(side, chain, { config, env: o.env, jobs: o.jobs, only, toTimeMicros, noOwner: o.noOwner, noAcl: o.noAcl, targetName: o.targetDb, onProgress: o.onProgress, signal: o.signal, encryptionKey: o.encryptionKey });
         Object.assign(phases, loaded.phases);
         o.onProgress?.({ phase: 'swap', message: o.targetDb });
         t0 = performance.now();

@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
@@ -120,6 +121,12 @@ describe('README cron and systemd blocks, exactly as written', () => {
   }, 120_000);
   afterAll(async () => cluster?.stop());
 
+  function testKeyFile(): string {
+    const file = join(work, 'backup.key');
+    if (!existsSync(file)) writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+    return file;
+  }
+
   /** The block's variables, with the server and directories pointed at this test's (PATH: the installed bin first). */
   function jobEnv(blockEnv: Record<string, string>, backupDir: string): Record<string, string> {
     expect(blockEnv.PATH?.split(':')).toContain('/usr/local/bin'); // where `npm install -g` puts axisor-db
@@ -127,6 +134,9 @@ describe('README cron and systemd blocks, exactly as written', () => {
       ...blockEnv, HOME: work, NO_COLOR: '1',
       PATH: `${join(prefix, 'bin')}:${SYSTEM_PATH}`,
       AXISOR_BACKUP_DIR: backupDir, PGHOST: cluster.host, PGPORT: String(cluster.port), PGUSER: 'postgres', PGDATABASE: 'axisor',
+      // The off-site block: its key and metrics file, made here (the bucket is replaced by the directory above).
+      ...(blockEnv.AXISOR_BACKUP_KEY_FILE ? { AXISOR_BACKUP_KEY_FILE: testKeyFile() } : {}),
+      ...(blockEnv.AXISOR_METRICS_FILE ? { AXISOR_METRICS_FILE: join(work, 'axisor_backup.prom') } : {}),
     };
   }
 
@@ -144,6 +154,8 @@ describe('README cron and systemd blocks, exactly as written', () => {
     const made = readdirSync(dir).filter((n) => !n.startsWith('.'));
     expect(made.some((n) => /-full-/.test(n))).toBe(true);
     expect(made.some((n) => /-incr-/.test(n))).toBe(true);
+    if (env.AXISOR_BACKUP_KEY_FILE) expect(JSON.parse(readFileSync(join(dir, made.find((n) => /-incr-/.test(n))!, 'manifest.json'), 'utf8')).encryption.keyFingerprint).toMatch(/^[0-9a-f]{16}$/);
+    if (env.AXISOR_METRICS_FILE) expect(readFileSync(join(work, 'axisor_backup.prom'), 'utf8')).toMatch(/axisor_backup_last_success_timestamp_seconds\{database="axisor",type="incremental"\} \d+[\s\S]*# EOF\n$/);
     expect(existsSync('/backups')).toBe(hadBackupsInRoot); // nothing went to ./backups of the working directory
   });
 

@@ -20,9 +20,11 @@ export interface TestS3Server {
   stop(): Promise<void>;
 }
 
-/** Same server in a child process (its own event loop), for benchmarks. */
+/** Same server in a child process (its own event loop, and truncated listings work): for backup tests and benchmarks. */
 export async function startS3ServerProcess(buckets: string[]): Promise<TestS3Server> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', new URL('./s3-server-main.ts', import.meta.url).pathname, ...buckets], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // --openssl-legacy-provider: s3rver encrypts ListObjectsV2 continuation tokens with DES, which OpenSSL 3 only has
+  // in its legacy provider; without it every truncated listing (MaxKeys, > 1000 keys) is an HTTP 500.
+  const proc = spawn(process.execPath, ['--openssl-legacy-provider', '--import', 'tsx', new URL('./s3-server-main.ts', import.meta.url).pathname, ...buckets], { stdio: ['ignore', 'pipe', 'inherit'] });
   const [line] = (await once(proc.stdout!, 'data')) as [Buffer];
   const { port, directory } = JSON.parse(line.toString()) as { port: number; directory: string };
   const endpoint = `http://127.0.0.1:${port}`;
@@ -42,7 +44,7 @@ export async function startS3Server(buckets: string[]): Promise<TestS3Server> {
   const server = new S3rver({
     address: '127.0.0.1',
     port: 0,
-    silent: true,
+    silent: !process.env.S3RVER_LOUD,
     directory,
     // Path-style only: bucket.127.0.0.1 is not a host name.
     vhostBuckets: false,

@@ -222,3 +222,27 @@ describe('nothing configured; file values (issue 15 item 8, issue 12 item 5)', (
     expect(err?.message).toMatch(message);
   });
 });
+
+describe('backup location and encryption key in the configuration', () => {
+  test('an s3:// backup directory stays a URL (not made absolute); the file\'s s3 settings and key file are kept', () => {
+    const dir = tempDir('axisor-cfg-s3-');
+    writeFileSync(join(dir, 'axisor-db.config.json'), JSON.stringify({ backupDir: 's3://axisor-backups/prod', s3: { region: 'eu-west-1', forcePathStyle: true }, encryptionKeyFile: 'keys/backup.key' }));
+    const c = resolveConfig({ cwd: dir, env: {} });
+    expect(c.backupDir).toBe('s3://axisor-backups/prod/');
+    expect(c.backupLocation).toEqual({ kind: 's3', bucket: 'axisor-backups', prefix: 'prod/', url: 's3://axisor-backups/prod/' });
+    expect(c.s3File).toEqual({ region: 'eu-west-1', forcePathStyle: true });
+    expect(c.encryptionKeyFile).toBe(join(dir, 'keys/backup.key'));
+    // flag > AXISOR_BACKUP_KEY_FILE > file; a local directory is made absolute as before.
+    expect(resolveConfig({ cwd: dir, env: { AXISOR_BACKUP_KEY_FILE: '/etc/k' } }).encryptionKeyFile).toBe('/etc/k');
+    expect(resolveConfig({ cwd: dir, env: { AXISOR_BACKUP_KEY_FILE: '/etc/k' }, flags: { encryptionKeyFile: 'flag.key' } }).encryptionKeyFile).toBe(join(dir, 'flag.key'));
+    expect(resolveConfig({ cwd: dir, env: {}, flags: { backupDir: 'bk' } }).backupLocation).toEqual({ kind: 'local', dir: join(dir, 'bk') });
+  });
+
+  test('a bad s3:// URL or s3 value is a configuration error (78)', () => {
+    expect(codeOf(() => resolveConfig({ cwd, env: { AXISOR_BACKUP_DIR: 's3://No_Such/x' } }))).toBe('config.s3_bucket');
+    expect(codeOf(() => resolveConfig({ cwd, env: { AXISOR_BACKUP_DIR: 'gs://bucket/x' } }))).toBe('config.backup_dir_scheme');
+    const dir = tempDir('axisor-cfg-s3bad-');
+    writeFileSync(join(dir, 'axisor-db.config.json'), JSON.stringify({ s3: 'eu-west-1' }));
+    expect(codeOf(() => resolveConfig({ cwd: dir, env: {} }))).toBe('config.file_value');
+  });
+});

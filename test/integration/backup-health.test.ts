@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { cli, FIXTURE_DATA_SQL, FIXTURE_SQL, q } from '../helpers/backup.ts';
+
+let db: TestDatabase;
+let dir: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase('bk_health');
+  await q(db.url, FIXTURE_SQL);
+  await q(db.url, FIXTURE_DATA_SQL);
+  dir = mkdtempSync(join(tmpdir(), 'axisor-bk-health-'));
+});
+
+afterAll(async () => {
+  await db?.drop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('backup status --check exits Nagios-style (no backup, fresh, stale, failed verify); --format openmetrics writes the textfile', async () => {
+  const none = await cli(['backup', 'status', '--check'], db.url, dir);
+  expect(none.exitCode).toBe(2);
+  expect(none.json.result.checks).toContainEqual(expect.objectContaining({ name: 'age', status: 2 }));
+
+  const full = await cli(['backup', '--type', 'full', '--no-chain'], db.url, dir);
+  expect(full.exitCode).toBe(0);
+  const fresh = await cli(['backup', 'status', '--check', '--max-age', '26h'], db.url, dir);
+  expect([fresh.exitCode, fresh.json.result.label]).toEqual([0, 'OK']);
+  expect(fresh.json.result.nagios).toMatch(/^AXISOR BACKUP OK - axisor_test_bk_health_\w+: newest backup /);
+
+  // The same backup judged against a 1 s limit once more than a second has passed: CRITICAL.
+  await new Promise((r) => setTimeout(r, 1500));
+  const stale = await cli(['backup', 'status', '--check', '--max-age', '1s'], db.url, dir);
+  expect([stale.exitCode, stale.json.result.label]).toEqual([2, 'CRITICAL']);
+  const warn = await cli(['backup', 'status', '--check', '--warn-age', '1s'], db.url, dir);
+  expect(warn.exitCode).toBe(1);
+
+  // verify persists its result where status reads it: a passing drill is OK, a damaged backup turns the check CRITICAL.
+  const verified = await cli(['backup', 'verify', full.json.result.id], db.url, dir);
+  expect(verified.exitCode).toBe(0);
+  const afterVerify = await cli(['backup', 'status', '--check'], db.url, dir);
+  expect(afterVerify.exitCode).toBe(0);
+  expect(afterVerify.json.result.checks).toContainEqual(expect.objectContaining({ name: 'verify', status: 0 }));
+  const schema = join(dir, full.json.result.id, 'schema.dump');
+  const bytes = readFileSync(schema);
+  bytes[bytes.length - 1] ^= 0xff;
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(schema, bytes);
+  const failed = await cli(['backup', 'verify', full.json.result.id, '--no-drill'], db.url, dir);
+  expect(failed.exitCode).toBe(65);
+  const afterFail = await cli(['backup', 'status', '--check'], db.url, dir);
+  expect(afterFail.exitCode).toBe(2);
+  expect(afterFail.json.result.checks).toContainEqual(expect.objectContaining({ name: 'verify', status: 2 }));
+
+  const prom = join(dir, 'axisor_backup.prom');
+  const metrics = await cli(['backup', 'status', '--format', 'openmetrics', '--output', prom], db.url, dir);
+  expect(metrics.exitCode).toBe(0);
+  const text = readFileSync(prom, 'utf8');
+  expect(text).toMatch(/^axisor_backup_last_success_timestamp_seconds\{database="axisor_test_bk_health_\w+",type="full"\} \d+/m);
+  expect(text).toMatch(/^axisor_backup_last_verify_success\{[^}]*\} 0$/m);
+  expect(text.trimEnd().endsWith('# EOF')).toBe(true);
+  expect(statSync(prom).mode & 0o777).toBe(0o644);
+
+  const bad = await cli(['backup', 'status', '--format', 'openmetrics'], db.url, dir);
+  expect(bad.exitCode).toBe(64);
+});
