@@ -145,6 +145,8 @@ function lostOrDb(err: unknown, what: string): unknown {
 export async function dumpChunk(o: {
   conn: ConnectionSettings; encoding: string; env: Readonly<Record<string, string | undefined>>; snapshot: string;
   copySql: string; codec: Codec; sink: ChunkSink; onBytes?: (n: number) => void;
+  /** COPY text bytes read from the server (the progress measure: its total can be estimated from the table sizes). */
+  onRawBytes?: (n: number) => void;
   /** Encrypts the compressed bytes before they are hashed and stored (the manifest sums stored bytes). */
   encrypt?: Transform | null;
 }): Promise<ChunkDumpResult & { timings: StreamTimings }> {
@@ -163,6 +165,7 @@ export async function dumpChunk(o: {
         const s = performance.now();
         digest.update(chunk);
         timings.digestMs += performance.now() - s;
+        o.onRawBytes?.(chunk.length);
         cb(null, chunk);
       },
     });

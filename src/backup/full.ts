@@ -48,6 +48,19 @@ export function planChunks(tables: Array<{ bytes: number }>, jobs: number, block
   return plan.sort((a, b) => b.bytes - a.bytes);
 }
 
+type DumpProgressEvent = Parameters<NonNullable<RunContext['opts']['onProgress']>>[0];
+
+/**
+ * The data phase's progress event: COPY text read so far against an estimate of the total (the tables' heap sizes,
+ * which COPY text of Axisor rows comes close to). The estimate is never shown below what was already read, so the
+ * percentage stays under 100 until the last stream ends, and the renderer can give a rate and an ETA.
+ */
+export function dumpProgress(phase: string, s: { rawDone: number; estimate: number; doneChunks: number; chunks: number }): DumpProgressEvent {
+  const finished = s.chunks > 0 && s.doneChunks === s.chunks;
+  const total = finished ? s.rawDone : Math.max(s.estimate, Math.ceil(s.rawDone * 1.02) + 1);
+  return { phase, done: s.rawDone, total, unit: 'bytes', message: `${s.doneChunks}/${s.chunks} data streams` };
+}
+
 export function copyOutSql(t: { schema: string; name: string; columns: string[] }, p: { fromPage: number | null; toPage: number | null }): string {
   const cols = t.columns.map(quoteIdent).join(', ');
   if (p.fromPage === null && p.toPage === null) return `COPY ${qualifiedName(t.schema, t.name)} (${cols}) TO STDOUT`;
@@ -91,10 +104,11 @@ export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<M
     let schemaStored: { sha256: string; bytes: number } | null = null;
 
     ph.catalogMs = Math.round(performance.now() - t - ph.snapshotMs);
-    let doneBytes = 0;
+    let rawDone = 0;
     let doneChunks = 0;
-    const report = (phase: string) => opts.onProgress?.({ phase, done: doneBytes, unit: 'bytes', message: `${doneChunks}/${plan.length} data streams` });
     const plan = p.schemaOnly ? [] : planChunks(tables, opts.jobs, blockSize);
+    const estimate = plan.reduce((sum, c) => sum + c.bytes, 0);
+    const report = (phase: string) => opts.onProgress?.(dumpProgress(phase, { rawDone, estimate, doneChunks, chunks: plan.length }));
     const chunkResults = new Map<string, Awaited<ReturnType<typeof dumpChunk>> & { file: string }>();
     const tasks: Array<() => Promise<void>> = [
       async () => {
@@ -116,8 +130,8 @@ export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<M
         const r = await dumpChunk({
           conn, encoding: p.info.encoding, env: opts.env, snapshot: snap.name, copySql: copyOutSql(t, c), codec: ctx.codec, encrypt: encryptStage(opts.encryptionKey),
           sink: ctx.repo ? storeSink((body) => ctx.repo!.repo.put(`${ctx.repo!.prefix}${file}`, body, { signal: opts.signal })) : fileSink(join(ctx.tmpDir, file)),
-          onBytes: (n) => {
-            doneBytes += n;
+          onRawBytes: (n) => {
+            rawDone += n;
             report('dump');
           },
         });

@@ -1,6 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { lsnToBigInt, microsToIso, parseExact, scanHeader, timestampMicros } from '../../src/backup/changes.ts';
-import { copyOutSql, planChunks } from '../../src/backup/full.ts';
+import { copyOutSql, dumpProgress, planChunks } from '../../src/backup/full.ts';
+import { ProgressTracker } from '../../src/render/progress.ts';
 import { isConfinedPath, validateManifestPaths, type Manifest, type TableEntry } from '../../src/backup/manifest.ts';
 import { addDigests, RowDigest } from '../../src/backup/row-digest.ts';
 import { ownerAlive, ownerTag, parseOwnerTag } from '../../src/pgtools/owner.ts';
@@ -294,5 +295,25 @@ describe('failure classification', () => {
     expect(pathError(Object.assign(new Error('x'), { code: 'EACCES' }), '/b', 'cannot write')!.message).toMatch(/\/b: permission denied for OS user .*uid \d+/);
     const other = new Error('something else');
     expect(await classifyFailure(other, { what: 'backup', outcome: '' })).toBe(other);
+  });
+});
+
+describe('full backup progress (issue 15: percentage, throughput and ETA while the data streams run)', () => {
+  test('COPY text read against the tables\' size: a total, a percentage under 100 until the last stream ends, then 100', () => {
+    const at = (rawDone: number, doneChunks: number) => dumpProgress('dump', { rawDone, estimate: 1000, doneChunks, chunks: 4 });
+    expect(at(0, 0)).toMatchObject({ done: 0, total: 1000, unit: 'bytes' });
+    expect(at(500, 2)).toMatchObject({ done: 500, total: 1000, message: '2/4 data streams' });
+    // COPY text larger than the estimate: the total follows, so no "100%" while streams still run.
+    const over = at(1500, 3);
+    expect(over.total!).toBeGreaterThan(1500);
+    expect(at(1600, 4)).toMatchObject({ done: 1600, total: 1600 });
+    let now = 0;
+    const tracker = new ProgressTracker(() => now);
+    tracker.stats(at(0, 0));
+    now = 2000;
+    const s = tracker.stats(at(500, 2));
+    expect(s).toMatchObject({ percent: 50, rate: 250 });
+    expect(s.etaMs).toBe(2000);
+    expect(tracker.stats(over).percent).toBeLessThan(100);
   });
 });
