@@ -15,7 +15,7 @@ export const COMPRESSION_CHOICES = ['zstd', 'gzip', 'none'] as const satisfies r
 
 // The services (pg, execa, ...) are imported when an action runs, not for `axisor-db backup --help`.
 const catalog = () => import('../src/backup/catalog.ts');
-const views = () => import('../src/backup/render.ts');
+const views = () => import('../src/render/backup.ts');
 /** An s3:// --backup-dir: open and probe the repository (the AWS SDK loads only then). A local directory: nothing. */
 async function openLocation(config: import('../src/config/types.ts').AxisorConfig, env: Readonly<Record<string, string | undefined>>): Promise<void> {
   if (config.backupLocation.kind !== 's3') return;

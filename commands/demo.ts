@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { defineAction } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
 import { parsePositiveInt } from '../src/config/index.ts';
-import { renderDemo, renderStep } from '../src/demo/render.ts';
+import { renderDemo, renderStep } from '../src/render/demo.ts';
 import { VERSION } from '../src/version.ts';
 
 interface Opts {

@@ -39,7 +39,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
     if (opts.apply && opts.dryRun) throw new UsageError('--apply and --dry-run contradict each other', { hint: 'drop one of them' });
     const cfg = config();
     // Imported when the action runs, not for --help (start-up time).
-    const [{ fixDatabase, fixHistory, undoFix }, { renderFix, renderHistory, renderUndo }] = await Promise.all([import('../src/fix/service.ts'), import('../src/fix/report.ts')]);
+    const [{ fixDatabase, fixHistory, undoFix }, { renderFix, renderHistory, renderUndo }] = await Promise.all([import('../src/fix/service.ts'), import('../src/render/fix.ts')]);
     if (opts.history !== undefined) {
       const limit = opts.history === true ? 20 : parsePositiveInt(String(opts.history), '--history', { max: 10000 });
       return { result: { runs: await fixHistory(cfg, limit) }, render: renderHistory };

@@ -7,7 +7,7 @@ import { parsePositiveInt } from '../src/config/index.ts';
 import { UsageError } from '../src/errors.ts';
 import { DATA_MIGRATIONS } from '../src/migrate/data/registry.ts';
 import { LINT_RULES, lintExitCode, lintFiles, lintPending } from '../src/migrate/lint/index.ts';
-import { renderLint, renderResolve, renderStatus, renderUp } from '../src/migrate/render.ts';
+import { renderLint, renderResolve, renderStatus, renderUp } from '../src/render/migrate.ts';
 import { resolveMigration } from '../src/migrate/resolve.ts';
 import { migrateUp } from '../src/migrate/runner.ts';
 import { withMigrationSession } from '../src/migrate/session.ts';

@@ -40,7 +40,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
     if (!Number.isFinite(minCost) || minCost < 0) throw new UsageError(`--min-cost '${opts.minCost}' must be a non-negative number`, { hint: 'e.g. --min-cost 100' });
     const cfg = config();
     // Imported when the action runs, not for --help (start-up time).
-    const [{ optimize }, { renderOptimize }] = await Promise.all([import('../src/optimize/optimize.ts'), import('../src/optimize/render.ts')]);
+    const [{ optimize }, { renderOptimize }] = await Promise.all([import('../src/optimize/optimize.ts'), import('../src/render/optimize.ts')]);
     const progress = await out.progress();
     try {
       const { result, exitCode } = await optimize({

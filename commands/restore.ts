@@ -5,7 +5,7 @@ import type { CliContext } from '../src/cli/context.ts';
 import { parsePositiveInt } from '../src/config/index.ts';
 import { UsageError } from '../src/errors.ts';
 import { formatBytes, renderKeyValues } from '../src/render/index.ts';
-import { renderPhases } from '../src/backup/render.ts';
+import { renderPhases } from '../src/render/backup.ts';
 import type { RestoreResult } from '../src/restore/service.ts';
 
 const DEFAULT_JOBS = Math.max(2, Math.min(4, availableParallelism()));

@@ -4,7 +4,7 @@ import type { CliContext } from '../src/cli/context.ts';
 import { parsePositiveInt } from '../src/config/duration.ts';
 import { UsageError } from '../src/errors.ts';
 import { DEFAULT_AS_OF, SEED_DEFAULTS, seedDatabase, type SeedMode } from '../src/seed/index.ts';
-import { renderSeed } from '../src/seed/render.ts';
+import { renderSeed } from '../src/render/seed.ts';
 
 interface SeedFlags {
   users?: string;

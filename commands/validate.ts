@@ -41,7 +41,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
     const jobs = parsePositiveInt(opts.jobs ?? '2', '--jobs', { max: 64 });
     // Imported when the action runs, not for --help (start-up time).
     const [{ withClient }, { buildChecks, selectChecks, validateDatabase }, { renderValidate }] = await Promise.all([
-      import('../src/db/connect.ts'), import('../src/validate/service.ts'), import('../src/validate/report.ts')]);
+      import('../src/db/connect.ts'), import('../src/validate/service.ts'), import('../src/render/validate.ts')]);
     if (opts.list) {
       const set = await withClient(cfg, (c) => buildChecks(c, cfg.schema, prismaSchema));
       const checks = selectChecks(set.checks, { checks: opts.check, tables: opts.table })

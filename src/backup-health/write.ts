@@ -1,15 +1,6 @@
-import { chmod, open, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { localError } from '../storage/local.ts';
-
-async function fsyncPath(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
+import { fsyncPath, localError } from '../storage/local.ts';
 
 /**
  * Writes a metrics file atomically: a temporary file in the same directory (a name node_exporter's textfile

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { realpath } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { IntegrityError } from '../errors.ts';
-import type { ProgressFn } from '../render/output.ts';
+import type { ProgressFn } from '../progress.ts';
 import { sha256File } from './fsx.ts';
 import type { Manifest } from './manifest.ts';
 import { isRemoteDir, readStored, storedSize } from './repo.ts';

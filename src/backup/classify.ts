@@ -2,7 +2,7 @@ import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { userInfo } from 'node:os';
 import { AxisorError, ConnectionError, NoSpaceError, PathError, ToolError } from '../errors.ts';
-import { formatBytes } from '../render/output.ts';
+import { formatBytes } from '../format.ts';
 
 /**
  * Turns the ways a backup or restore fails because of its surroundings (a full disk, an unwritable directory, a

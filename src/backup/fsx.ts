@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fsyncPath } from '../storage/local.ts';
+
+// One copy each, in src/storage (the lower layer); re-exported for the backup modules that import them from here.
+export { fsyncPath } from '../storage/local.ts';
+export { processAlive } from '../storage/keys.ts';
 
 /** Backups hold the whole database: owner-only, whatever the process umask says. */
 export const DIR_MODE = 0o700;
@@ -9,16 +14,6 @@ export const FILE_MODE = 0o600;
 
 export async function ensurePrivateDir(path: string): Promise<void> {
   await mkdir(path, { recursive: true, mode: DIR_MODE });
-}
-
-/** fsync a file or a directory (a directory fsync makes renames and new entries durable on Linux). */
-export async function fsyncPath(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 /** Writes a small file and fsyncs it before returning. */
@@ -66,12 +61,3 @@ export async function removeDir(path: string): Promise<void> {
   await rm(path, { recursive: true, force: true });
 }
 
-/** True if a process with this pid exists (EPERM means it exists but is not ours). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

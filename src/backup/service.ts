@@ -7,7 +7,7 @@ import { withAdvisoryLock } from '../db/advisory-lock.ts';
 import { AbortedError, AxisorError, LockHeldError, PrerequisiteError, UsageError } from '../errors.ts';
 import { sweepTempDirsOnce } from '../pgtools/tempdirs.ts';
 import { sweepSideDatabases } from '../restore/target.ts';
-import { formatBytes } from '../render/output.ts';
+import { formatBytes } from '../format.ts';
 import { classifyFailure, freeBytes, pathError } from './classify.ts';
 import { backupEntryDir, claimTempDir, cleanStaleTemps, listCatalog, TMP_PREFIX } from './catalog.ts';
 import { isBackupId } from './id.ts';

@@ -1,7 +1,7 @@
 import { manifestEncryption, type BackupKey } from '../crypto/key.ts';
 import type { Repository } from '../storage/types.ts';
 import type { AxisorConfig } from '../config/types.ts';
-import type { ProgressFn } from '../render/output.ts';
+import type { ProgressFn } from '../progress.ts';
 import type { Codec } from './compress.ts';
 import type { BackupType } from './id.ts';
 import type { Compression, Manifest } from './manifest.ts';

@@ -25,11 +25,6 @@ export function addOutputOptions(cmd: Command): Command {
     .option('--no-color', 'no colour (also NO_COLOR)');
 }
 
-export function addSafetyOptions(cmd: Command, { dryRunDefault = false } = {}): Command {
-  cmd.option('--dry-run', dryRunDefault ? 'show what would change (the default)' : 'show what would change; change nothing');
-  return cmd.option('-y, --yes', 'do not ask for confirmation');
-}
-
 export interface OutputFlags {
   json?: boolean;
   quiet?: boolean;

@@ -115,11 +115,6 @@ export function toDatabaseError(err: unknown, context?: string): AxisorError {
   });
 }
 
-export function isConnectPhaseError(err: unknown): boolean {
-  const code = (err as PgLikeError)?.code;
-  return typeof code === 'string' && (/^E[A-Z]+$/.test(code) || code.startsWith('28') || code === '3D000' || code === '57P03' || code === '53300');
-}
-
 /**
  * The same mapping for a libpq child (psql, pg_dump, pg_restore) that could not connect: its stderr reads
  * 'psql: error: connection to server at "h", port p failed: FATAL:  ...' or '... failed: SSL error: certificate

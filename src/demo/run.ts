@@ -7,7 +7,7 @@ import { secretUrl } from '../config/url.ts';
 import { withClient, withDatabase } from '../db/index.ts';
 import { AxisorError, toAxisorError } from '../errors.ts';
 import { packageRoot } from '../package-root.ts';
-import type { ProgressFn } from '../render/output.ts';
+import type { ProgressFn } from '../progress.ts';
 import { chooseTarget, createDemoDatabase, dropDemoDatabase, markDemoDatabase, type DemoTarget } from './target.ts';
 import { runSteps, type DemoStep } from './steps.ts';
 import { dropSlotsOf } from './sql.ts';

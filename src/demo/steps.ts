@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { AxisorConfig } from '../config/types.ts';
 import { withClient } from '../db/index.ts';
 import { AxisorError, ExitCode, RefusedError } from '../errors.ts';
-import type { ProgressFn } from '../render/output.ts';
+import type { ProgressFn } from '../progress.ts';
 import { migrateUp } from '../migrate/runner.ts';
 import { seedDatabase } from '../seed/index.ts';
 import { runBackup } from '../backup/service.ts';

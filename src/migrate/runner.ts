@@ -4,7 +4,7 @@ import type pg from 'pg';
 import type { AxisorConfig } from '../config/types.ts';
 import { qualifiedName } from '../db/ident.ts';
 import { RefusedError } from '../errors.ts';
-import type { ProgressFn } from '../render/output.ts';
+import type { ProgressFn } from '../progress.ts';
 import { DATA_TABLE } from './data/history.ts';
 import { DATA_MIGRATIONS } from './data/registry.ts';
 import { applyDataMigrations, type AppliedDataMigration } from './data/run.ts';

@@ -11,7 +11,7 @@ import { hiddenFinding, readVisibility } from '../diagnostics/visibility.ts';
 import { privilegeFix } from '../db/privilege.ts';
 import { ExitCode } from '../errors.ts';
 import { readAutovacuumSettings, readTableMaintenance, staleStatistics, type StaleStatistics } from '../diagnostics/vacuum.ts';
-import type { ProgressFn } from '../render/index.ts';
+import type { ProgressFn } from '../progress.ts';
 import { analyzeTable, applySuggestion, withApplyClient, type ApplyReport } from './apply.ts';
 import { parseStatement, resolveColumns } from './candidates.ts';
 import { TableCatalog, userDefinedFunctions } from './catalog.ts';

@@ -1,32 +1,16 @@
 import type { Writable } from 'node:stream';
 import type { ChalkInstance } from 'chalk';
 import { redact } from '../config/secrets.ts';
+import type { ProgressEvent, ProgressFn } from '../progress.ts';
+import { formatBytes } from '../format.ts';
 
-export interface ProgressEvent {
-  /** Short phase name: 'dump', 'compress', 'verify', 'restore'... */
-  phase: string;
-  message?: string;
-  done?: number;
-  total?: number;
-  unit?: 'bytes' | 'rows' | 'tables' | 'items';
-}
-
-export type ProgressFn = (event: ProgressEvent) => void;
+// Re-exported for compatibility: the types live in src/progress.ts and formatBytes in src/format.ts, so services need not import the renderer.
+export type { ProgressEvent, ProgressFn };
+export { formatBytes };
 
 export interface Progress {
   report: ProgressFn;
   stop: (final?: string) => void;
-}
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
 
 export function formatDuration(ms: number): string {

@@ -16,7 +16,7 @@ import { mapPrivilege } from '../db/privilege.ts';
 import { PUBLICATION } from '../backup/slots.ts';
 import { findPgTool, runPgTool } from '../pgtools/index.ts';
 import { makeOwnedTempDir } from '../pgtools/tempdirs.ts';
-import type { ProgressFn } from '../render/output.ts';
+import type { ProgressFn } from '../progress.ts';
 import { maintenanceWorkMemMb } from '../seed/bulk-load.ts';
 import { replayChain, type ReplayStats } from './replay.ts';
 import { filterTocList, planExtensionSkip, tocExtensions } from './toc.ts';

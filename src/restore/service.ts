@@ -12,7 +12,7 @@ import { withClient, withDatabase } from '../db/connect.ts';
 import { displayIdent, quoteIdent } from '../db/ident.ts';
 import { NotFoundError, PrivilegeError, RefusedError, UsageError } from '../errors.ts';
 import { mapPrivilege, toPrivilegeError } from '../db/privilege.ts';
-import type { ProgressFn } from '../render/output.ts';
+import type { ProgressFn } from '../progress.ts';
 import { loadChain, type NotValidForeignKey } from './load.ts';
 import { assertToTimeReplayable, type ReplayStats } from './replay.ts';
 import { assertRestorableTarget, countUserObjects, createDatabase, databaseExists, dropDatabase, markSideDatabase, sideName, sweepSideDatabases } from './target.ts';

@@ -38,4 +38,3 @@ export function btcPrice(t: number): number {
   return base * (1 + 0.03 * Math.sin(d / 3.7) + 0.01 * Math.sin(d * 5.3));
 }
 
-export const MARKET_START = T[0]!;

@@ -6,7 +6,7 @@ import type { AxisorConfig, ConnectionSettings } from '../config/types.ts';
 import { withClient } from '../db/connect.ts';
 import { qualifiedName, quoteIdent } from '../db/ident.ts';
 import { AbortedError, NotFoundError, RefusedError } from '../errors.ts';
-import type { ProgressEvent } from '../render/output.ts';
+import type { ProgressEvent } from '../progress.ts';
 import { captureTableDdl, dropTableDdl, maintenanceWorkMemMb, restoreTableDdl, type SavedObject } from './bulk-load.ts';
 import { createChunkSource, type ChunkSource } from './chunk-source.ts';
 import { IdFactory } from './ids.ts';

@@ -13,7 +13,8 @@ export const DIR_MODE = 0o700;
 export const FILE_MODE = 0o600;
 const INTERNAL = INTERNAL_PREFIX.slice(0, -1);
 
-async function fsyncPath(path: string): Promise<void> {
+/** fsync a file or a directory (a directory fsync makes renames and new entries durable on Linux). */
+export async function fsyncPath(path: string): Promise<void> {
   const fh = await open(path, 'r');
   try {
     await fh.sync();

@@ -97,8 +97,6 @@ export function executionCountOf(schema: string): string {
   return `(SELECT count(*) FROM ${qualifiedName(schema, 'TradeLog')} l WHERE l.${q('automation_id')} = t.${q('id')})`;
 }
 
-export const RULE_NAMES = RULES.map((r) => r.name);
-
 export function ruleChecks(catalog: Catalog): { checks: Check[]; skipped: SkippedRule[] } {
   const checks: Check[] = [];
   const skipped: SkippedRule[] = [];

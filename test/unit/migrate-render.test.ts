@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { expect, test } from '@jest/globals';
 import { Output } from '../../src/render/output.ts';
-import { renderStatus, renderUp } from '../../src/migrate/render.ts';
+import { renderStatus, renderUp } from '../../src/render/migrate.ts';
 import type { MigrateStatusResult } from '../../src/migrate/status.ts';
 import type { MigrateUpResult } from '../../src/migrate/runner.ts';
 

@@ -1,9 +1,10 @@
 import { expect, test } from '@jest/globals';
 import { ProgressTracker, formatDuration, formatProgress } from '../../src/render/progress.ts';
 import { PassThrough, Writable } from 'node:stream';
-import { renderStatus } from '../../src/migrate/render.ts';
+import { renderStatus } from '../../src/render/migrate.ts';
 import type { MigrateStatusResult } from '../../src/migrate/status.ts';
-import { renderValidate, type CheckResult, type ValidateReport } from '../../src/validate/report.ts';
+import type { CheckResult, ValidateReport } from '../../src/validate/report.ts';
+import { renderValidate } from '../../src/render/validate.ts';
 import { Output } from '../../src/render/output.ts';
 import { renderTable } from '../../src/render/table.ts';
 

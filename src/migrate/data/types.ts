@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { ProgressFn } from '../../render/output.ts';
+import type { ProgressFn } from '../../progress.ts';
 
 export type Queryable = pg.Client | pg.PoolClient;
 

@@ -1,9 +1,9 @@
-import type { Output } from '../render/output.ts';
-import { renderKeyValues, renderTable } from '../render/table.ts';
-import type { LintResult } from './lint/types.ts';
-import type { ResolveResult } from './resolve.ts';
-import type { MigrateUpResult } from './runner.ts';
-import type { MigrateStatusResult } from './status.ts';
+import type { Output } from './output.ts';
+import { renderKeyValues, renderTable } from './table.ts';
+import type { LintResult } from '../migrate/lint/types.ts';
+import type { ResolveResult } from '../migrate/resolve.ts';
+import type { MigrateUpResult } from '../migrate/runner.ts';
+import type { MigrateStatusResult } from '../migrate/status.ts';
 
 /** Human views. Each reads only the result document, so the JSON and the tables never disagree. */
 

@@ -1,7 +1,7 @@
-import { formatBytes, renderKeyValues, renderTable, type Output } from '../render/index.ts';
-import { countBySeverity, type Finding } from './findings.ts';
-import type { DebugPerfResult } from './perf.ts';
-import type { DebugPoolResult } from './pool.ts';
+import { formatBytes, renderKeyValues, renderTable, type Output } from './index.ts';
+import { countBySeverity, type Finding } from '../diagnostics/findings.ts';
+import type { DebugPerfResult } from '../diagnostics/perf.ts';
+import type { DebugPoolResult } from '../diagnostics/pool.ts';
 
 const secs = (ms: number | null) => (ms === null ? '' : `${(ms / 1000).toFixed(1)}s`);
 

@@ -1,6 +1,6 @@
-import type { Output } from '../render/output.ts';
-import { renderKeyValues, renderTable } from '../render/table.ts';
-import type { SeedResult } from './service.ts';
+import type { Output } from './output.ts';
+import { renderKeyValues, renderTable } from './table.ts';
+import type { SeedResult } from '../seed/service.ts';
 
 const n = (x: number) => x.toLocaleString('en-US');
 

@@ -1,7 +1,7 @@
-import type { Output } from '../render/output.ts';
-import { renderTable } from '../render/table.ts';
-import type { DemoResult } from './run.ts';
-import type { DemoStep } from './steps.ts';
+import type { Output } from './output.ts';
+import { renderTable } from './table.ts';
+import type { DemoResult } from '../demo/run.ts';
+import type { DemoStep } from '../demo/steps.ts';
 
 function figuresLine(f: DemoStep['figures']): string {
   return Object.entries(f).filter(([, v]) => v !== null && v !== '').map(([k, v]) => `${k}=${v}`).join('  ');

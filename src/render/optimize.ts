@@ -1,6 +1,6 @@
-import { renderFindings } from '../diagnostics/render.ts';
-import { formatBytes, renderKeyValues, renderTable, type Output } from '../render/index.ts';
-import type { OptimizeResult } from './optimize.ts';
+import { renderFindings } from './diagnostics.ts';
+import { formatBytes, renderKeyValues, renderTable, type Output } from './index.ts';
+import type { OptimizeResult } from '../optimize/optimize.ts';
 
 const pct = (r: number | null) => (r === null ? '' : `${Math.round(r * 100)}%`);
 const cost = (c: number | null) => (c === null ? '' : c.toFixed(0));

@@ -1,8 +1,8 @@
-import type { Output } from '../render/output.ts';
-import { renderTable } from '../render/table.ts';
-import type { FixRun } from './audit.ts';
-import type { FixReport } from './service.ts';
-import type { UndoOutcome } from './undo.ts';
+import type { Output } from './output.ts';
+import { renderTable } from './table.ts';
+import type { FixRun } from '../fix/audit.ts';
+import type { FixReport } from '../fix/service.ts';
+import type { UndoOutcome } from '../fix/undo.ts';
 
 const keys = (s: unknown[]) => s.map((k) => (typeof k === 'string' ? k : JSON.stringify(k))).join(', ');
 
