@@ -1,5 +1,6 @@
 // Runs a command (default: npm test) against a throwaway PostgreSQL cluster configured the way README recommends
-// for production (pg_stat_statements preloaded, wal_level = logical), with TEST_DATABASE_URL pointing at it, so the
+// for production (pg_stat_statements preloaded, wal_level = logical) and with unusual session defaults (DateStyle,
+// IntervalStyle, bytea_output, extra_float_digits, TimeZone), with TEST_DATABASE_URL pointing at it, so the
 // suite proves it does not depend on the local server's settings. The machine's own server is not touched.
 // Usage: tsx scripts/with-configured-server.ts [--allow-wal2json] [-- command args...]
 import { execa } from 'execa';
@@ -15,6 +16,12 @@ const settings: Record<string, string | number> = {
   max_connections: 200, // the suite runs test files in parallel
   max_replication_slots: 20,
   max_wal_senders: 20,
+  // Session defaults users' servers have that differ from this machine's: nothing of ours may depend on them.
+  DateStyle: 'SQL, DMY',
+  IntervalStyle: 'sql_standard',
+  bytea_output: 'escape',
+  extra_float_digits: 0,
+  TimeZone: 'America/Sao_Paulo',
 };
 // Builds with output_plugin_libraries (this machine's) refuse wal2json unless listed: the default reproduces the
 // issue's server; --allow-wal2json the fully working one.
