@@ -1,7 +1,7 @@
 /**
  * Backup and restore to S3 vs a local directory, with and without encryption: `npx tsx bench/backup-s3.ts`
- * (after `npm run build`). One database with BENCH_S3_ROWS "TradeLog" rows (default 1000000; created once in
- * axisor_bench_s3 and reused), an s3rver on loopback in its own process (as the tests), the CLI as a user runs it:
+ * (after `npm run build`). One database made by `axisor-db migrate` + `axisor-db seed --users BENCH_S3_USERS`
+ * (default 20000 x 50 trades = 1M "TradeLog" rows; created once in axisor_bench_s3 and reused), an s3rver on loopback in its own process (as the tests), the CLI as a user runs it:
  * `backup --type full --no-chain` and `restore` (into a fresh database each time), for each of local, local+enc,
  * s3, s3+enc (BENCH_S3_ROUNDS interleaved rounds, default 3, best kept). Prints seconds, the ratio to local (with encryption: to local+enc too) and the peak RSS of the
  * backup process (GNU time). s3rver stores on the same disk, so S3 figures measure the protocol path.
@@ -11,44 +11,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import pg from 'pg';
 import { startS3ServerProcess } from '../test/helpers/s3-server.ts';
+import { ADMIN, ensureSeededDatabase, ROOT, sql, withDb } from './seeded-db.ts';
 
-const ROOT = new URL('..', import.meta.url).pathname;
-const ADMIN = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const ROWS = Number(process.env.BENCH_S3_ROWS ?? 1_000_000);
+const USERS = Number(process.env.BENCH_S3_USERS ?? 20_000);
 const DB = 'axisor_bench_s3';
 const ROUNDS = Number(process.env.BENCH_S3_ROUNDS ?? 3);
-const withDb = (url: string, db: string) => url.replace(/\/[^/]*$/, `/${db}`);
 const SRC = withDb(ADMIN, DB);
-
-async function sql(url: string, text: string): Promise<any[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query(text)).rows;
-  } finally {
-    await c.end();
-  }
-}
-
-async function seed(): Promise<void> {
-  const have = await sql(ADMIN, `SELECT 1 FROM pg_database WHERE datname = '${DB}'`);
-  if (have.length > 0) {
-    const [{ n }] = await sql(SRC, `SELECT count(*)::int AS n FROM "TradeLog"`).catch(() => [{ n: 0 }]);
-    if (n >= ROWS) return;
-    await sql(ADMIN, `DROP DATABASE ${DB} WITH (FORCE)`);
-  }
-  await sql(ADMIN, `CREATE DATABASE ${DB}`);
-  await sql(SRC, `CREATE TABLE "User" (id text PRIMARY KEY, email text NOT NULL UNIQUE);
-    CREATE TABLE "TradeLog" (id bigserial PRIMARY KEY, user_id text NOT NULL REFERENCES "User"(id), size numeric(20,8) NOT NULL, price double precision,
-      metadata jsonb NOT NULL DEFAULT '{}', note text, executed_at timestamptz NOT NULL DEFAULT now());
-    INSERT INTO "User" SELECT 'u' || g, 'u' || g || '@example.com' FROM generate_series(1, 10000) g;
-    INSERT INTO "TradeLog"(user_id, size, price, metadata, note)
-      SELECT 'u' || (g % 10000 + 1), g / 7.0, g * 1.1, jsonb_build_object('g', g, 'side', CASE WHEN g % 2 = 0 THEN 'buy' ELSE 'sell' END), md5(g::text)
-      FROM generate_series(1, ${ROWS}) g;
-    CREATE INDEX ON "TradeLog"(user_id, executed_at)`);
-}
 
 async function cli(args: string[], env: Record<string, string | undefined>): Promise<{ result: any; seconds: number; maxRssMiB: number | null }> {
   const t = process.hrtime.bigint();
@@ -61,7 +30,7 @@ async function cli(args: string[], env: Record<string, string | undefined>): Pro
   return { result: JSON.parse(r.stdout).result, seconds, maxRssMiB: Number.isFinite(rss) ? rss / 1024 : null };
 }
 
-await seed();
+await ensureSeededDatabase(DB, USERS);
 const work = mkdtempSync(join(tmpdir(), 'axisor-bench-s3-'));
 const key = join(work, 'bench.key');
 writeFileSync(key, randomBytes(32).toString('hex'), { mode: 0o600 });
@@ -90,7 +59,7 @@ try {
   await s3.stop();
   rmSync(work, { recursive: true, force: true });
 }
-console.log(`${ROWS} trade rows, best of ${ROUNDS} interleaved rounds; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} (2 shared CPUs)`);
+console.log(`${USERS * 50} trade rows (axisor-db seed), best of ${ROUNDS} interleaved rounds; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} (2 shared CPUs)`);
 console.log('target        backup s   vs local   restore s   vs local   stored MB   backup peak RSS MiB');
 const local = rows.find((r) => r.label === 'local')!;
 for (const r of rows) {

@@ -11,41 +11,18 @@
  * 50 trades each); BENCH_DB the database name; BENCH_SKIP_INCREMENTAL=1 leaves the incremental rows out.
  */
 import { mkdtempSync, rmSync, statSync, readdirSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import pg from 'pg';
 import { startThrowawayCluster } from '../src/pgtools/index.ts';
+import { ADMIN, cli, ensureSeededDatabase, sql, timed, withDb } from './seeded-db.ts';
 
-const ROOT = new URL('..', import.meta.url).pathname;
 const PG_BIN = '/usr/lib/postgresql/15/bin';
-const ADMIN = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const USERS = Number(process.env.BENCH_USERS ?? 100_000);
 const TRADES_PER_USER = 50;
 const ROWS = USERS * TRADES_PER_USER;
 const DB = process.env.BENCH_DB ?? 'axisor_bench_backup';
-const withDb = (url: string, db: string) => url.replace(/\/[^/]*$/, `/${db}`);
 const SRC = withDb(ADMIN, DB);
-
-async function sql(url: string, text: string): Promise<any[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query(text)).rows;
-  } finally {
-    await c.end();
-  }
-}
-
-const load = () => loadavg()[0]!.toFixed(2);
-
-/** Runs fn, returning seconds and the 1-minute load average at the start and end. */
-async function timed<T>(fn: () => Promise<T>): Promise<[number, T, string]> {
-  const l0 = load();
-  const t = process.hrtime.bigint();
-  const r = await fn();
-  return [Number(process.hrtime.bigint() - t) / 1e9, r, `load ${l0}->${load()}`];
-}
 
 function du(path: string): number {
   const st = statSync(path);
@@ -53,33 +30,12 @@ function du(path: string): number {
   return readdirSync(path).reduce((s, n) => s + du(join(path, n)), 0);
 }
 
-async function cli(args: string[], url: string): Promise<any> {
-  const r = await execa('node', [join(ROOT, 'bin/axisor-db'), ...args, '--database-url', url, '--json'], { reject: false, env: { ...process.env, DATABASE_URL: undefined }, extendEnv: false });
-  if (r.exitCode !== 0) throw new Error(`axisor-db ${args.join(' ')} failed (${r.exitCode}): ${r.stderr}`);
-  return JSON.parse(r.stdout).result;
-}
-
-async function seed(): Promise<void> {
-  const have = await sql(ADMIN, `SELECT 1 FROM pg_database WHERE datname = '${DB}'`);
-  if (have.length > 0) {
-    const [{ n }] = await sql(SRC, `SELECT count(*)::int AS n FROM "TradeLog"`).catch(() => [{ n: 0 }]);
-    if (n >= ROWS) return;
-    await sql(ADMIN, `DROP DATABASE ${DB} WITH (FORCE)`);
-  }
-  console.log(`seeding ${DB}: axisor-db seed --users ${USERS} --trades-per-user ${TRADES_PER_USER} (once; reused by later runs)...`);
-  await sql(ADMIN, `CREATE DATABASE ${DB}`);
-  await cli(['migrate'], SRC);
-  const [t, r, l] = await timed(() => cli(['seed', '--users', String(USERS), '--trades-per-user', String(TRADES_PER_USER)], SRC));
-  console.log(`seed: ${r.totalRows} rows in ${t.toFixed(1)} s (${r.rowsPerSecond} rows/s; copy ${(r.copyMs / 1000).toFixed(1)} s, rebuild ${(r.rebuildMs / 1000).toFixed(1)} s, analyze ${(r.analyzeMs / 1000).toFixed(1)} s; ${l})`);
-  await sql(SRC, 'VACUUM ANALYZE');
-}
-
 const ratio = (a: number, b: number) => (a / b).toFixed(2);
 const mb = (n: number) => `${(n / 1e6).toFixed(0)} MB`;
 const best = <T extends { t: number }>(xs: T[]) => xs.reduce((a, b) => (b.t < a.t ? b : a));
 
 async function main(): Promise<void> {
-  await seed();
+  await ensureSeededDatabase(DB, USERS, TRADES_PER_USER);
   const work = mkdtempSync(join(tmpdir(), 'axisor-bench-'));
   const made: string[] = [];
   const env = { ...process.env, PGPASSWORD: undefined };
