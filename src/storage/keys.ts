@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
+import { Readable, Transform } from 'node:stream';
 import { UsageError } from '../errors.ts';
 import { INTERNAL_PREFIX, type LockHolder } from './types.ts';
 
@@ -60,3 +61,20 @@ export function describeHolder(h: Partial<LockHolder> | null): string {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * What every put does first: the body as a stream, and a pass-through that counts its bytes (reported to onBytes as
+ * they pass). `bytes()` is the total once the stream has been consumed.
+ */
+export function countingBody(body: Readable | Buffer | string, onBytes?: (bytes: number) => void): { src: Readable; counter: Transform; bytes: () => number } {
+  let bytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      bytes += chunk.length;
+      onBytes?.(bytes);
+      cb(null, chunk);
+    },
+  });
+  const src = typeof body === 'string' || Buffer.isBuffer(body) ? Readable.from([Buffer.from(body)]) : body;
+  return { src, counter, bytes: () => bytes };
+}

@@ -2,10 +2,10 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AbortedError, LockHeldError, NoSpaceError, NotFoundError, PathError } from '../errors.ts';
-import { checkKey, checkLockName, checkPrefix, DEFAULT_STALE_MS, describeHolder, selfHolder, sleep, uniqueToken, writerGone } from './keys.ts';
+import { checkKey, countingBody, checkLockName, checkPrefix, DEFAULT_STALE_MS, describeHolder, selfHolder, sleep, uniqueToken, writerGone } from './keys.ts';
 import { INTERNAL_PREFIX, type ByteRange, type CleanupOptions, type CleanupReport, type LockHandle, type LockHolder, type LockOptions, type ObjectInfo, type PutOptions, type PutResult, type Repository } from './types.ts';
 
 /** Backups hold the whole database: owner-only, whatever the process umask says (same as src/backup/fsx.ts). */
@@ -74,15 +74,7 @@ export class LocalRepository implements Repository {
     await this.ensureDir(this.internal('tmp'));
     // The temporary name carries host and pid, so cleanupAbandoned can tell a dead writer's file from a live one's.
     const tmp = this.internal('tmp', `${hostname()}.${process.pid}.${uniqueToken()}`);
-    let bytes = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        bytes += chunk.length;
-        opts.onBytes?.(bytes);
-        cb(null, chunk);
-      },
-    });
-    const src = typeof body === 'string' || Buffer.isBuffer(body) ? Readable.from([Buffer.from(body)]) : body;
+    const { src, counter, bytes } = countingBody(body, opts.onBytes);
     try {
       await pipeline(src, counter, createWriteStream(tmp, { mode: FILE_MODE, flags: 'wx' }), opts.signal ? { signal: opts.signal } : {});
       await fsyncPath(tmp);
@@ -94,7 +86,7 @@ export class LocalRepository implements Repository {
       if (opts.signal?.aborted) throw new AbortedError(`write of ${key} aborted`, { cause: err });
       throw localError(err, final, 'writing');
     }
-    return { key, bytes };
+    return { key, bytes: bytes() };
   }
 
   async get(key: string, range?: ByteRange): Promise<Readable> {

@@ -3,9 +3,9 @@ import {
   ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { pipeline, Readable, Transform } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { AbortedError } from '../errors.ts';
-import { checkKey, checkPrefix, selfHolder, uniqueToken, writerGone } from './keys.ts';
+import { checkKey, countingBody, checkPrefix, selfHolder, uniqueToken, writerGone } from './keys.ts';
 import { acquireListLock, type LockStore } from './s3-lock.ts';
 import type { S3Location } from './location.ts';
 import { classifyS3Error, errorCode, httpStatus } from './s3-errors.ts';
@@ -90,15 +90,7 @@ export class S3Repository implements Repository {
 
   private async putRaw(key: string, body: Readable | Buffer | string, opts: PutOptions = {}): Promise<PutResult> {
     const fullKey = this.full(key);
-    let bytes = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        bytes += chunk.length;
-        opts.onBytes?.(bytes);
-        cb(null, chunk);
-      },
-    });
-    const src = typeof body === 'string' || Buffer.isBuffer(body) ? Readable.from([Buffer.from(body)]) : body;
+    const { src, counter, bytes } = countingBody(body, opts.onBytes);
     // pipeline: a source error fails the upload, and a failed upload (counter destroyed below) stops the source.
     pipeline(src, counter, () => {});
     const markerKey = `${INTERNAL_PREFIX}uploads/${uniqueToken()}.json`;
@@ -138,7 +130,7 @@ export class S3Repository implements Repository {
       // On success the object is complete; on failure lib-storage aborted the upload. Either way the marker is done.
       if (markerWritten) await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(markerKey) })).catch(() => {});
     }
-    return { key, bytes };
+    return { key, bytes: bytes() };
   }
 
   async get(key: string, range?: ByteRange): Promise<Readable> {
