@@ -13,18 +13,18 @@ import { childFailure, firstErrorLine, spawnPgTool, stderrTail, type PgTool } fr
 import type { Codec } from './compress.ts';
 import { fsyncPath, FILE_MODE } from './fsx.ts';
 import { RowDigest } from './row-digest.ts';
+import { valueSettingsPgOptions, valueSettingsSql } from './value-settings.ts';
 
 /**
  * Session settings for every COPY in and out: COPY text of the same rows must be byte-identical in the backup
  * and in a restored copy (the drill compares hashes), so nothing may depend on the user's defaults.
  */
 export function copySessionEnv(env: Readonly<Record<string, string | undefined>>, encoding: string): Record<string, string | undefined> {
-  return {
-    ...env,
-    PGCLIENTENCODING: encoding,
-    PGOPTIONS: '-c DateStyle=ISO -c TimeZone=UTC -c IntervalStyle=postgres -c extra_float_digits=1 -c bytea_output=hex -c synchronize_seqscans=off',
-  };
+  return { ...env, PGCLIENTENCODING: encoding, PGOPTIONS: valueSettingsPgOptions({ extra: COPY_EXTRA }) };
 }
+
+/** The value settings (src/backup/value-settings.ts), plus: every COPY reads its table from the first page. */
+const COPY_EXTRA = [['synchronize_seqscans', 'off']] as const;
 
 /** Counts rows and computes the order-independent row digest on the way to the compressor. */
 class DigestingPassThrough extends Transform {
@@ -98,7 +98,7 @@ export function fileSource(path: string): Readable {
 
 /** The SET statement that pins the COPY session settings (see copySessionEnv) on a connection of our own. */
 export function copySessionSql(encoding: string): string {
-  return `SET client_encoding = '${encoding.replace(/'/g, "''")}'; SET DateStyle = ISO; SET TimeZone = 'UTC'; SET IntervalStyle = postgres; SET extra_float_digits = 1; SET bytea_output = hex; SET synchronize_seqscans = off`;
+  return valueSettingsSql({ encoding, extra: COPY_EXTRA });
 }
 
 /** Per-stream timings (ms) for the profile: where a data stream's time went. */

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { quoteLiteral } from '../db/ident.ts';
 
 /**
  * The settings that decide how values are written as text and read back, pinned the way pg_dump pins them.
@@ -18,8 +19,24 @@ export const VALUE_SETTINGS: ReadonlyArray<readonly [string, string]> = [
   ['standard_conforming_strings', 'on'],
 ];
 
-/** SET (or SET LOCAL inside a transaction that must not leak them) every value setting. */
+/**
+ * The value settings for a session, with `client_encoding` replaced when given (COPY of a full backup runs in the
+ * database's own encoding) and extra settings appended.
+ */
+function settingsFor(o: { encoding?: string; extra?: ReadonlyArray<readonly [string, string]> } = {}): Array<readonly [string, string]> {
+  return [...VALUE_SETTINGS.map(([k, v]) => [k, k === 'client_encoding' && o.encoding ? o.encoding : v] as const), ...(o.extra ?? [])];
+}
+
+/** One statement that SETs (or SET LOCALs, inside a transaction that must not leak them) every value setting. */
+export function valueSettingsSql(o: { encoding?: string; local?: boolean; extra?: ReadonlyArray<readonly [string, string]> } = {}): string {
+  return settingsFor(o).map(([k, v]) => `SET ${o.local ? 'LOCAL ' : ''}${k} = ${quoteLiteral(v)}`).join('; ');
+}
+
+/** The same settings for a libpq program (psql, pg_dump): PGOPTIONS, spaces escaped as libpq reads them. */
+export function valueSettingsPgOptions(o: { encoding?: string; extra?: ReadonlyArray<readonly [string, string]> } = {}): string {
+  return settingsFor(o).filter(([k]) => k !== 'client_encoding').map(([k, v]) => `-c ${k}=${v.replace(/\\/g, '\\\\').replace(/ /g, '\\ ')}`).join(' ');
+}
+
 export async function pinValueSettings(c: pg.Client, local = false): Promise<void> {
-  const sql = VALUE_SETTINGS.map(([k, v]) => `SET ${local ? 'LOCAL ' : ''}${k} = '${v}'`).join('; ');
-  await c.query(sql);
+  await c.query(valueSettingsSql({ local }));
 }
