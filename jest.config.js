@@ -3,6 +3,7 @@ export default {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  setupFiles: ['<rootDir>/test/setup-pg.ts'],
   injectGlobals: false,
   extensionsToTreatAsEsm: ['.ts'],
   transform: {

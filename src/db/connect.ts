@@ -60,6 +60,12 @@ function clientConfig(c: ConnectionSettings, s: SessionOptions, preferSsl: boole
     ...(s.replication ? { replication: s.replication } : {}),
     // Sent in the start-up packet, so they hold from the first statement. A transaction pooler would reject them.
     ...(c.pgbouncer || s.replication ? {} : {
+      // node-postgres parses timestamps and intervals in ISO/postgres style only: a server or database whose
+      // DateStyle is 'SQL, DMY' (or IntervalStyle sql_standard) would otherwise hand every service null dates. And
+      // Prisma's pg adapter sends DateTime values without an offset, which the server reads in the session's
+      // TimeZone: on a server whose TimeZone is not UTC every written time would shift (seen: +3 h on
+      // America/Sao_Paulo, test/integration/data-transactions.test.ts via scripts/test-on-configured-server.sh).
+      options: '-c DateStyle=ISO -c IntervalStyle=postgres -c TimeZone=UTC',
       ...(statementTimeout > 0 ? { statement_timeout: statementTimeout } : {}),
       ...(lockTimeout > 0 ? { lock_timeout: lockTimeout } : {}),
     }),
