@@ -52,7 +52,9 @@ export async function contentFingerprint(url: string): Promise<Record<string, { 
 /** pg_dump -s without comments and blank lines (they carry the database name and dump times). */
 export async function normalizedSchema(url: string, env: Record<string, string> = {}): Promise<string> {
   const r = await execa(`${PG_BIN}/pg_dump`, ['-s', '--no-owner', '-d', url], { env });
-  return r.stdout.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('--') && !l.startsWith('\\restrict') && !l.startsWith('\\unrestrict')).join('\n');
+  // The axisor_backup publication is the backup tool's own (created on wal_level=logical servers for incrementals)
+  // and is never restored (README, Roles): it is not part of the schema being compared.
+  return r.stdout.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('--') && !l.startsWith('\\restrict') && !l.startsWith('\\unrestrict') && !l.startsWith('CREATE PUBLICATION axisor_backup ')).join('\n');
 }
 
 export async function cli(args: string[], url: string, backupDir: string, extra: { env?: Record<string, string | undefined> } = {}): Promise<CliResult> {
