@@ -133,7 +133,8 @@ test.each(SETTINGS.map(([k, v, r], i) => [k, v, r, i] as const))('%s = %s on the
 
     // A probe slot of our own sees CHANGES_2 too: decoded in a session that inherits the setting, the text differs
     // from the pinned decoding. That is what the capture would have stored without pinning (the matrix can fail).
-    const probe = new pg.Client({ connectionString: src });
+    // Its own start-up options (not test/setup-pg.ts's ISO pins): RESET ALL must fall back to the database's settings.
+    const probe = new pg.Client({ connectionString: src, options: '-c application_name=rt_probe' });
     await probe.connect();
     try {
       await probe.query(`SELECT pg_create_logical_replication_slot('rt_probe_${i}', 'pgoutput', true)`);
