@@ -14,10 +14,12 @@ import { mkdtempSync, rmSync, statSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { startThrowawayCluster } from '../src/pgtools/index.ts';
+import { findPgTool, startThrowawayCluster } from '../src/pgtools/index.ts';
 import { ADMIN, cli, ensureSeededDatabase, sql, timed, withDb } from './seeded-db.ts';
 
-const PG_BIN = '/usr/lib/postgresql/15/bin';
+// The baselines run the programs our backup runs: PG_BIN, then PATH, then /usr/lib/postgresql/<newest>/bin.
+const PG_DUMP = (await findPgTool('pg_dump', { env: process.env })).path;
+const PG_RESTORE = (await findPgTool('pg_restore', { env: process.env })).path;
 const USERS = Number(process.env.BENCH_USERS ?? 100_000);
 const TRADES_PER_USER = 50;
 const ROWS = USERS * TRADES_PER_USER;
@@ -49,10 +51,10 @@ async function main(): Promise<void> {
       const [t, r, l] = await timed(() => cli(['backup', '--type', 'full', '--jobs', '2', '--no-chain', '--backup-dir', join(work, 'bk')], SRC));
       oursB.push({ t, r, l });
       rmSync(join(work, 'fd'), { recursive: true, force: true });
-      const [t2, , l2] = await timed(() => execa(`${PG_BIN}/pg_dump`, ['-Fd', '-j2', '-Z0', '-f', join(work, 'fd'), '-d', SRC], { env }));
+      const [t2, , l2] = await timed(() => execa(PG_DUMP, ['-Fd', '-j2', '-Z0', '-f', join(work, 'fd'), '-d', SRC], { env }));
       fd.push({ t: t2, l: l2 });
       rmSync(join(work, 'fc.dump'), { force: true });
-      const [t3, , l3] = await timed(() => execa(`${PG_BIN}/pg_dump`, ['-Fc', '-f', join(work, 'fc.dump'), '-d', SRC], { env }));
+      const [t3, , l3] = await timed(() => execa(PG_DUMP, ['-Fc', '-f', join(work, 'fc.dump'), '-d', SRC], { env }));
       fc.push({ t: t3, l: l3 });
     }
     const ours = oursB[oursB.length - 1]!.r; // the backup left on disk
@@ -68,7 +70,7 @@ async function main(): Promise<void> {
       oursR.push({ t, r, l });
       await sql(ADMIN, 'DROP DATABASE IF EXISTS axisor_bench_pgr WITH (FORCE)');
       await sql(ADMIN, 'CREATE DATABASE axisor_bench_pgr');
-      const [t2, , l2] = await timed(() => execa(`${PG_BIN}/pg_restore`, ['-j2', '--exit-on-error', '-d', withDb(ADMIN, 'axisor_bench_pgr'), join(work, 'fd')], { env }));
+      const [t2, , l2] = await timed(() => execa(PG_RESTORE, ['-j2', '--exit-on-error', '-d', withDb(ADMIN, 'axisor_bench_pgr'), join(work, 'fd')], { env }));
       pgr.push({ t: t2, l: l2 });
     }
     await sql(ADMIN, 'DROP DATABASE IF EXISTS axisor_bench_pgr WITH (FORCE)');

@@ -15,7 +15,9 @@ median() { # command...
   done
   printf '%s\n' "${t[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
-psql_bin=$(command -v psql || echo /usr/lib/postgresql/15/bin/psql)
+# psql as the CLI finds it: PG_BIN, then PATH, then the newest /usr/lib/postgresql/<version>/bin.
+psql_bin=${PG_BIN:+$PG_BIN/psql}
+psql_bin=${psql_bin:-$(command -v psql || ls -d /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n 1)}
 base=$(median "$psql_bin" --help)
 node0=$(median node -e 0)
 top=$(median ./bin/axisor-db --help)

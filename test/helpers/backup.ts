@@ -1,8 +1,12 @@
 import { execa } from 'execa';
 import pg from 'pg';
+import { findPgTool, type PgToolName } from '../../src/pgtools/index.ts';
 import { runCli, type CliResult } from './cli.ts';
 
-export const PG_BIN = '/usr/lib/postgresql/15/bin';
+/** A PostgreSQL program's path, found as the CLI finds it (PG_BIN, then PATH, then /usr/lib/postgresql/<newest>/bin). */
+export async function pgTool(name: PgToolName): Promise<string> {
+  return (await findPgTool(name, { env: process.env })).path;
+}
 
 /** A small schema with the things a logical backup must carry: enum, serial, FK, jsonb, numeric, bytea, arrays, generated column, view, trigger, TOAST. */
 export const FIXTURE_SQL = `
@@ -51,7 +55,7 @@ export async function contentFingerprint(url: string): Promise<Record<string, { 
 
 /** pg_dump -s without comments and blank lines (they carry the database name and dump times). */
 export async function normalizedSchema(url: string, env: Record<string, string> = {}): Promise<string> {
-  const r = await execa(`${PG_BIN}/pg_dump`, ['-s', '--no-owner', '-d', url], { env });
+  const r = await execa(await pgTool('pg_dump'), ['-s', '--no-owner', '-d', url], { env });
   // The axisor_backup publication is the backup tool's own (created on wal_level=logical servers for incrementals)
   // and is never restored (README, Roles): it is not part of the schema being compared.
   return r.stdout.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('--') && !l.startsWith('\\restrict') && !l.startsWith('\\unrestrict') && !l.startsWith('CREATE PUBLICATION axisor_backup ')).join('\n');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { createTestDatabase, dropDatabase, urlWithDatabase, ADMIN_URL, type TestDatabase } from '../helpers/db.ts';
-import { cli, contentFingerprint, FIXTURE_DATA_SQL, FIXTURE_SQL, normalizedSchema, PG_BIN, q } from '../helpers/backup.ts';
+import { cli, contentFingerprint, FIXTURE_DATA_SQL, FIXTURE_SQL, normalizedSchema, pgTool, q } from '../helpers/backup.ts';
 
 // Full and schema-only backups against the local server (no special settings needed).
 let src: TestDatabase;
@@ -63,7 +63,7 @@ describe('full backup', () => {
     // Sequences continue after the restored ids.
     const [{ v }] = await q(url, `SELECT nextval('"TradeLog_id_seq"')::int AS v`);
     expect(v).toBeGreaterThan(3000);
-    const check = await execa(`${PG_BIN}/pg_amcheck`, ['--heapallindexed', '--install-missing', url], { reject: false });
+    const check = await execa(await pgTool('pg_amcheck'), ['--heapallindexed', '--install-missing', url], { reject: false });
     expect(check.stdout + check.stderr).toBe('');
     expect(check.exitCode).toBe(0);
   });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { startThrowawayCluster, type ThrowawayCluster } from '../../src/pgtools/index.ts';
-import { PG_BIN, FIXTURE_DATA_SQL, FIXTURE_SQL, q } from '../helpers/backup.ts';
+import { pgTool, FIXTURE_DATA_SQL, FIXTURE_SQL, q } from '../helpers/backup.ts';
 import { spawnCli } from '../helpers/cli.ts';
 
 // Issue 12: nothing a killed run leaves behind (passfiles holding the password, side databases with a full copy
@@ -116,7 +116,7 @@ test('kill -9 of a restore: children die, and the next run drops its side databa
 test('a server restart mid-restore is "connection lost" (68); the next run sweeps the side database', async () => {
   const child = spawnCli(['restore', '--latest', '--target-db', 'copy3', '--jobs', '2', '--json'], { env });
   await waitFor('the restore to load data', async () => (await databases('copy3_restore_%')).length === 1 && descendants(child.pid!).length > 0);
-  const restart = await execa('runuser', ['-u', 'postgres', '--', `${PG_BIN}/pg_ctl`, '-D', cluster.dataDir, '-l', join(dirname(cluster.dataDir), 'server.log'), '-m', 'immediate', '-w', 'restart'], { reject: false, stdio: 'ignore' });
+  const restart = await execa('runuser', ['-u', 'postgres', '--', await pgTool('pg_ctl'), '-D', cluster.dataDir, '-l', join(dirname(cluster.dataDir), 'server.log'), '-m', 'immediate', '-w', 'restart'], { reject: false, stdio: 'ignore' });
   expect(restart.exitCode).toBe(0);
   const r = await child;
   // Shaped so that a failure prints the document (which phase the restart hit and what it was mapped to).
@@ -142,7 +142,7 @@ test('a server restart mid-backup is "connection lost" (68), not an internal err
       return false;
     }
   }));
-  const restart = await execa('runuser', ['-u', 'postgres', '--', `${PG_BIN}/pg_ctl`, '-D', cluster.dataDir, '-l', join(dirname(cluster.dataDir), 'server.log'), '-m', 'immediate', '-w', 'restart'], { reject: false, stdio: 'ignore' });
+  const restart = await execa('runuser', ['-u', 'postgres', '--', await pgTool('pg_ctl'), '-D', cluster.dataDir, '-l', join(dirname(cluster.dataDir), 'server.log'), '-m', 'immediate', '-w', 'restart'], { reject: false, stdio: 'ignore' });
   expect(restart.exitCode).toBe(0);
   const r = await child;
   const doc = JSON.parse(String(r.stdout));
