@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { cli, FIXTURE_DATA_SQL, FIXTURE_SQL, q } from '../helpers/backup.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 let db: TestDatabase;
 let dir: string;
@@ -31,8 +32,9 @@ test('backup status --check exits Nagios-style (no backup, fresh, stale, failed 
   expect([fresh.exitCode, fresh.json.result.label]).toEqual([0, 'OK']);
   expect(fresh.json.result.nagios).toMatch(/^AXISOR BACKUP OK - axisor_test_bk_health_\w+: newest backup /);
 
-  // The same backup judged against a 1 s limit once more than a second has passed: CRITICAL.
-  await new Promise((r) => setTimeout(r, 1500));
+  // The same backup judged against a 1 s limit once more than a second has passed since it finished: CRITICAL.
+  const finishedAt = Date.parse(fresh.json.result.newest.finishedAt);
+  await waitFor('the backup to be more than 1 s old', () => Date.now() - finishedAt > 1000);
   const stale = await cli(['backup', 'status', '--check', '--max-age', '1s'], db.url, dir);
   expect([stale.exitCode, stale.json.result.label]).toEqual([2, 'CRITICAL']);
   const warn = await cli(['backup', 'status', '--check', '--warn-age', '1s'], db.url, dir);

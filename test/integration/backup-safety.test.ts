@@ -10,6 +10,7 @@ import { startThrowawayCluster } from '../../src/pgtools/index.ts';
 import { spawnCli } from '../helpers/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { cli, FIXTURE_DATA_SQL, FIXTURE_SQL, q } from '../helpers/backup.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 let src: TestDatabase;
 let dir: string;
@@ -60,7 +61,9 @@ test('a second backup of the same database waits (--wait) or fails with the lock
     expect(busy.exitCode).toBe(75);
     expect(busy.json.error.code).toBe('lock.held');
     const waiting = cli(['backup', '--wait', '20'], src.url, dir);
-    await new Promise((r) => setTimeout(r, 1500));
+    // Release only once the second backup has tried the lock and is polling for it.
+    await waitFor('the second backup to wait for the lock', async () => (await q(src.url,
+      `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'axisor-db backup' AND query LIKE '%pg_try_advisory_lock%'`)).length > 0);
     await holder.query('SELECT pg_advisory_unlock($1::bigint)', [key]);
     expect((await waiting).exitCode).toBe(0);
   } finally {

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { startThrowawayCluster, type ThrowawayCluster } from '../../src/pgtools/index.ts';
 import { runCli } from '../helpers/cli.ts';
 import { createTestDatabase, query, type TestDatabase } from '../helpers/db.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 // The test server (TEST_DATABASE_URL, whatever its settings): debug-pool, debug-perf; optimize's prerequisite error on a
 // throwaway cluster without pg_stat_statements preloaded.
@@ -17,8 +18,6 @@ async function session(appName: string): Promise<{ client: pg.Client; pid: numbe
   const pid = (await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
   return { client, pid };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   db = await createTestDatabase('diag');
@@ -88,13 +87,11 @@ describe('debug-pool', () => {
     await holder.client.query('UPDATE account SET plan = $1 WHERE id = 1', ['PRO']);
     const waiter = await session('axisor-test-waiter');
     const blocked = waiter.client.query('UPDATE account SET plan = $1 WHERE id = 1', ['BASIC']).catch(() => {});
-    // Let the waiter queue on the row lock and the idle session pass the threshold.
-    for (let i = 0; i < 50; i++) {
-      const rows = await query(db.url, 'SELECT cardinality(pg_blocking_pids($1)) AS n', [waiter.pid]);
-      if (rows[0].n > 0) break;
-      await sleep(100);
-    }
-    await sleep(1200);
+    // Let the waiter queue on the row lock and the idle session pass the 1 s threshold.
+    await waitFor('the waiter to queue on the row lock', async () =>
+      (await query<{ n: number }>(db.url, 'SELECT cardinality(pg_blocking_pids($1)) AS n', [waiter.pid]))[0]!.n > 0);
+    await waitFor('the idle session to be idle in transaction for more than 1 s', async () =>
+      (await query<{ ok: boolean }>(db.url, `SELECT state = 'idle in transaction' AND clock_timestamp() - state_change > interval '1 second' AS ok FROM pg_stat_activity WHERE pid = $1`, [idle.pid]))[0]?.ok === true);
 
     const r = await runCli(['debug-pool', '--json', '--idle-in-transaction', '1s', '--database-url', db.url]);
     expect(r.exitCode).toBe(1);

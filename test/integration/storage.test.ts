@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { createServer } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
@@ -17,6 +17,7 @@ import { LocalRepository, parseS3Url, resolveS3Settings, S3Repository, type Repo
 import { cliEnv, ROOT } from '../helpers/cli.ts';
 import { S3_TEST_CREDENTIALS, startS3Server, type TestS3Server } from '../helpers/s3-server.ts';
 import { expectedRange, sha256OfTestStream } from '../helpers/storage-data.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const BUCKET = 'axisor-storage-test';
 // Larger than what the upload machinery itself holds (parts in flight, SDK and GC slack: ~70-80 MiB measured),
@@ -128,7 +129,12 @@ describe.each(impls)('%s repository', (kind, open, locationOf) => {
         : (await (repo as S3Repository).client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'suite/.axisor/uploads/' }))).KeyCount! > 0);
       for (let i = 0; i < 600 && !(await started()); i++) await new Promise((r) => setTimeout(r, 50));
       expect(await started()).toBe(true);
-      await new Promise((r) => setTimeout(r, 1500)); // some parts are sent
+      // Kill it once some parts are sent: 10 MiB in the temporary file (local), two parts stored by s3rver (each
+      // part it has received whole gets a <n>.md5 file in its upload directory).
+      const partsSent = async () => (kind === 'local'
+        ? (await Promise.all((await readdir(join(localDir, '.axisor', 'tmp'))).map(async (n) => (await stat(join(localDir, '.axisor', 'tmp', n)).catch(() => ({ size: 0 }))).size))).reduce((a, b) => a + b, 0) >= 10 * 1024 * 1024
+        : (await readdir(join(s3.directory, BUCKET), { recursive: true })).filter((p) => /(^|\/)\d+\.md5$/.test(p)).length >= 2);
+      await waitFor('some parts to be sent', partsSent);
       proc.kill('SIGKILL');
       const r = await proc;
       expect(r.signal).toBe('SIGKILL');
