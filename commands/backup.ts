@@ -1,15 +1,12 @@
-import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';
 import { BACKUP_TYPES, type BackupType } from '../src/backup/id.ts';
 import type { Compression } from '../src/backup/manifest.ts';
 import { defineAction } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
-import { addConnectionOptions, addOutputOptions } from '../src/cli/options.ts';
-import { parsePositiveInt } from '../src/config/index.ts';
+import { addConnectionOptions, addOutputOptions, DEFAULT_JOBS, durationFlag, intFlag } from '../src/cli/options.ts';
 import { ExitCode, NotFoundError, UsageError } from '../src/errors.ts';
 import { VERSION } from '../src/version.ts';
 
-const DEFAULT_JOBS = Math.max(2, Math.min(4, availableParallelism()));
 /** src/backup/compress.ts's COMPRESSIONS (a unit test keeps them equal): importing it would load execa for --help. */
 export const COMPRESSION_CHOICES = ['zstd', 'gzip', 'none'] as const satisfies readonly Compression[];
 
@@ -34,10 +31,6 @@ function sub(parent: Command, name: string, description: string): Command {
   return common(c);
 }
 
-function int(value: string | undefined, flag: string, fallback: number): number {
-  return value === undefined ? fallback : parsePositiveInt(value, flag, { min: 0 });
-}
-
 /** The newest usable backup's id (damaged entries are skipped: verifying them would only repeat the damage). */
 async function latestBackupId(dir: string): Promise<string> {
   const { listCatalog, requireBackupDir } = await catalog();
@@ -59,6 +52,9 @@ export function configure(cmd: Command, ctx: CliContext): void {
     .option('--no-chain', 'a full backup does not start an incremental chain (no replication slot)')
     .addHelpText('after', '\nSubcommands: list, show <id>, verify <id>, prune, status (run `axisor-db backup <sub> --help`).\n');
   defineAction<{ type: BackupType; compress: Compression; compressLevel?: string; jobs?: string; wait: string; chain: boolean }>(cmd, ctx, async ({ opts, out, config }) => {
+    const compressLevel = intFlag(opts.compressLevel, '--compress-level', { min: 0 });
+    const jobs = intFlag(opts.jobs, '--jobs', { max: 64 }, DEFAULT_JOBS);
+    const waitSeconds = intFlag(opts.wait, '--wait', { min: 0 });
     const [{ runBackup }, { renderBackup }, { loadBackupKey }] = await Promise.all([import('../src/backup/service.ts'), views(), import('../src/backup/encryption.ts')]);
     const encryptionKey = await loadBackupKey(config());
     await openLocation(config(), ctx.env);
@@ -66,8 +62,8 @@ export function configure(cmd: Command, ctx: CliContext): void {
     try {
       const result = await runBackup(config(), {
         encryptionKey,
-        type: opts.type, compression: opts.compress, compressLevel: opts.compressLevel === undefined ? undefined : int(opts.compressLevel, '--compress-level', 0),
-        jobs: opts.jobs === undefined ? DEFAULT_JOBS : parsePositiveInt(opts.jobs, '--jobs', { max: 64 }), waitSeconds: int(opts.wait, '--wait', 0), startChain: opts.chain !== false,
+        type: opts.type, compression: opts.compress, compressLevel,
+        jobs, waitSeconds, startChain: opts.chain !== false,
         env: ctx.env, toolVersion: VERSION, signal: ctx.signal, onProgress: progress.report, onWarning: (m) => out.warn(m),
       });
       progress.stop(`backup ${result.id} done`);
@@ -96,13 +92,14 @@ export function configure(cmd: Command, ctx: CliContext): void {
     .argument('[id]', 'backup id').option('--latest', 'the newest backup in --backup-dir (for cron: no id to look up)').option('--no-drill', 'checksums only').option('-j, --jobs <n>', 'parallel restore streams for the drill').option('--maintenance-db <name>', 'database to connect to for CREATE/DROP DATABASE', 'postgres');
   defineAction<{ latest?: boolean; drill: boolean; jobs?: string; maintenanceDb: string }>(verify, ctx, async ({ args, opts, out, config }) => {
     if (Boolean(args[0]) === Boolean(opts.latest)) throw new UsageError('give a backup id or --latest (one of them)', { hint: 'axisor-db backup verify --latest, or an id from axisor-db backup list' });
+    const jobs = intFlag(opts.jobs, '--jobs', { max: 64 }, DEFAULT_JOBS);
     await openLocation(config(), ctx.env);
     const id = args[0] ?? (await latestBackupId(config().backupDir));
     const [{ verifyBackup }, { renderVerify }, { loadBackupKey }] = await Promise.all([import('../src/backup/verify.ts'), views(), import('../src/backup/encryption.ts')]);
     const encryptionKey = await loadBackupKey(config());
     const progress = await out.progress();
     try {
-      const result = await verifyBackup(config(), { encryptionKey, id, drill: opts.drill !== false, jobs: opts.jobs === undefined ? DEFAULT_JOBS : parsePositiveInt(opts.jobs, '--jobs', { max: 64 }), maintenanceDb: opts.maintenanceDb, env: ctx.env, onProgress: progress.report, signal: ctx.signal });
+      const result = await verifyBackup(config(), { encryptionKey, id, drill: opts.drill !== false, jobs, maintenanceDb: opts.maintenanceDb, env: ctx.env, onProgress: progress.report, signal: ctx.signal });
       // Kept for `backup status --check` and the OpenMetrics textfile (last verify time and result).
       const [{ recordVerify }, { findBackup }] = await Promise.all([import('../src/backup/health.ts'), catalog()]);
       const { manifest } = await findBackup(config().backupDir, id);
@@ -124,8 +121,8 @@ export function configure(cmd: Command, ctx: CliContext): void {
       throw new UsageError('prune needs at least one rule', { hint: 'e.g. --keep-last 7 --keep-daily 7 --keep-weekly 4 (add --dry-run to preview)' });
     }
     const rules = {
-      keepLast: int(opts.keepLast, '--keep-last', 0), keepDaily: int(opts.keepDaily, '--keep-daily', 0), keepWeekly: int(opts.keepWeekly, '--keep-weekly', 0),
-      keepSchemaOnly: opts.keepSchemaOnly === undefined ? null : int(opts.keepSchemaOnly, '--keep-schema-only', 0),
+      keepLast: intFlag(opts.keepLast, '--keep-last', { min: 0 }, 0), keepDaily: intFlag(opts.keepDaily, '--keep-daily', { min: 0 }, 0), keepWeekly: intFlag(opts.keepWeekly, '--keep-weekly', { min: 0 }, 0),
+      keepSchemaOnly: intFlag(opts.keepSchemaOnly, '--keep-schema-only', { min: 0 }) ?? null,
     };
     const [{ runPrune }, { renderPrune }] = await Promise.all([import('../src/backup/prune.ts'), views()]);
     await openLocation(config(), ctx.env);
@@ -147,12 +144,11 @@ export function configure(cmd: Command, ctx: CliContext): void {
       return { result: await backupStatus(config()), render: renderStatus };
     }
     if (opts.format === 'openmetrics' && !opts.output) throw new UsageError('--format openmetrics needs --output <file>', { hint: 'e.g. --output /var/lib/node_exporter/textfile/axisor_backup.prom' });
-    const { parseDuration } = await import('../src/config/index.ts');
     const [{ backupHealth, writeHealthMetrics }, { DEFAULT_THRESHOLDS, formatNagios }] = await Promise.all([import('../src/backup/health.ts'), import('../src/backup-health/index.ts')]);
     const thresholds = {
       ...DEFAULT_THRESHOLDS,
-      ...(opts.maxAge ? { maxAgeMs: parseDuration(opts.maxAge, '--max-age') } : {}),
-      ...(opts.warnAge ? { warnAgeMs: parseDuration(opts.warnAge, '--warn-age') } : {}),
+      ...(opts.maxAge ? { maxAgeMs: durationFlag(opts.maxAge, '--max-age') } : {}),
+      ...(opts.warnAge ? { warnAgeMs: durationFlag(opts.warnAge, '--warn-age') } : {}),
     };
     const now = new Date();
     const report = await backupHealth(config(), thresholds, now);

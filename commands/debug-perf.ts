@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { defineAction } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
-import { parseDuration, parsePositiveInt } from '../src/config/index.ts';
+import { durationFlag, intFlag } from '../src/cli/options.ts';
 
 interface Opts {
   slowMs: string;
@@ -21,9 +21,9 @@ export function configure(cmd: Command, ctx: CliContext): void {
     const [{ debugPerf }, { renderPerf }] = await Promise.all([import('../src/diagnostics/perf.ts'), import('../src/render/diagnostics.ts')]);
     const { result, exitCode } = await debugPerf({
       config: config(),
-      slowMs: /^\s*\d+(\.\d+)?\s*$/.test(opts.slowMs) ? Number(opts.slowMs) : parseDuration(opts.slowMs, '--slow-ms'),
-      slowCalls: parsePositiveInt(opts.slowCalls, '--slow-calls', { min: 0 }),
-      limit: parsePositiveInt(opts.limit, '--limit', { max: 1000 }),
+      slowMs: durationFlag(opts.slowMs, '--slow-ms', { bareNumber: 'ms' }),
+      slowCalls: intFlag(opts.slowCalls, '--slow-calls', { min: 0 }),
+      limit: intFlag(opts.limit, '--limit', { max: 1000 }),
     });
     return { result, exitCode, render: renderPerf };
   });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { defineAction } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
-import { parseDuration } from '../src/config/index.ts';
+import { durationFlag } from '../src/cli/options.ts';
 
 interface Opts {
   longQuery: string;
@@ -21,8 +21,8 @@ export function configure(cmd: Command, ctx: CliContext): void {
     const [{ debugPool }, { renderPool }] = await Promise.all([import('../src/diagnostics/pool.ts'), import('../src/render/diagnostics.ts')]);
     const { result, exitCode } = await debugPool({
       config: config(),
-      longQueryMs: parseDuration(opts.longQuery, '--long-query'),
-      idleInTransactionMs: parseDuration(opts.idleInTransaction, '--idle-in-transaction'),
+      longQueryMs: durationFlag(opts.longQuery, '--long-query'),
+      idleInTransactionMs: durationFlag(opts.idleInTransaction, '--idle-in-transaction'),
     });
     return { result, exitCode, render: renderPool };
   });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { defineAction } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
-import { parsePositiveInt } from '../src/config/index.ts';
+import { intFlag } from '../src/cli/options.ts';
 import { renderDemo, renderStep } from '../src/render/demo.ts';
 import { VERSION } from '../src/version.ts';
 
@@ -37,8 +37,8 @@ Exit: 0 when every step passed (a skipped step is not a failure); otherwise the 
         explicit,
         ephemeral: Boolean(opts.ephemeral),
         demoDb: opts.demoDb,
-        users: parsePositiveInt(opts.users, '--users', { max: 1_000_000 }),
-        tradesPerUser: parsePositiveInt(opts.tradesPerUser, '--trades-per-user', { min: 0, max: 10_000 }),
+        users: intFlag(opts.users, '--users', { max: 1_000_000 }),
+        tradesPerUser: intFlag(opts.tradesPerUser, '--trades-per-user', { min: 0, max: 10_000 }),
         keep: Boolean(opts.keep),
         env: ctx.env,
         toolVersion: VERSION,

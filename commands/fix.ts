@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { defineAction } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
-import { parsePositiveInt } from '../src/config/index.ts';
+import { intFlag, lockTimeoutOption, prismaSchemaOption, prismaSchemaSpec } from '../src/cli/options.ts';
 import { UsageError } from '../src/errors.ts';
-import { prismaSchemaSpec } from './validate.ts';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -28,10 +27,10 @@ export function configure(cmd: Command, ctx: CliContext): void {
     .option('--table <table>', 'fix only the checks on this table (repeatable)', collect)
     .option('--batch-size <n>', 'rows per statement inside the run\'s transaction', '5000')
     .option('--samples <n>', 'sample keys per check in the report', '5')
-    .option('--lock-timeout <duration>', 'lock_timeout for the run, e.g. 10s (AXISOR_LOCK_TIMEOUT)')
+    .addOption(lockTimeoutOption('lock_timeout for the run'))
     .option('--undo <run-id>', 'put back exactly what that run removed or changed')
     .option('--history [n]', 'list the last n fix runs (default 20)')
-    .option('--prisma-schema <file>', 'schema.prisma whose relations are checked too (default: prisma/schema.prisma if present)');
+    .addOption(prismaSchemaOption());
   cmd.addHelpText('after', '\nEvery applied run is recorded in axisor_quarantine.fix_runs; removed and changed rows are kept in axisor_quarantine.rows.\n');
   defineAction<FixFlags>(cmd, ctx, async ({ opts, out, config }) => {
     const modes = [opts.apply, opts.undo !== undefined, opts.history !== undefined].filter(Boolean).length;
@@ -41,7 +40,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
     // Imported when the action runs, not for --help (start-up time).
     const [{ fixDatabase, fixHistory, undoFix }, { renderFix, renderHistory, renderUndo }] = await Promise.all([import('../src/fix/service.ts'), import('../src/render/fix.ts')]);
     if (opts.history !== undefined) {
-      const limit = opts.history === true ? 20 : parsePositiveInt(String(opts.history), '--history', { max: 10000 });
+      const limit = opts.history === true ? 20 : intFlag(String(opts.history), '--history', { max: 10000 });
       return { result: { runs: await fixHistory(cfg, limit) }, render: renderHistory };
     }
     if (opts.undo !== undefined) {
@@ -51,8 +50,8 @@ export function configure(cmd: Command, ctx: CliContext): void {
     try {
       const { report, exitCode } = await fixDatabase(cfg, {
         checks: opts.check, tables: opts.table, apply: Boolean(opts.apply), osUser: ctx.osUser, signal: ctx.signal,
-        batchSize: parsePositiveInt(opts.batchSize ?? '5000', '--batch-size', { max: 1_000_000 }),
-        samples: parsePositiveInt(opts.samples ?? '5', '--samples', { min: 0, max: 10000 }),
+        batchSize: intFlag(opts.batchSize ?? '5000', '--batch-size', { max: 1_000_000 }),
+        samples: intFlag(opts.samples ?? '5', '--samples', { min: 0, max: 10000 }),
         prismaSchema: prismaSchemaSpec(opts.prismaSchema, cfg, ctx.cwd),
         onProgress: (done, total, check) => progress.report({ phase: opts.apply ? 'fix' : 'fix (dry run)', message: check, done, total, unit: 'items' }),
       });

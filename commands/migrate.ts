@@ -1,9 +1,8 @@
 import { resolve } from 'node:path';
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { defineAction, type ActionInput } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
-import { addConnectionOptions, addOutputOptions } from '../src/cli/options.ts';
-import { parsePositiveInt } from '../src/config/index.ts';
+import { addConnectionOptions, addOutputOptions, intFlag, lockTimeoutOption } from '../src/cli/options.ts';
 import { UsageError } from '../src/errors.ts';
 import { DATA_MIGRATIONS } from '../src/migrate/data/registry.ts';
 import { LINT_RULES, lintExitCode, lintFiles, lintPending } from '../src/migrate/lint/index.ts';
@@ -34,7 +33,7 @@ function upOptions(cmd: Command): Command {
   return cmd
     .option('--dry-run', 'print what would run (and rows data migrations would change); change nothing')
     .option('--allow-modified', 'continue although an applied migration changed since it ran')
-    .addOption(new Option('--lock-timeout <duration>', 'how long to wait for another run\'s migration lock (default 10s)'))
+    .addOption(lockTimeoutOption('how long to wait for another run\'s migration lock'))
     .option('--batch-size <n>', 'rows per batch in data migrations (default 5000)');
 }
 
@@ -51,7 +50,7 @@ async function up(input: ActionInput<MigrateFlags>) {
       dryRun: opts.dryRun,
       allowModified: opts.allowModified,
       lockTimeoutMs: cfg.lockTimeoutMs,
-      batchSize: opts.batchSize === undefined ? 5000 : parsePositiveInt(opts.batchSize, '--batch-size', { max: 1_000_000 }),
+      batchSize: intFlag(opts.batchSize, '--batch-size', { max: 1_000_000 }, 5000),
       onProgress: progress.report,
       warn: (t) => out.warn(t),
       signal: ctx.signal,
@@ -82,7 +81,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
   const res = common(cmd.command('resolve').description('record a failed migration as rolled back (to retry it) or as applied (done by hand, or baselining)'))
     .option('--applied <name>', 'record <name> as applied without running it')
     .option('--rolled-back <name>', 'record the failed attempt of <name> as rolled back; the next migrate applies it again')
-    .addOption(new Option('--lock-timeout <duration>', 'how long to wait for another run\'s migration lock (default 10s)'));
+    .addOption(lockTimeoutOption('how long to wait for another run\'s migration lock'));
   defineAction<MigrateFlags>(res, ctx, async (input) => {
     const { applied, rolledBack } = input.opts;
     if (Boolean(applied) === Boolean(rolledBack)) throw new UsageError('give exactly one of --applied <name> or --rolled-back <name>', { hint: 'axisor-db migrate resolve --rolled-back 20250101000000_add_x' });

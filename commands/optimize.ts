@@ -2,8 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { defineAction } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
-import { parsePositiveInt } from '../src/config/index.ts';
-import { UsageError } from '../src/errors.ts';
+import { intFlag, lockTimeoutOption, numberFlag } from '../src/cli/options.ts';
 
 interface Opts {
   minImprovement: string;
@@ -30,14 +29,14 @@ export function configure(cmd: Command, ctx: CliContext): void {
     .option('--write-migration', 'write the suggestions as prisma/migrations/<ts>_<name>/migration.sql and add @@index to schema.prisma')
     .option('--migration-name <name>', 'name part of the migration directory', 'optimize_indexes')
     .option('--schema-file <path>', 'schema.prisma to add @@index lines to', 'prisma/schema.prisma')
-    .option('--lock-timeout <duration>', 'lock_timeout for the --apply DDL and ANALYZE (default 10s; AXISOR_LOCK_TIMEOUT)')
+    .addOption(lockTimeoutOption('lock_timeout for the --apply DDL and ANALYZE'))
     .option('--migrations-dir <path>', 'migrations directory (default: the config\'s migrationsDir, prisma/migrations)')
     .addHelpText('after', '\nExit status: 0 nothing to do, 1 suggestions or warnings, 2 critical (e.g. an --apply build failed);\n69 when pg_stat_statements is missing or not preloaded (the message lists the steps to enable it).\n');
   defineAction<Opts>(cmd, ctx, async ({ opts, config, out }) => {
-    const minImprovement = Number(opts.minImprovement);
-    if (!Number.isFinite(minImprovement) || minImprovement <= 0 || minImprovement >= 100) throw new UsageError(`--min-improvement '${opts.minImprovement}' must be a percentage between 0 and 100`, { hint: 'e.g. --min-improvement 50' });
-    const minCost = Number(opts.minCost);
-    if (!Number.isFinite(minCost) || minCost < 0) throw new UsageError(`--min-cost '${opts.minCost}' must be a non-negative number`, { hint: 'e.g. --min-cost 100' });
+    const minImprovement = numberFlag(opts.minImprovement, '--min-improvement', { min: 0, exclusive: true, max: 100, example: '50' });
+    const minCost = numberFlag(opts.minCost, '--min-cost', { min: 0, example: '100' });
+    const minCalls = intFlag(opts.minCalls, '--min-calls', { min: 0 });
+    const limit = intFlag(opts.limit, '--limit', { max: 10_000 });
     const cfg = config();
     // Imported when the action runs, not for --help (start-up time).
     const [{ optimize }, { renderOptimize }] = await Promise.all([import('../src/optimize/optimize.ts'), import('../src/render/optimize.ts')]);
@@ -47,8 +46,8 @@ export function configure(cmd: Command, ctx: CliContext): void {
         config: cfg,
         minImprovement: minImprovement / 100,
         minCost,
-        minCalls: parsePositiveInt(opts.minCalls, '--min-calls', { min: 0 }),
-        limit: parsePositiveInt(opts.limit, '--limit', { max: 10_000 }),
+        minCalls,
+        limit,
         maxColumnsPerTable: 6,
         useHypopg: opts.hypopg !== false,
         apply: Boolean(opts.apply),

@@ -1,14 +1,11 @@
-import { availableParallelism } from 'node:os';
 import type { Command } from 'commander';
 import { defineAction } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
-import { parsePositiveInt } from '../src/config/index.ts';
+import { DEFAULT_JOBS, intFlag } from '../src/cli/options.ts';
 import { UsageError } from '../src/errors.ts';
 import { formatBytes, renderKeyValues } from '../src/render/index.ts';
 import { renderPhases } from '../src/render/backup.ts';
 import type { RestoreResult } from '../src/restore/service.ts';
-
-const DEFAULT_JOBS = Math.max(2, Math.min(4, availableParallelism()));
 
 function render(r: RestoreResult, out: import('../src/render/index.ts').Output): void {
   for (const w of r.warnings) out.warn(w);
@@ -40,6 +37,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
   defineAction<{ latest?: boolean; targetDb?: string; clean?: boolean; toTime?: string; table?: string[]; jobs?: string; owner: boolean; acl: boolean; maintenanceDb: string }>(cmd, ctx, async ({ args, opts, out, config }) => {
     if (!opts.targetDb) throw new UsageError('--target-db is required', { hint: 'e.g. axisor-db restore --latest --target-db axisor_restored' });
     if (args[0] && opts.latest) throw new UsageError('give a backup id or --latest, not both');
+    const jobs = intFlag(opts.jobs, '--jobs', {}, DEFAULT_JOBS);
     // Imported when the action runs, not for `axisor-db restore --help` (start-up time).
     const [{ runRestore }, { loadBackupKey }] = await Promise.all([import('../src/restore/service.ts'), import('../src/backup/encryption.ts')]);
     const encryptionKey = await loadBackupKey(config());
@@ -48,7 +46,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
     try {
       const result = await runRestore(config(), {
         id: args[0] ?? null, latest: Boolean(opts.latest), targetDb: opts.targetDb, clean: Boolean(opts.clean), toTime: opts.toTime ?? null, tables: opts.table ?? [],
-        jobs: opts.jobs === undefined ? DEFAULT_JOBS : parsePositiveInt(opts.jobs, '--jobs'), noOwner: opts.owner === false, noAcl: opts.acl === false, maintenanceDb: opts.maintenanceDb,
+        jobs, noOwner: opts.owner === false, noAcl: opts.acl === false, maintenanceDb: opts.maintenanceDb,
         env: ctx.env, onProgress: progress.report, signal: ctx.signal, encryptionKey,
       });
       progress.stop(`restored ${result.id} into ${result.targetDb}`);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { defineAction } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
-import { parsePositiveInt } from '../src/config/duration.ts';
+import { intFlag } from '../src/cli/options.ts';
 import { UsageError } from '../src/errors.ts';
 import { DEFAULT_AS_OF, SEED_DEFAULTS, seedDatabase, type SeedMode } from '../src/seed/index.ts';
 import { renderSeed } from '../src/render/seed.ts';
@@ -16,10 +16,6 @@ interface SeedFlags {
   append?: boolean;
   truncate?: boolean;
   bulk?: boolean;
-}
-
-function int(value: string | undefined, flag: string): number | undefined {
-  return value === undefined ? undefined : parsePositiveInt(value, flag, { min: 0 });
 }
 
 export function configure(cmd: Command, ctx: CliContext): void {
@@ -44,11 +40,11 @@ Everything runs in one transaction: an error or Ctrl-C leaves the database as it
     const progress = await out.progress();
     try {
       const result = await seedDatabase({
-        users: int(opts.users, '--users'),
-        tradesPerUser: int(opts.tradesPerUser, '--trades-per-user'),
-        automationsPerUser: int(opts.automationsPerUser, '--automations-per-user'),
-        notificationsPerUser: int(opts.notificationsPerUser, '--notifications-per-user'),
-        seed: int(opts.seed, '--seed'),
+        users: intFlag(opts.users, '--users', { min: 0 }),
+        tradesPerUser: intFlag(opts.tradesPerUser, '--trades-per-user', { min: 0 }),
+        automationsPerUser: intFlag(opts.automationsPerUser, '--automations-per-user', { min: 0 }),
+        notificationsPerUser: intFlag(opts.notificationsPerUser, '--notifications-per-user', { min: 0 }),
+        seed: intFlag(opts.seed, '--seed', { min: 0 }),
         asOf: opts.asOf,
         mode,
         bulk: opts.bulk !== false,

@@ -1,9 +1,7 @@
-import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { defineAction } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
-import { parsePositiveInt } from '../src/config/index.ts';
-import type { AxisorConfig } from '../src/config/types.ts';
+import { intFlag, prismaSchemaOption, prismaSchemaSpec } from '../src/cli/options.ts';
 import { renderTable } from '../src/render/table.ts';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -18,11 +16,6 @@ export interface ValidateFlags {
   list?: boolean;
 }
 
-/** schema.prisma: --prisma-schema, else next to the migrations directory (prisma/schema.prisma), optional. */
-export function prismaSchemaSpec(flag: string | undefined, config: AxisorConfig, cwd: string) {
-  return flag ? { path: resolve(cwd, flag), required: true } : { path: resolve(dirname(config.migrationsDir), 'schema.prisma'), required: false };
-}
-
 export function configure(cmd: Command, ctx: CliContext): void {
   cmd
     .description('data-integrity checks derived from the schema: every FK / Prisma relation, plus the business rules')
@@ -30,15 +23,15 @@ export function configure(cmd: Command, ctx: CliContext): void {
     .option('--table <table>', 'run only the checks on this table (repeatable)', collect)
     .option('--samples <n>', 'sample primary keys per failing check', '5')
     .option('--jobs <n>', 'parallel connections sharing one exported snapshot', '2')
-    .option('--prisma-schema <file>', 'schema.prisma whose relations are checked too (default: prisma/schema.prisma if present)')
+    .addOption(prismaSchemaOption())
     .option('--amcheck', 'also run amcheck: verify_heapam on tables, bt_index_check on btree indexes (creates the extension if missing)')
     .option('--list', 'list the checks and their SQL; run nothing');
   cmd.addHelpText('after', '\nResult: 0 all checks pass, 1 warnings only, 2 errors found; 71 if a check could not run (e.g. --statement-timeout).\n');
   defineAction<ValidateFlags>(cmd, ctx, async ({ opts, out, config }) => {
     const cfg = config();
     const prismaSchema = prismaSchemaSpec(opts.prismaSchema, cfg, ctx.cwd);
-    const samples = parsePositiveInt(opts.samples ?? '5', '--samples', { min: 0, max: 10000 });
-    const jobs = parsePositiveInt(opts.jobs ?? '2', '--jobs', { max: 64 });
+    const samples = intFlag(opts.samples ?? '5', '--samples', { min: 0, max: 10000 });
+    const jobs = intFlag(opts.jobs ?? '2', '--jobs', { max: 64 });
     // Imported when the action runs, not for --help (start-up time).
     const [{ withClient }, { buildChecks, selectChecks, validateDatabase }, { renderValidate }] = await Promise.all([
       import('../src/db/connect.ts'), import('../src/validate/service.ts'), import('../src/render/validate.ts')]);

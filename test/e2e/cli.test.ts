@@ -82,6 +82,12 @@ describe('issue 15: one exit code per mistake, hints that name the fix', () => {
     [['debug-pool', '--database-url', 'postgres://u@h:99999/db'], '--database-url'],
     [['backup', 'prune', '--keep-last', '-1'], '--keep-last'],
     [['demo', '--users', '0'], '--users'],
+    [['optimize', '--min-improvement', '100'], '--min-improvement'],
+    [['debug-perf', '--slow-ms', 'soon'], '--slow-ms'],
+    [['restore', '--latest', '--target-db', 'axisor_test_never', '--jobs', '0'], '--jobs'],
+    [['backup', 'verify', '--latest', '--backup-dir', '/nonexistent/axisor', '--jobs', '0'], '--jobs'], // before looking for backups (was 66)
+    [['migrate', '--batch-size', 'x'], '--batch-size'],
+    [['fix', '--lock-timeout', 'soon'], '--lock-timeout'],
   ])('%j -> 64 with a hint naming %s (not circular), and a JSON document with --json', async (args, flag) => {
     const r = await runCli(args.includes('--database-url') ? args : [...args, '--database-url', 'postgres://postgres@127.0.0.1:1/x']);
     expect(r.exitCode).toBe(ExitCode.USAGE);
