@@ -1,6 +1,7 @@
 import type pg from 'pg';
-import { qualifiedName, quoteIdent } from '../db/ident.ts';
+import { qualifiedName, quoteIdent, quoteLiteral } from '../db/ident.ts';
 import { mapPrivilege } from '../db/privilege.ts';
+import { rowKeyJson } from '../db/row-key.ts';
 import { ensureSchema } from '../db/schema.ts';
 
 export const QUARANTINE_SCHEMA = 'axisor_quarantine';
@@ -52,7 +53,7 @@ async function createQuarantineTables(client: Queryable): Promise<void> {
   // Rows have no natural key; a replica identity lets incremental backups (logical decoding) capture the table,
   // and lets its UPDATE/DELETE run under a FOR ALL TABLES publication. Insert-only, so FULL costs no extra WAL.
   await client.query(`DO $$ BEGIN
-    IF (SELECT relreplident FROM pg_class WHERE oid = '${ROWS.replace(/'/g, "''")}'::regclass) = 'd' THEN
+    IF (SELECT relreplident FROM pg_class WHERE oid = ${quoteLiteral(ROWS)}::regclass) = 'd' THEN
       ALTER TABLE ${ROWS} REPLICA IDENTITY FULL;
     END IF; END $$`);
 }
@@ -69,10 +70,6 @@ export interface StepContext {
   nextStep: () => number;
 }
 
-export function pkJson(pk: string[], alias: string): string {
-  return `jsonb_build_object(${pk.map((k) => `'${k.replace(/'/g, "''")}', ${alias}.${quoteIdent(k)}`).join(', ')})`;
-}
-
 export function pkMatch(pk: string[], a: string, b: string): string {
   return pk.map((k) => `${a}.${quoteIdent(k)} = ${b}.${quoteIdent(k)}`).join(' AND ');
 }
@@ -86,7 +83,7 @@ export async function quarantineDelete(client: Queryable, ctx: StepContext, tabl
   const r = await client.query(
     `WITH d AS (DELETE FROM ${qualifiedName(ctx.schema, table)} t WHERE ${where} RETURNING t.*)
      INSERT INTO ${ROWS} (run_id, step, check_name, table_schema, table_name, op, pk, old_row)
-     SELECT $1, $2, $3, $4, $5, 'delete', ${pkJson(pk, 'd')}, to_jsonb(d) FROM d`,
+     SELECT $1, $2, $3, $4, $5, 'delete', ${rowKeyJson(pk, 'd')}, to_jsonb(d) FROM d`,
     [ctx.runId, step, ctx.check, ctx.schema, table],
   );
   return r.rowCount ?? 0;
@@ -101,7 +98,7 @@ export async function quarantineUpdate(client: Queryable, ctx: StepContext, tabl
   const rel = qualifiedName(ctx.schema, table);
   const r = await client.query(
     `WITH o AS (SELECT ${pk.map((k) => `t.${quoteIdent(k)}`).join(', ')}, to_jsonb(t) AS axisor_old FROM ${rel} t WHERE ${where} FOR UPDATE),
-          u AS (UPDATE ${rel} t SET ${set} FROM o WHERE ${pkMatch(pk, 't', 'o')} RETURNING ${pkJson(pk, 't')} AS pk, o.axisor_old, to_jsonb(t) AS axisor_new)
+          u AS (UPDATE ${rel} t SET ${set} FROM o WHERE ${pkMatch(pk, 't', 'o')} RETURNING ${rowKeyJson(pk, 't')} AS pk, o.axisor_old, to_jsonb(t) AS axisor_new)
      INSERT INTO ${ROWS} (run_id, step, check_name, table_schema, table_name, op, pk, old_row, new_row)
      SELECT $1, $2, $3, $4, $5, 'update', u.pk, u.axisor_old, u.axisor_new FROM u`,
     [ctx.runId, step, ctx.check, ctx.schema, table],

@@ -1,4 +1,5 @@
 import { qualifiedName, quoteIdent } from '../db/ident.ts';
+import { rowKeyJson } from '../db/row-key.ts';
 import type { Catalog, Relation, TableInfo } from './catalog.ts';
 
 export type Severity = 'error' | 'warn';
@@ -50,7 +51,7 @@ export interface RowJoin {
 export function keyExpr(key: string[], alias: string): string {
   if (key.length === 0) return `${alias}.ctid::text`;
   if (key.length === 1) return `${alias}.${quoteIdent(key[0])}`;
-  return `jsonb_build_object(${key.map((k) => `'${k.replace(/'/g, "''")}', ${alias}.${quoteIdent(k)}`).join(', ')})`;
+  return rowKeyJson(key, alias);
 }
 
 export function keyColumns(table: TableInfo | undefined): string[] {
