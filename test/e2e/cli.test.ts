@@ -5,6 +5,7 @@ import { describe, expect, test } from '@jest/globals';
 import { ExitCode } from '../../src/errors.ts';
 import { ADMIN_URL, urlWithDatabase } from '../helpers/db.ts';
 import { runCli } from '../helpers/cli.ts';
+import type { BackupResult, DebugPoolResult, ValidateReport } from '../helpers/results.ts';
 
 const COMMANDS = ['migrate', 'backup', 'restore', 'validate', 'fix', 'optimize', 'debug-pool', 'debug-perf', 'seed', 'demo'];
 
@@ -26,7 +27,7 @@ test.each(COMMANDS)('%s --help shows options and exit codes', async (c) => {
 describe('a password never appears in any output', () => {
   const url = 'postgres://u:s3cret@127.0.0.1:1/x';
   test.each([[[]], [['--json']], [['--verbose']], [['--json', '--verbose']]])('debug-pool %j', async (extra) => {
-    const r = await runCli(['debug-pool', '--database-url', url, ...extra]);
+    const r = await runCli<DebugPoolResult>(['debug-pool', '--database-url', url, ...extra]);
     expect(r.exitCode).toBe(ExitCode.CONNECTION);
     expect(r.stdout + r.stderr).not.toContain('s3cret');
     expect(r.stderr).toContain('127.0.0.1:1');
@@ -36,7 +37,7 @@ describe('a password never appears in any output', () => {
     }
   });
   test('DATABASE_URL from the environment is redacted as well', async () => {
-    const r = await runCli(['debug-pool', '--verbose'], { env: { DATABASE_URL: url } });
+    const r = await runCli<DebugPoolResult>(['debug-pool', '--verbose'], { env: { DATABASE_URL: url } });
     expect(r.exitCode).toBe(ExitCode.CONNECTION);
     expect(r.stdout + r.stderr).not.toContain('s3cret');
   });
@@ -44,28 +45,28 @@ describe('a password never appears in any output', () => {
 
 describe('bad input gets a distinct, documented exit code naming the fix', () => {
   test('unknown flag -> usage', async () => {
-    const r = await runCli(['backup', '--no-such-flag']);
+    const r = await runCli<BackupResult>(['backup', '--no-such-flag']);
     expect(r.exitCode).toBe(ExitCode.USAGE);
     expect(r.stderr).toContain('--no-such-flag');
   });
   test('unknown flag with --json still yields a JSON document', async () => {
-    const r = await runCli(['validate', '--json', '--frobnicate']);
+    const r = await runCli<ValidateReport>(['validate', '--json', '--frobnicate']);
     expect(r.exitCode).toBe(ExitCode.USAGE);
     expect(r.json).toMatchObject({ ok: false, error: { code: 'usage' } });
   });
   test('malformed --database-url -> usage (a bad flag value), naming --database-url', async () => {
-    const r = await runCli(['debug-pool', '--database-url', 'postgres://u:pw@host:notaport/db']);
+    const r = await runCli<DebugPoolResult>(['debug-pool', '--database-url', 'postgres://u:pw@host:notaport/db']);
     expect(r.exitCode).toBe(ExitCode.USAGE);
     expect(r.stderr).toContain('--database-url');
     expect(r.stderr).not.toContain(':pw@');
   });
   test('malformed DATABASE_URL -> config, naming DATABASE_URL', async () => {
-    const r = await runCli(['debug-pool'], { env: { DATABASE_URL: 'mysql://x@y/z' } });
+    const r = await runCli<DebugPoolResult>(['debug-pool'], { env: { DATABASE_URL: 'mysql://x@y/z' } });
     expect(r.exitCode).toBe(ExitCode.CONFIG);
     expect(r.stderr).toContain('DATABASE_URL');
   });
   test('missing database -> not found, naming the database', async () => {
-    const r = await runCli(['debug-pool', '--database-url', urlWithDatabase(ADMIN_URL, 'axisor_test_missing_db'), '--json']);
+    const r = await runCli<DebugPoolResult>(['debug-pool', '--database-url', urlWithDatabase(ADMIN_URL, 'axisor_test_missing_db'), '--json']);
     expect(r.exitCode).toBe(ExitCode.NOT_FOUND);
     expect(r.json.error.code).toBe('not_found.database');
     expect(r.json.error.message).toContain('axisor_test_missing_db');
@@ -98,7 +99,7 @@ describe('issue 15: one exit code per mistake, hints that name the fix', () => {
     expect(j.json).toMatchObject({ ok: false, exitCode: ExitCode.USAGE });
   });
   test('a mistyped subcommand gets "did you mean"', async () => {
-    const r = await runCli(['backup', 'lst']);
+    const r = await runCli<BackupResult>(['backup', 'lst']);
     expect(r.exitCode).toBe(ExitCode.USAGE);
     expect(r.stderr).toMatch(/did you mean list\?/);
     const m = await runCli(['migrate', 'stauts', '--json']);
@@ -106,17 +107,17 @@ describe('issue 15: one exit code per mistake, hints that name the fix', () => {
     expect(m.json.error.message).toMatch(/did you mean status\?/);
   });
   test('--host, --port, --dbname and --user are in every --help', async () => {
-    const r = await runCli(['validate', '--help']);
+    const r = await runCli<ValidateReport>(['validate', '--help']);
     for (const f of ['--host', '--port', '--dbname', '--user']) expect(r.stdout).toContain(f);
   });
   test('a config file with "port": "notanumber" -> 78 with a message, and a JSON document with --json', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'axisor-cfg-e2e-'));
     try {
       writeFileSync(join(dir, 'axisor-db.config.json'), JSON.stringify({ host: '127.0.0.1', port: 'notanumber' }));
-      const r = await runCli(['debug-pool'], { cwd: dir });
+      const r = await runCli<DebugPoolResult>(['debug-pool'], { cwd: dir });
       expect(r.exitCode).toBe(ExitCode.CONFIG);
       expect(r.stderr).toMatch(/port must be a number/);
-      const j = await runCli(['debug-pool', '--json'], { cwd: dir });
+      const j = await runCli<DebugPoolResult>(['debug-pool', '--json'], { cwd: dir });
       expect(j.exitCode).toBe(ExitCode.CONFIG);
       expect(j.json).toMatchObject({ ok: false, error: { code: 'config.file_value' } });
     } finally {
@@ -154,7 +155,7 @@ describe('issue 15: passwords in URLs', () => {
 describe('issue 15: which database', () => {
   test('human output names the database it worked on; no settings at all -> libpq defaults with a note', async () => {
     const u = new URL(ADMIN_URL);
-    const r = await runCli(['debug-pool', '--database-url', ADMIN_URL]);
+    const r = await runCli<DebugPoolResult>(['debug-pool', '--database-url', ADMIN_URL]);
     expect(r.exitCode).toBeLessThan(64);
     expect(r.stderr).toContain(`database "${decodeURIComponent(u.pathname.slice(1)) || 'postgres'}" at ${u.hostname}:${u.port || 5432} as ${decodeURIComponent(u.username) || 'postgres'}`);
     const none = await runCli(['debug-pool'], { env: { PGCONNECT_TIMEOUT: undefined } });

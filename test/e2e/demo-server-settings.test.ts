@@ -5,6 +5,7 @@ import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { execa } from 'execa';
 import { findPgTool, startThrowawayCluster, type ThrowawayCluster } from '../../src/pgtools/index.ts';
 import { runCli } from '../helpers/cli.ts';
+import type { DemoResult } from '../helpers/results.ts';
 
 // Issue 15 item 3: the demo on a server with wal_level = logical that cannot use wal2json. The plugin is made
 // unloadable the portable way: dynamic_library_path points at a copy of the server's library directory (symlinks)
@@ -29,10 +30,10 @@ afterAll(async () => {
 });
 
 test('the incremental step is skipped with the fix, like on wal_level=replica, and the demo passes', async () => {
-  const r = await runCli(['demo', '--json', '--database-url', cluster.url, '--users', '40', '--trades-per-user', '5', '--demo-db', 'axisor_test_demo_nowal2json']);
+  const r = await runCli<DemoResult>(['demo', '--json', '--database-url', cluster.url, '--users', '40', '--trades-per-user', '5', '--demo-db', 'axisor_test_demo_nowal2json']);
   expect(r.json?.error).toBeUndefined();
   expect(r.exitCode).toBe(0);
-  const steps = Object.fromEntries(r.json.result.steps.map((s: { name: string }) => [s.name, s]));
+  const steps = Object.fromEntries(r.json.result.steps.map((s) => [s.name, s]));
   expect(steps['backup-full'].status).toBe('ok');
   const inc = steps['backup-incremental'];
   // 'ok' once incrementals no longer need wal2json (pgoutput); until then a skip that says what to do

@@ -1,6 +1,7 @@
 import { expect, test } from '@jest/globals';
 import { ExitCode } from '../../src/errors.ts';
 import { runCli } from '../helpers/cli.ts';
+import type { LintResult } from '../helpers/results.ts';
 
 test('migrate status --help documents the bitmap exit code; lint --help lists the rules and the ignore comment', async () => {
   const status = await runCli(['migrate', 'status', '--help']);
@@ -18,9 +19,9 @@ test('migrate status --help documents the bitmap exit code; lint --help lists th
 });
 
 test('migrate lint FILE works offline and exits 2 on errors, 0 on safe files; a missing file is 66', async () => {
-  const bad = await runCli(['migrate', 'lint', 'test/fixtures/lint/dangerous/drop-table.sql', 'test/fixtures/lint/dangerous/rename.sql', '--json']);
+  const bad = await runCli<LintResult>(['migrate', 'lint', 'test/fixtures/lint/dangerous/drop-table.sql', 'test/fixtures/lint/dangerous/rename.sql', '--json']);
   expect(bad.exitCode).toBe(2);
-  expect(bad.json.result.findings.map((f: any) => [f.file, f.line, f.rule])).toEqual([
+  expect(bad.json.result.findings.map((f) => [f.file, f.line, f.rule])).toEqual([
     ['test/fixtures/lint/dangerous/drop-table.sql', 1, 'drop-table'],
     ['test/fixtures/lint/dangerous/rename.sql', 1, 'rename-table'],
     ['test/fixtures/lint/dangerous/rename.sql', 2, 'rename-column'],

@@ -61,6 +61,7 @@ export async function normalizedSchema(url: string, env: Record<string, string> 
   return r.stdout.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('--') && !l.startsWith('\\restrict') && !l.startsWith('\\unrestrict') && !l.startsWith('CREATE PUBLICATION axisor_backup ')).join('\n');
 }
 
-export async function cli(args: string[], url: string, backupDir: string, extra: { env?: Record<string, string | undefined> } = {}): Promise<CliResult> {
-  return runCli([...args, '--database-url', url, '--backup-dir', backupDir, '--json'], { env: extra.env });
+/** The built CLI with --json against `url` and `backupDir`; R types the document's result (see runCli). */
+export async function cli<R = unknown>(args: string[], url: string, backupDir: string, extra: { env?: Record<string, string | undefined> } = {}): Promise<CliResult<R>> {
+  return runCli<R>([...args, '--database-url', url, '--backup-dir', backupDir, '--json'], { env: extra.env });
 }

@@ -4,11 +4,42 @@ import { execa, type Options } from 'execa';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = `${ROOT}bin/axisor-db`;
 
-export interface CliResult {
+/** What JSON.stringify makes of a result (src/render/output.ts): bigint and Date become strings. */
+export type Jsonified<T> = T extends bigint | Date ? string
+  : T extends readonly (infer U)[] ? Jsonified<U>[]
+  : T extends object ? { [K in keyof T]: Jsonified<T[K]> }
+  : T;
+
+/** A failed run's error (AxisorError.toJSON in src/errors.ts). */
+export interface CliErrorJson {
+  code: string;
+  exitCode: number;
+  message: string;
+  hint?: string;
+  details?: Record<string, unknown>;
+}
+
+/**
+ * The one --json document of a run (Output.document in src/render/output.ts); R is the command's result type.
+ * A run that succeeded, or ran a check that failed (validate 2, verify 65), carries `result`; a run that failed
+ * carries `error` instead. Both are typed as present: a test reads the one its assertions expect, and reading the
+ * other fails the test.
+ */
+export interface CliDocument<R = unknown> {
+  version: number;
+  command: string;
+  ok: boolean;
+  exitCode: number;
+  result: Jsonified<R>;
+  error: CliErrorJson;
+}
+
+export interface CliResult<R = unknown> {
   exitCode: number;
   stdout: string;
   stderr: string;
-  json: any;
+  /** With --json, the parsed document; undefined without --json or when stdout is not JSON (reading it then fails). */
+  json: CliDocument<R>;
 }
 
 /**
@@ -26,17 +57,20 @@ export function spawnCli(args: string[], opts: { env?: Record<string, string | u
   return execa(BIN, args, { env: cliEnv(opts.env), extendEnv: false, reject: false, cwd: opts.cwd ?? ROOT });
 }
 
-/** Runs the built bin/axisor-db as a user would (npm test builds first), with `cliEnv()`. */
-export async function runCli(args: string[], opts: { env?: Record<string, string | undefined>; cwd?: string; execa?: Options } = {}): Promise<CliResult> {
+/**
+ * Runs the built bin/axisor-db as a user would (npm test builds first), with `cliEnv()`. R types the --json
+ * document's result: runCli<ValidateReport>(['validate', '--json', ...]).
+ */
+export async function runCli<R = unknown>(args: string[], opts: { env?: Record<string, string | undefined>; cwd?: string; execa?: Options } = {}): Promise<CliResult<R>> {
   const r = await execa(BIN, args, { env: cliEnv(opts.env), extendEnv: false, reject: false, cwd: opts.cwd ?? ROOT, ...opts.execa });
   const stdout = String(r.stdout ?? '');
-  let json: any;
+  let json: CliDocument<R> | undefined;
   if (args.includes('--json')) {
     try {
-      json = JSON.parse(stdout);
+      json = JSON.parse(stdout) as CliDocument<R>;
     } catch {
       json = undefined;
     }
   }
-  return { exitCode: r.exitCode ?? -1, stdout, stderr: String(r.stderr ?? ''), json };
+  return { exitCode: r.exitCode ?? -1, stdout, stderr: String(r.stderr ?? ''), json: json! };
 }

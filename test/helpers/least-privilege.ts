@@ -25,8 +25,8 @@ export interface PrivilegeHarness {
   superUrl(): string;
   /** Runs SQL as the superuser (password over TCP, no TLS) in `db` (default: the harness database). */
   asSuper<R extends pg.QueryResultRow = any>(text: string, db?: string): Promise<R[]>;
-  /** The built CLI with --json under DATABASE_URL = url (default: roleUrl(role)). */
-  cli(role: string, args: string[], url?: string): Promise<CliResult>;
+  /** The built CLI with --json under DATABASE_URL = url (default: roleUrl(role)); R types the result (see runCli). */
+  cli<R = unknown>(role: string, args: string[], url?: string): Promise<CliResult<R>>;
   stop(): Promise<void>;
 }
 
@@ -55,7 +55,7 @@ export async function startPrivilegeHarness(opts: { db?: string; certRoles?: str
         await c.end();
       }
     },
-    cli: (role, args, url) => runCli([...args, '--json'], { env: { DATABASE_URL: url ?? h.roleUrl(role) } }),
+    cli: <R,>(role: string, args: string[], url?: string) => runCli<R>([...args, '--json'], { env: { DATABASE_URL: url ?? h.roleUrl(role) } }),
     stop: () => cluster.stop(),
   };
   try {

@@ -7,6 +7,7 @@ import { startThrowawayCluster, type ThrowawayCluster } from '../../src/pgtools/
 import { sha256Hex } from '../../src/backup/manifest.ts';
 import { ADMIN_URL, urlWithDatabase } from '../helpers/db.ts';
 import { cli, contentFingerprint, FIXTURE_DATA_SQL, FIXTURE_SQL, q } from '../helpers/backup.ts';
+import type { BackupResult, RestoreResult, VerifyResult } from '../helpers/results.ts';
 
 // Encrypted chains (full + incrementals) need wal_level = logical: a throwaway cluster, as the incremental suites.
 let cluster: ThrowawayCluster;
@@ -58,16 +59,16 @@ test('an encrypted full + incrementals chain restores exactly; no stored file ho
 
   // --compress none keeps the e-mails literal in plaintext files, so the "no plaintext" check below can fail
   // (the control backup shows it does); the middle incremental is zstd (decryption into the decompressor's stdin).
-  const full = await cli(['backup', '--type', 'full', '--compress', 'none'], src, dir, withKey);
+  const full = await cli<BackupResult>(['backup', '--type', 'full', '--compress', 'none'], src, dir, withKey);
   expect(full.exitCode).toBe(0);
   const fingerprint = JSON.parse(readFileSync(join(dir, full.json.result.id, 'manifest.json'), 'utf8')).encryption.keyFingerprint as string;
   expect(fingerprint).toMatch(/^[0-9a-f]{16}$/);
   await q(src, `INSERT INTO "User"(id, email) VALUES ('secret-b', '${SECRET_B}'); UPDATE "TradeLog" SET note = 'inc1' WHERE id < 50; DELETE FROM "TradeLog" WHERE id BETWEEN 100 AND 120`);
-  const inc1 = await cli(['backup', '--type', 'incremental', '--compress', 'zstd'], src, dir, withKey);
+  const inc1 = await cli<BackupResult>(['backup', '--type', 'incremental', '--compress', 'zstd'], src, dir, withKey);
   expect(inc1.exitCode).toBe(0);
   expect(inc1.json.result).toMatchObject({ type: 'incremental', parent: full.json.result.id });
   await q(src, `UPDATE "User" SET plan = 'PRO' WHERE id = 'secret-b'; INSERT INTO "TradeLog"(user_id, size, note) SELECT 'secret-a', g, 'inc2' FROM generate_series(1, 30) g`);
-  const inc2 = await cli(['backup', '--type', 'incremental', '--compress', 'none'], src, dir, withKey);
+  const inc2 = await cli<BackupResult>(['backup', '--type', 'incremental', '--compress', 'none'], src, dir, withKey);
   expect(inc2.exitCode).toBe(0);
   const want = await contentFingerprint(src);
 
@@ -104,7 +105,7 @@ test('an encrypted full + incrementals chain restores exactly; no stored file ho
   expect(await databases()).toEqual(before);
 
   // The right key restores the whole chain exactly (ordered content hash per table).
-  const restored = await cli(['restore', inc2.json.result.id, '--target-db', 'enc_ok'], src, dir, withKey);
+  const restored = await cli<RestoreResult>(['restore', inc2.json.result.id, '--target-db', 'enc_ok'], src, dir, withKey);
   expect(restored.exitCode).toBe(0);
   expect(restored.json.result.chain).toEqual([full.json.result.id, inc1.json.result.id, inc2.json.result.id]);
   expect(await contentFingerprint(dbUrl('enc_ok'))).toEqual(want);
@@ -112,7 +113,7 @@ test('an encrypted full + incrementals chain restores exactly; no stored file ho
   expect(n).toBe(2);
 
   // The drill of verify decrypts too; checksums alone need no key.
-  const verified = await cli(['backup', 'verify', inc2.json.result.id], src, dir, withKey);
+  const verified = await cli<VerifyResult>(['backup', 'verify', inc2.json.result.id], src, dir, withKey);
   expect([verified.exitCode, verified.json.result.ok]).toEqual([0, true]);
   const sumsOnly = await cli(['backup', 'verify', inc2.json.result.id, '--no-drill'], src, dir);
   expect(sumsOnly.exitCode).toBe(0);

@@ -8,6 +8,7 @@ import { BIN, cliEnv } from '../helpers/cli.ts';
 import { ADMIN_URL } from '../helpers/db.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { cli, FIXTURE_DATA_SQL, FIXTURE_SQL, q } from '../helpers/backup.ts';
+import type { BackupResult, VerifyResult } from '../helpers/results.ts';
 
 // Issue 12: a full disk, an unwritable directory and a file as --backup-dir have their documented exit codes
 // (74, 73, 73) and say what is wrong, instead of "internal error, this is a bug" (70) with a stack trace.
@@ -50,8 +51,8 @@ test('a full disk during a full backup is 74 with free and needed space, warned 
   expect(r.json.ok).toBe(false);
   expect(r.json.error.code).toBe('no_space.disk_full');
   expect(r.json.error.message).toMatch(/free; it needs about/);
-  expect(r.json.error.details.freeBytes).toBeLessThan(1024 * 1024);
-  expect(r.json.error.details.needBytes).toBeGreaterThan(1024 * 1024);
+  expect(r.json.error.details!.freeBytes).toBeLessThan(1024 * 1024);
+  expect(r.json.error.details!.needBytes).toBeGreaterThan(1024 * 1024);
   expect(r.stderr).toMatch(/warning: the backup needs about .* but only .* is free/);
   expectNoStack(r.stderr);
   expect(readdirSync(disk)).toEqual([]);
@@ -100,13 +101,13 @@ test('verify of a chain says what it compared; a full disk during an incremental
     const good = join(work, 'chain');
     expect((await cli(['backup', '--type', 'full'], shop, good)).exitCode).toBe(0);
     await q(shop, `UPDATE "TradeLog" SET note = 'changed' WHERE id % 10 = 0`);
-    const inc = await cli(['backup', '--type', 'incremental'], shop, good);
+    const inc = await cli<BackupResult>(['backup', '--type', 'incremental'], shop, good);
     expect(inc.json.result.type).toBe('incremental');
-    const v = await cli(['backup', 'verify', inc.json.result.id], shop, good);
+    const v = await cli<VerifyResult>(['backup', 'verify', inc.json.result.id], shop, good);
     expect(v.exitCode).toBe(0);
     const compared = v.json.result.drill.compared;
     expect(compared).toMatchObject({ rowCounts: 3, content: 3, method: 'rowsum64-v1', contentAsOf: inc.json.result.parent });
-    expect(compared.summary).toMatch(/after replaying 1 incremental.*as of the full backup .* \(before replay; the incrementals' changes are compared by row counts only\)/);
+    expect(compared!.summary).toMatch(/after replaying 1 incremental.*as of the full backup .* \(before replay; the incrementals' changes are compared by row counts only\)/);
     const disk = await smallDisk('incr', '2m');
     const full = await cli(['backup', '--type', 'full'], shop, disk);
     expect(full.exitCode).toBe(0);

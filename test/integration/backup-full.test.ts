@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { createTestDatabase, dropDatabase, urlWithDatabase, ADMIN_URL, type TestDatabase } from '../helpers/db.ts';
 import { cli, contentFingerprint, FIXTURE_DATA_SQL, FIXTURE_SQL, normalizedSchema, pgTool, q } from '../helpers/backup.ts';
+import type { BackupResult, ListResult, Manifest, RestoreResult, VerifyResult } from '../helpers/results.ts';
 
 // Full and schema-only backups against the local server (no special settings needed).
 let src: TestDatabase;
@@ -33,7 +34,7 @@ describe('full backup', () => {
   let id: string;
 
   beforeAll(async () => {
-    const r = await cli(['backup', '--type', 'full', '--jobs', '2'], src.url, dir);
+    const r = await cli<BackupResult>(['backup', '--type', 'full', '--jobs', '2'], src.url, dir);
     // Only warnings: whether this full backup can start an incremental chain depends on the server's settings.
     expect(r.stderr.split('\n').filter((l) => l && !l.startsWith('warning:'))).toEqual([]);
     expect(r.exitCode).toBe(0);
@@ -46,16 +47,16 @@ describe('full backup', () => {
     expect(statSync(bdir).mode & 0o777).toBe(0o700);
     const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? [join(d, e.name), ...walk(join(d, e.name))] : [join(d, e.name)]));
     for (const p of walk(bdir)) expect(statSync(p).mode & 0o777).toBe(statSync(p).isDirectory() ? 0o700 : 0o600);
-    const list = await cli(['backup', 'list'], src.url, dir);
-    expect(list.json.result.backups.map((b: { id: string }) => b.id)).toEqual([id]);
-    const show = await cli(['backup', 'show', id], src.url, dir);
-    expect(show.json.result.tables.find((t: { name: string }) => t.name === 'TradeLog').rows).toBe(3000);
-    expect(show.json.result.files.every((f: { sha256: string }) => /^[0-9a-f]{64}$/.test(f.sha256))).toBe(true);
+    const list = await cli<ListResult>(['backup', 'list'], src.url, dir);
+    expect(list.json.result.backups.map((b) => b.id)).toEqual([id]);
+    const show = await cli<Manifest>(['backup', 'show', id], src.url, dir);
+    expect(show.json.result.tables.find((t) => t.name === 'TradeLog')!.rows).toBe(3000);
+    expect(show.json.result.files.every((f) => /^[0-9a-f]{64}$/.test(f.sha256))).toBe(true);
   });
 
   test('restores into a new database with identical schema, rows and content, and pg_amcheck passes', async () => {
     const name = target('full');
-    const r = await cli(['restore', id, '--target-db', name], src.url, dir);
+    const r = await cli<RestoreResult>(['restore', id, '--target-db', name], src.url, dir);
     expect(r.exitCode).toBe(0);
     const url = urlWithDatabase(ADMIN_URL, name);
     expect(await normalizedSchema(url)).toBe(await normalizedSchema(src.url));
@@ -69,10 +70,10 @@ describe('full backup', () => {
   });
 
   test('verify passes checksums and the restore drill, and drops its scratch database', async () => {
-    const r = await cli(['backup', 'verify', id], src.url, dir);
+    const r = await cli<VerifyResult>(['backup', 'verify', id], src.url, dir);
     expect(r.exitCode).toBe(0);
     expect(r.json.result.drill.ok).toBe(true);
-    expect(r.json.result.drill.tables.find((t: { name: string }) => t.name === 'TradeLog')).toMatchObject({ rows: 3000, contentMatches: true });
+    expect(r.json.result.drill.tables.find((t) => t.name === 'TradeLog')).toMatchObject({ rows: 3000, contentMatches: true });
     const left = await q(ADMIN_URL, 'SELECT datname FROM pg_database WHERE datname = $1', [r.json.result.drill.database]);
     expect(left).toEqual([]);
   });
@@ -92,7 +93,7 @@ describe('full backup', () => {
 
   test('--table restores only the chosen tables (and skips foreign keys to tables left out)', async () => {
     const name = target('table');
-    const r = await cli(['restore', id, '--target-db', name, '--table', 'TradeLog', 'public.audit'], src.url, dir);
+    const r = await cli<RestoreResult>(['restore', id, '--target-db', name, '--table', 'TradeLog', 'public.audit'], src.url, dir);
     expect(r.exitCode).toBe(0);
     expect(r.json.result.droppedForeignKeys).toBe(1);
     const url = urlWithDatabase(ADMIN_URL, name);
@@ -113,14 +114,14 @@ describe('full backup', () => {
       const buf = readFileSync(victim);
       buf[Math.floor(buf.length / 2)] ^= 0x01;
       writeFileSync(victim, buf);
-      const v = await cli(['backup', 'verify', id], src.url, copyDir);
+      const v = await cli<VerifyResult>(['backup', 'verify', id], src.url, copyDir);
       expect(v.exitCode).toBe(65);
       expect(v.json.result.checksums.ok).toBe(false);
       const name = target('flip');
       await q(ADMIN_URL, `CREATE DATABASE ${name}`);
       const url = urlWithDatabase(ADMIN_URL, name);
       await q(url, 'CREATE TABLE keepme (x int); INSERT INTO keepme VALUES (7)');
-      const r = await cli(['restore', id, '--target-db', name, '--clean'], src.url, copyDir);
+      const r = await cli<RestoreResult>(['restore', id, '--target-db', name, '--clean'], src.url, copyDir);
       expect(r.exitCode).toBe(65);
       expect(await q(url, 'SELECT x FROM keepme')).toEqual([{ x: 7 }]);
       const missing = await cli(['restore', id, '--target-db', target('flip2')], src.url, copyDir);
@@ -133,7 +134,7 @@ describe('full backup', () => {
 });
 
 test('schema-only backup restores the same schema and no rows', async () => {
-  const r = await cli(['backup', '--type', 'schema-only'], src.url, dir);
+  const r = await cli<BackupResult>(['backup', '--type', 'schema-only'], src.url, dir);
   expect(r.exitCode).toBe(0);
   expect(r.json.result.rows).toBe(0);
   const name = target('schema');
@@ -149,9 +150,9 @@ test('schema-only backup restores the same schema and no rows', async () => {
 test('bad input: unknown id is 66, bad --type is 64; gzip backups verify', async () => {
   expect((await cli(['backup', 'show', '20200101T000000Z-full-abcd'], src.url, dir)).exitCode).toBe(66);
   expect((await cli(['backup', '--type', 'weekly'], src.url, dir)).exitCode).toBe(64);
-  const b = await cli(['backup', '--compress', 'gzip'], src.url, dir);
+  const b = await cli<BackupResult>(['backup', '--compress', 'gzip'], src.url, dir);
   expect(b.exitCode).toBe(0);
-  const v = await cli(['backup', 'verify', b.json.result.id], src.url, dir);
+  const v = await cli<VerifyResult>(['backup', 'verify', b.json.result.id], src.url, dir);
   expect(v.json.result.ok).toBe(true);
-  expect(v.json.result.drill.tables.every((t: { ok: boolean }) => t.ok)).toBe(true);
+  expect(v.json.result.drill.tables.every((t) => t.ok)).toBe(true);
 });

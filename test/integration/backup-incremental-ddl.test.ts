@@ -8,6 +8,7 @@ import { createAxisorSchema, plantDefects, seedSmall } from '../helpers/axisor-d
 import { cli, contentFingerprint, q } from '../helpers/backup.ts';
 import { runCli, spawnCli } from '../helpers/cli.ts';
 import { ADMIN_URL, urlWithDatabase } from '../helpers/db.ts';
+import type { BackupResult, StatusResult } from '../helpers/results.ts';
 
 // DDL between incrementals, axisor-db's own tables, and slots of killed backups (issue 11, items 2-4).
 let cluster: ThrowawayCluster;
@@ -44,7 +45,7 @@ test('tables created, filled and dropped, renamed, or altered between incrementa
     CREATE TABLE part (id int, k int, v text, PRIMARY KEY (id, k)) PARTITION BY RANGE (k);
     CREATE TABLE part_a PARTITION OF part FOR VALUES FROM (0) TO (10); CREATE TABLE part_b PARTITION OF part FOR VALUES FROM (10) TO (20);
     INSERT INTO part SELECT g, g % 20, 'p' FROM generate_series(1, 40) g;`);
-  const full = await cli(['backup', '--type', 'full'], src, bk);
+  const full = await cli<BackupResult>(['backup', '--type', 'full'], src, bk);
   expect(full.exitCode).toBe(0);
 
   // 1. Created, filled and dropped between two incrementals: the chain goes on, the table's changes are left out,
@@ -53,7 +54,7 @@ test('tables created, filled and dropped, renamed, or altered between incrementa
   await q(src, `CREATE TABLE eph (id int PRIMARY KEY, v text); INSERT INTO eph SELECT g, 'e' FROM generate_series(1, 30) g`);
   const during = await serverNow(src);
   await q(src, `UPDATE eph SET v = 'f'; UPDATE keep SET v = 'b' WHERE id = 20; TRUNCATE eph, other; DROP TABLE eph; INSERT INTO other VALUES (1, 1.5)`);
-  const inc1 = await cli(['backup', '--type', 'incremental'], src, bk);
+  const inc1 = await cli<BackupResult>(['backup', '--type', 'incremental'], src, bk);
   expect(inc1.exitCode).toBe(0);
   expect(inc1.json.result.type).toBe('incremental');
   expect(inc1.json.result.warnings.join(' ')).toContain('public.eph');
@@ -70,31 +71,31 @@ test('tables created, filled and dropped, renamed, or altered between incrementa
 
   // 2. A table renamed and renamed back (same schema at both ends) with changes in between: a new chain.
   await q(src, `ALTER TABLE keep RENAME TO kept; UPDATE kept SET v = 'renamed' WHERE id = 1; ALTER TABLE kept RENAME TO keep`);
-  const inc2 = await cli(['backup', '--type', 'incremental'], src, bk);
+  const inc2 = await cli<BackupResult>(['backup', '--type', 'incremental'], src, bk);
   expect(inc2.exitCode).toBe(0);
   expect(inc2.json.result.type).toBe('full');
   expect(inc2.json.result.promotedBecause).toMatch(/renamed/);
 
   // 3. A column added, used and dropped again: a new chain.
   await q(src, `ALTER TABLE other ADD COLUMN extra text; UPDATE other SET extra = 'x', n = 2; ALTER TABLE other DROP COLUMN extra`);
-  const inc3 = await cli(['backup', '--type', 'incremental'], src, bk);
+  const inc3 = await cli<BackupResult>(['backup', '--type', 'incremental'], src, bk);
   expect(inc3.exitCode).toBe(0);
   expect(inc3.json.result.type).toBe('full');
   expect(inc3.json.result.promotedBecause).toMatch(/columns of public.other/);
 
   // 4. Dropped and created again with the same shape, no rows: its DROP is not decoded; the OID tells.
   await q(src, `DROP TABLE other; CREATE TABLE other (id int PRIMARY KEY, n numeric)`);
-  const inc4 = await cli(['backup', '--type', 'incremental'], src, bk);
+  const inc4 = await cli<BackupResult>(['backup', '--type', 'incremental'], src, bk);
   expect(inc4.exitCode).toBe(0);
   expect(inc4.json.result.type).toBe('full');
 
   // 5. A plain rename and a new column, then ordinary incrementals again on the new chain.
   await q(src, `ALTER TABLE keep RENAME TO keep2; ALTER TABLE keep2 ADD COLUMN w int DEFAULT 7`);
-  const inc5 = await cli(['backup', '--type', 'incremental'], src, bk);
+  const inc5 = await cli<BackupResult>(['backup', '--type', 'incremental'], src, bk);
   expect(inc5.json.result.type).toBe('full');
   await q(src, `INSERT INTO keep2 VALUES (1000, 'new', 8); DELETE FROM keep2 WHERE id = 2; INSERT INTO other VALUES (5, 'NaN');
     UPDATE part SET k = 1 WHERE k = 19; TRUNCATE part_a`);
-  const inc6 = await cli(['backup', '--type', 'incremental'], src, bk);
+  const inc6 = await cli<BackupResult>(['backup', '--type', 'incremental'], src, bk);
   expect(inc6.exitCode).toBe(0);
   expect(inc6.json.result.type).toBe('incremental');
   const latest = await cli(['restore', '--latest', '--target-db', 'ddl_end'], src, bk);
@@ -111,7 +112,7 @@ test('fix --apply creates axisor-db tables that incrementals capture; the next i
   const bk = join(dir, 'fixdb');
   await createAxisorSchema(src);
   await seedSmall(src);
-  const full = await cli(['backup', '--type', 'full'], src, bk);
+  const full = await cli<BackupResult>(['backup', '--type', 'full'], src, bk);
   expect(full.exitCode).toBe(0);
   expect(full.json.result.slot).toBeTruthy();
   await plantDefects(src);
@@ -120,16 +121,16 @@ test('fix --apply creates axisor-db tables that incrementals capture; the next i
   const [{ n }] = await q(src, 'SELECT count(*)::int AS n FROM axisor_quarantine.rows');
   expect(n).toBeGreaterThan(0);
   // The quarantine tables are new (a schema change): this one starts a new chain...
-  const inc1 = await cli(['backup', '--type', 'incremental'], src, bk);
+  const inc1 = await cli<BackupResult>(['backup', '--type', 'incremental'], src, bk);
   expect(inc1.exitCode).toBe(0);
   // ...and after another fix run (more quarantined rows), a plain incremental captures them.
   await q(src, `UPDATE "User" SET plan_type = 'GOLD' WHERE id IN ('u13', 'u14')`);
   const fix2 = await runCli(['fix', '--apply', '--json', '--check', 'invalid_plan_type', '--database-url', src]);
   expect(fix2.exitCode).toBe(0);
-  const inc2 = await cli(['backup', '--type', 'incremental'], src, bk);
+  const inc2 = await cli<BackupResult>(['backup', '--type', 'incremental'], src, bk);
   expect(inc2.exitCode).toBe(0);
   expect(inc2.json.result.type).toBe('incremental');
-  expect(inc2.json.result.changes.inserts).toBeGreaterThan(0);
+  expect(inc2.json.result.changes!.inserts).toBeGreaterThan(0);
   const r = await cli(['restore', '--latest', '--target-db', 'fixdb_r'], src, bk);
   expect(r.exitCode).toBe(0);
   expect(await contentFingerprint(dbUrl('fixdb_r'))).toEqual(await contentFingerprint(src));
@@ -152,7 +153,7 @@ test('a user table without a key is refused before the capture, naming the fix',
   await q(cluster.url, 'CREATE DATABASE nokey2');
   const src2 = dbUrl('nokey2');
   await q(src2, 'CREATE TABLE loose (x int)');
-  const f2 = await cli(['backup', '--type', 'full'], src2, join(dir, 'nokey2'));
+  const f2 = await cli<BackupResult>(['backup', '--type', 'full'], src2, join(dir, 'nokey2'));
   expect(f2.exitCode).toBe(0);
   expect(f2.json.result.slot).toBeNull();
   expect(f2.json.result.warnings.join(' ')).toContain('REPLICA IDENTITY FULL');
@@ -183,7 +184,7 @@ test('a full backup killed with SIGKILL leaves no slot; status lists every axiso
   await blocker.query('ROLLBACK');
   await blocker.end();
   // The next backup of that database, into another directory.
-  const next = await cli(['backup', '--type', 'full'], src, bkB);
+  const next = await cli<BackupResult>(['backup', '--type', 'full'], src, bkB);
   expect(next.exitCode).toBe(0);
   for (let i = 0; i < 100 && (await axisorSlots()).some((s) => s.slot_name === seen[0]!.slot_name); i++) await sleep(50);
   const slots = (await axisorSlots()).filter((s) => s.database === 'killed');
@@ -191,13 +192,13 @@ test('a full backup killed with SIGKILL leaves no slot; status lists every axiso
   expect(existsSync(join(bkA, 'manifest.json'))).toBe(false);
 
   // Seen from directory A, B's chain slot is another directory's: listed, with the SQL to drop it if stale.
-  const status = await cli(['backup', 'status'], src, bkA);
+  const status = await cli<StatusResult>(['backup', 'status'], src, bkA);
   expect(status.exitCode).toBe(0);
-  const listed = status.json.result.slots.find((s: any) => s.name === next.json.result.slot);
+  const listed = status.json.result.slots.find((s) => s.name === next.json.result.slot);
   expect(listed).toMatchObject({ database: 'killed', role: 'other', inUse: false, retainedBytes: expect.any(Number) });
-  expect(listed.dropSql).toBe(`SELECT pg_drop_replication_slot('${next.json.result.slot}');`);
-  const statusB = await cli(['backup', 'status'], src, bkB);
-  expect(statusB.json.result.slots.find((s: any) => s.name === next.json.result.slot)).toMatchObject({ role: 'chain', inUse: true, dropSql: null });
+  expect(listed!.dropSql).toBe(`SELECT pg_drop_replication_slot('${next.json.result.slot}');`);
+  const statusB = await cli<StatusResult>(['backup', 'status'], src, bkB);
+  expect(statusB.json.result.slots.find((s) => s.name === next.json.result.slot)).toMatchObject({ role: 'chain', inUse: true, dropSql: null });
   const human = await runCli(['backup', 'status', '--database-url', src, '--backup-dir', bkA]);
   expect(human.stdout).toContain('pg_drop_replication_slot');
 });
@@ -208,18 +209,18 @@ test('a role that may not create the FOR ALL TABLES publication: the full backup
   const asBk = dbUrl('privdb').replace('postgres@', 'bk@');
   const bkDir = join(dir, 'privdb');
   await q(asBk, 'CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, \'a\')');
-  const f1 = await cli(['backup', '--type', 'full'], asBk, bkDir);
+  const f1 = await cli<BackupResult>(['backup', '--type', 'full'], asBk, bkDir);
   expect(f1.exitCode).toBe(0);
   expect(f1.json.result.slot).toBeNull();
   expect(f1.json.result.warnings.join(' ')).toContain('CREATE PUBLICATION axisor_backup FOR ALL TABLES;');
-  const st = await cli(['backup', 'status'], asBk, bkDir);
+  const st = await cli<StatusResult>(['backup', 'status'], asBk, bkDir);
   expect(st.json.result.incrementalReady).toBe(false);
   await q(dbUrl('privdb'), 'CREATE PUBLICATION axisor_backup FOR ALL TABLES');
-  const f2 = await cli(['backup', '--type', 'full'], asBk, bkDir);
+  const f2 = await cli<BackupResult>(['backup', '--type', 'full'], asBk, bkDir);
   expect(f2.exitCode).toBe(0);
   expect(f2.json.result.slot).toMatch(/^axisor_/);
   await q(asBk, `UPDATE t SET v = 'b'; INSERT INTO t VALUES (2, 'NaN')`);
-  const inc = await cli(['backup', '--type', 'incremental'], asBk, bkDir);
+  const inc = await cli<BackupResult>(['backup', '--type', 'incremental'], asBk, bkDir);
   expect(inc.exitCode).toBe(0);
   expect(inc.json.result.changes).toMatchObject({ inserts: 1, updates: 1 });
 });

@@ -7,6 +7,7 @@ import { ADMIN_URL, urlWithDatabase } from '../helpers/db.ts';
 import { cli, contentFingerprint, FIXTURE_DATA_SQL, FIXTURE_SQL, q } from '../helpers/backup.ts';
 import { sha256Hex, writeManifest, type Manifest } from '../../src/backup/manifest.ts';
 import { microsToIso, timestampMicros } from '../../src/backup/changes.ts';
+import type { BackupResult, RestoreResult, StatusResult, VerifyResult } from '../helpers/results.ts';
 
 // Incremental chains need wal_level = logical: a throwaway cluster. This server build only lets trusted
 // output plugins decode (output_plugin_libraries); allow wal2json there when the setting exists.
@@ -47,7 +48,7 @@ afterAll(async () => {
 });
 
 test('a chain of incrementals restores exactly, to the end and to points in time; refusals and promotion', async () => {
-  const full = await cli(['backup', '--type', 'full'], src, dir);
+  const full = await cli<BackupResult>(['backup', '--type', 'full'], src, dir);
   expect(full.exitCode).toBe(0);
   expect(full.json.result.slot).toMatch(/^axisor_/);
   const [{ toasted }] = await q(src, `SELECT pg_relation_size(reltoastrelid) > 0 AS toasted FROM pg_class WHERE relname = 'docs'`);
@@ -67,21 +68,21 @@ test('a chain of incrementals restores exactly, to the end and to points in time
   const fpA = await contentFingerprint(src);
   const tA = await serverNow();
   await q(src, `UPDATE "TradeLog" SET size = size + 0.00000001, metadata = metadata || '{"x": 1}' WHERE id < 100; INSERT INTO sentinel VALUES (2, 'B')`);
-  const inc1 = await cli(['backup', '--type', 'incremental'], src, dir);
+  const inc1 = await cli<BackupResult>(['backup', '--type', 'incremental'], src, dir);
   expect(inc1.exitCode).toBe(0);
   expect(inc1.json.result).toMatchObject({ type: 'incremental', parent: full.json.result.id });
-  expect(inc1.json.result.changes.truncates).toBe(1);
+  expect(inc1.json.result.changes!.truncates).toBe(1);
 
   await q(src, `DELETE FROM "TradeLog" WHERE id BETWEEN 200 AND 260; UPDATE docs SET n = n * 10 WHERE id < 3; INSERT INTO sentinel VALUES (3, 'C')`);
   const fpC = await contentFingerprint(src);
   const tC = await serverNow();
   await q(src, `INSERT INTO "User"(id, email) VALUES ('u999', 'late@example.com'); TRUNCATE sentinel; INSERT INTO sentinel VALUES (4, 'D')`);
-  const inc2 = await cli(['backup', '--type', 'incremental'], src, dir);
+  const inc2 = await cli<BackupResult>(['backup', '--type', 'incremental'], src, dir);
   expect(inc2.exitCode).toBe(0);
   expect(inc2.json.result.parent).toBe(inc1.json.result.id);
   const fpEnd = await contentFingerprint(src);
 
-  const end = await cli(['restore', '--latest', '--target-db', 'r_end'], src, dir);
+  const end = await cli<RestoreResult>(['restore', '--latest', '--target-db', 'r_end'], src, dir);
   expect(end.exitCode).toBe(0);
   expect(end.json.result.chain).toHaveLength(3);
   expect(await contentFingerprint(dbUrl('r_end'))).toEqual(fpEnd);
@@ -97,7 +98,7 @@ test('a chain of incrementals restores exactly, to the end and to points in time
   expect(await q(dbUrl('r_c'), 'SELECT msg FROM sentinel ORDER BY id')).toEqual([{ msg: 'A' }, { msg: 'B' }, { msg: 'C' }]);
   expect(await contentFingerprint(dbUrl('r_c'))).toEqual(fpC);
 
-  const verify = await cli(['backup', 'verify', inc2.json.result.id], src, dir);
+  const verify = await cli<VerifyResult>(['backup', 'verify', inc2.json.result.id], src, dir);
   expect(verify.exitCode).toBe(0);
   expect(verify.json.result.drill.ok).toBe(true);
 
@@ -111,13 +112,13 @@ test('a chain of incrementals restores exactly, to the end and to points in time
 
   // A schema change since the last backup: the incremental becomes a new full backup and a new chain.
   await q(src, 'ALTER TABLE docs ADD COLUMN extra text');
-  const promoted = await cli(['backup', '--type', 'incremental'], src, dir);
+  const promoted = await cli<BackupResult>(['backup', '--type', 'incremental'], src, dir);
   expect(promoted.exitCode).toBe(0);
   expect(promoted.json.result.type).toBe('full');
   expect(promoted.json.result.promotedBecause).toMatch(/schema/);
-  const status = await cli(['backup', 'status'], src, dir);
+  const status = await cli<StatusResult>(['backup', 'status'], src, dir);
   expect(status.exitCode).toBe(0);
-  expect(status.json.result.chain.root).toBe(promoted.json.result.id);
+  expect(status.json.result.chain!.root).toBe(promoted.json.result.id);
   expect(status.json.result.slots).toHaveLength(1);
   expect(status.json.result.slots[0].retainedBytes).toEqual(expect.any(Number));
 });
@@ -126,7 +127,7 @@ test('a server without wal_level = logical refuses incrementals with the prerequ
   // A server of its own: the local one may well run with wal_level = logical.
   const replica = await startThrowawayCluster({ env: process.env, settings: { wal_level: 'replica' } });
   try {
-    const r = await cli(['backup', '--type', 'incremental'], replica.url, dir);
+    const r = await cli<BackupResult>(['backup', '--type', 'incremental'], replica.url, dir);
     expect(r.exitCode).toBe(69);
     expect(r.json.error.code).toBe('prerequisite.wal_level');
   } finally {
@@ -143,7 +144,7 @@ test('an incremental written by an older axisor-db (wal2json change lines) still
   await q(url, `CREATE TABLE t (id int PRIMARY KEY, n numeric(20,8), b bytea, big text, note text);
     ALTER TABLE t ALTER big SET STORAGE EXTERNAL;
     INSERT INTO t SELECT g, g / 3.0, '\\x0102', repeat(md5(g::text), 300), 'x' FROM generate_series(1, 20) g`);
-  const full = await cli(['backup', '--type', 'full', '--compress', 'none', '--no-chain'], url, bk);
+  const full = await cli<BackupResult>(['backup', '--type', 'full', '--compress', 'none', '--no-chain'], url, bk);
   expect(full.exitCode).toBe(0);
   await q(url, `SELECT pg_create_logical_replication_slot('legacy_w2j', 'wal2json')`);
   // Decoding reads flushed WAL only (the throwaway cluster commits asynchronously).
@@ -167,7 +168,7 @@ test('an incremental written by an older axisor-db (wal2json change lines) still
     files: [{ path: 'changes.jsonl', bytes: Buffer.byteLength(text), sha256: sha256Hex(text) }],
     tables: fm.tables.map((t) => ({ ...t, chunks: [], rows: 20 })), changes: { transactions: 1, inserts: 1, updates: 2, deletes: 1, truncates: 0 },
   });
-  const r = await cli(['restore', id, '--target-db', 'legacy_r'], url, bk);
+  const r = await cli<RestoreResult>(['restore', id, '--target-db', 'legacy_r'], url, bk);
   expect(r.exitCode).toBe(0);
   expect(r.json.result.chain).toEqual([fm.id, id]);
   expect(await contentFingerprint(dbUrl('legacy_r'))).toEqual(await contentFingerprint(url));

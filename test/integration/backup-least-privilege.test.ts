@@ -2,7 +2,9 @@ import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Jsonified } from '../helpers/cli.ts';
 import { expectPrivilege, expectResult, ROLE_PASSWORD, startPrivilegeHarness, type PrivilegeHarness } from '../helpers/least-privilege.ts';
+import type { BackupResult, ListResult, RestoreResult, StatusResult, VerifyResult } from '../helpers/results.ts';
 
 // ONE throwaway cluster for the file (scram + TLS, wal_level = logical), the documented roles created from
 // `axisor-db roles --print-sql`. Backups run under axisor_backup (REPLICATION + pg_read_all_data), drills and restores
@@ -14,7 +16,7 @@ let dir: string;
 let chainLast: string;
 const DB = 'axisor';
 
-const backup = (role: string, args: string[]) => h.cli(role, [...args, '--backup-dir', dir]);
+const backup = <R = unknown>(role: string, args: string[]) => h.cli<R>(role, [...args, '--backup-dir', dir]);
 const asMigrator = (sql: string, db = DB) => h.asSuper(`SET ROLE axisor_migrator; ${sql}`, db);
 
 beforeAll(async () => {
@@ -38,61 +40,63 @@ afterAll(async () => {
 });
 
 test('backup role: the publication needs a DBA once (the message gives the SQL); then full + incremental, status and list work', async () => {
-  const f1 = await backup('axisor_backup', ['backup', '--type', 'full']);
+  const f1 = await backup<BackupResult>('axisor_backup', ['backup', '--type', 'full']);
   expectResult(f1);
   expect(f1.json.result.slot).toBeNull();
   expect(f1.json.result.warnings.join(' ')).toContain('CREATE PUBLICATION axisor_backup FOR ALL TABLES;');
   await h.asSuper('CREATE PUBLICATION axisor_backup FOR ALL TABLES');
 
-  const full = await backup('axisor_backup', ['backup', '--type', 'full']);
+  const full = await backup<BackupResult>('axisor_backup', ['backup', '--type', 'full']);
   expectResult(full);
   expect(full.json.result.slot).toMatch(/^axisor_/);
   await asMigrator(`UPDATE trades SET sym = 'X' WHERE id <= 10; INSERT INTO trades (id, sym) VALUES (201, 'new'); DELETE FROM fills WHERE id = 200`);
-  const inc = await backup('axisor_backup', ['backup', '--type', 'incremental']);
+  const inc = await backup<BackupResult>('axisor_backup', ['backup', '--type', 'incremental']);
   expectResult(inc);
   expect(inc.json.result.changes).toMatchObject({ inserts: 1, updates: 10, deletes: 1 });
   chainLast = inc.json.result.id;
 
-  const status = await backup('axisor_backup', ['backup', 'status']);
+  const status = await backup<StatusResult>('axisor_backup', ['backup', 'status']);
   expectResult(status);
   expect(status.json.result.blockers).toEqual([]);
-  expect(status.json.result.chain.root).toBe(full.json.result.id);
-  const list = await backup('axisor_backup', ['backup', 'list']);
+  expect(status.json.result.chain!.root).toBe(full.json.result.id);
+  const list = await backup<ListResult>('axisor_backup', ['backup', 'list']);
   expectResult(list);
   expect(JSON.stringify(list.json.result)).toContain(chainLast);
 }, 60_000);
 
 test('without REPLICATION: an incremental is 67 naming ALTER ROLE … REPLICATION; a full backup still runs (no chain) and status lists the privilege', async () => {
-  const inc = await backup('axisor_bk_norepl', ['backup', '--type', 'incremental']);
+  const inc = await backup<BackupResult>('axisor_bk_norepl', ['backup', '--type', 'incremental']);
   expectPrivilege(inc, 'ALTER ROLE axisor_bk_norepl REPLICATION;');
-  const full = await h.cli('axisor_bk_norepl', ['backup', '--type', 'full', '--backup-dir', join(dir, 'norepl')]);
+  const full = await h.cli<BackupResult>('axisor_bk_norepl', ['backup', '--type', 'full', '--backup-dir', join(dir, 'norepl')]);
   expectResult(full);
   expect(full.json.result.slot).toBeNull();
   expect(full.json.result.warnings.join(' ')).toContain('ALTER ROLE axisor_bk_norepl REPLICATION;');
-  const status = await h.cli('axisor_bk_norepl', ['backup', 'status', '--backup-dir', join(dir, 'norepl')]);
-  expect(status.json.result.blockers.map((b: { code: string }) => b.code)).toContain('privilege.replication');
+  const status = await h.cli<StatusResult>('axisor_bk_norepl', ['backup', 'status', '--backup-dir', join(dir, 'norepl')]);
+  expect(status.json.result.blockers.map((b) => b.code)).toContain('privilege.replication');
 }, 60_000);
 
 test('verify: the backup role (no CREATEDB) gets 67 with the checksums that passed, ALTER ROLE … CREATEDB and --no-drill; --no-drill passes', async () => {
-  const v = await backup('axisor_backup', ['backup', 'verify', chainLast]);
+  const v = await backup<VerifyResult>('axisor_backup', ['backup', 'verify', chainLast]);
   expectPrivilege(v, 'ALTER ROLE axisor_backup CREATEDB;');
   expect(v.json.error.message).toMatch(/checksums of \d+ files .* passed; the restore drill did not run/);
   expect(v.json.error.hint).toContain('--no-drill');
-  expect(v.json.error.details.checksums.ok).toBe(true);
-  expect(v.json.error.details.drill.ran).toBe(false);
+  // The details of a drill the role may not run: the checksums that passed, and the drill (src/backup/verify.ts).
+  const details = v.json.error.details as Pick<Jsonified<VerifyResult>, 'checksums' | 'drill'>;
+  expect(details.checksums.ok).toBe(true);
+  expect(details.drill.ran).toBe(false);
   const noDrill = await backup('axisor_backup', ['backup', 'verify', chainLast, '--no-drill']);
   expectResult(noDrill);
 }, 60_000);
 
 test('verify under the restore role: the drill skips hypopg (superuser-only), keeps pgcrypto, and passes', async () => {
-  const v = await backup('axisor_restore', ['backup', 'verify', chainLast]);
+  const v = await backup<VerifyResult>('axisor_restore', ['backup', 'verify', chainLast]);
   expectResult(v);
   expect(v.json.result.drill).toMatchObject({ ran: true, ok: true, skippedExtensions: ['hypopg'] });
   expect(v.json.result.warnings.join(' ')).toContain('hypopg');
 }, 60_000);
 
 test('restore under the restore role with --no-owner: a new database with the data, pgcrypto, no hypopg and no axisor_backup publication', async () => {
-  const r = await backup('axisor_restore', ['restore', chainLast, '--target-db', 'restored', '--no-owner']);
+  const r = await backup<RestoreResult>('axisor_restore', ['restore', chainLast, '--target-db', 'restored', '--no-owner']);
   expectResult(r);
   expect(r.json.result.skippedExtensions).toEqual(['hypopg']);
   expect(r.json.result.warnings.join(' ')).toMatch(/extension\(s\) hypopg .*and what uses them: VIEW public\.hypo_v; .*CREATE EXTENSION hypopg;/);
@@ -105,7 +109,7 @@ test('restore under the restore role with --no-owner: a new database with the da
   expect(got).toEqual({ trades: 201, fills: 199, updated: 10, ext: 'pgcrypto,plpgsql', pubs: 0, view: null, owner: 'axisor_restore' });
 
   // --clean into a database the role owns (the one it just restored) works.
-  const again = await backup('axisor_restore', ['restore', chainLast, '--target-db', 'restored', '--no-owner', '--clean']);
+  const again = await backup<RestoreResult>('axisor_restore', ['restore', chainLast, '--target-db', 'restored', '--no-owner', '--clean']);
   expectResult(again);
   expect(again.json.result.replacedExisting).toBe(true);
 }, 60_000);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, dropDatabase, urlWithDatabase, ADMIN_URL, type TestDatabase } from '../helpers/db.ts';
 import { cli, FIXTURE_DATA_SQL, FIXTURE_SQL, q } from '../helpers/backup.ts';
+import type { BackupResult, Manifest, RestoreResult } from '../helpers/results.ts';
 
 // The per-phase profile of backup and restore (--json result.phases), and the restore's COPY FREEZE path.
 let src: TestDatabase;
@@ -24,7 +25,7 @@ afterAll(async () => {
 });
 
 test('backup and restore report where their time went; a table loaded by one stream is restored frozen', async () => {
-  const b = await cli(['backup', '--type', 'full', '--jobs', '2', '--no-chain'], src.url, dir);
+  const b = await cli<BackupResult>(['backup', '--type', 'full', '--jobs', '2', '--no-chain'], src.url, dir);
   expect(b.exitCode).toBe(0);
   const ph = b.json.result.phases;
   for (const k of ['snapshotMs', 'schemaMs', 'dataMs', 'streamCopyMs', 'streamDigestMs', 'streamFileHashMs', 'streamFsyncMs', 'nodeCpuMs', 'manifestMs', 'publishMs']) {
@@ -35,14 +36,14 @@ test('backup and restore report where their time went; a table loaded by one str
 
   const name = `axisor_test_bkprof_r_${process.pid}`;
   created.push(name);
-  const r = await cli(['restore', b.json.result.id, '--target-db', name, '--jobs', '2'], src.url, dir);
+  const r = await cli<RestoreResult>(['restore', b.json.result.id, '--target-db', name, '--jobs', '2'], src.url, dir);
   expect(r.exitCode).toBe(0);
   const rp = r.json.result.phases;
   for (const k of ['checksumsMs', 'schemaMs', 'dataMs', 'indexesMs', 'foreignKeysMs', 'swapMs', 'maintenanceWorkMemMb']) expect(typeof rp[k]).toBe('number');
-  const show = await cli(['backup', 'show', b.json.result.id], src.url, dir);
-  const single = show.json.result.tables.filter((t: { chunks: unknown[]; rows: number }) => t.chunks.length === 1 && t.rows > 0);
+  const show = await cli<Manifest>(['backup', 'show', b.json.result.id], src.url, dir);
+  const single = show.json.result.tables.filter((t) => t.chunks.length === 1 && t.rows > 0);
   expect(single.length).toBeGreaterThan(0);
-  expect(rp.frozenChunks).toBe(show.json.result.tables.filter((t: { chunks: unknown[] }) => t.chunks.length === 1).length);
+  expect(rp.frozenChunks).toBe(show.json.result.tables.filter((t) => t.chunks.length === 1).length);
   // COPY ... FREEZE marks the loaded pages all-frozen in the visibility map (a plain COPY leaves them unmarked).
   const url = urlWithDatabase(ADMIN_URL, name);
   await q(url, 'CREATE EXTENSION IF NOT EXISTS pg_visibility');

@@ -9,6 +9,7 @@ import { VALUE_SETTINGS } from '../../src/backup/value-settings.ts';
 import { startThrowawayCluster, type ThrowawayCluster } from '../../src/pgtools/index.ts';
 import { ADMIN_URL, urlWithDatabase } from '../helpers/db.ts';
 import { cli, q } from '../helpers/backup.ts';
+import type { BackupResult, RestoreResult } from '../helpers/results.ts';
 
 // Exact round trip of every value through an incremental chain, whatever the output settings of the source and
 // of the restoring side: each setting is set with ALTER DATABASE on the source (the capture sessions inherit it) and,
@@ -123,11 +124,11 @@ test.each(SETTINGS.map(([k, v, r], i) => [k, v, r, i] as const))('%s = %s on the
   await q(src, SCHEMA);
   await q(cluster.url, `ALTER DATABASE ${db} SET ${key} = ${value}; ALTER ROLE restorer SET ${key} = ${restoreValue}`);
   try {
-    const full = await cli(['backup', '--type', 'full'], src, backupDir);
+    const full = await cli<BackupResult>(['backup', '--type', 'full'], src, backupDir);
     expect(full.exitCode).toBe(0);
     expect(full.json.result.slot).toMatch(/^axisor_/);
     await q(src, CHANGES_1);
-    const inc1 = await cli(['backup', '--type', 'incremental'], src, backupDir);
+    const inc1 = await cli<BackupResult>(['backup', '--type', 'incremental'], src, backupDir);
     expect(inc1.exitCode).toBe(0);
     expect(inc1.json.result.type).toBe('incremental');
 
@@ -155,12 +156,12 @@ test.each(SETTINGS.map(([k, v, r], i) => [k, v, r, i] as const))('%s = %s on the
       await probe.end();
     }
 
-    const inc2 = await cli(['backup', '--type', 'incremental'], src, backupDir);
+    const inc2 = await cli<BackupResult>(['backup', '--type', 'incremental'], src, backupDir);
     expect(inc2.exitCode).toBe(0);
     expect(inc2.json.result.parent).toBe(inc1.json.result.id);
     const asRestorer = src.replace('postgres@', 'restorer@');
     expect(asRestorer).not.toBe(src);
-    const restored = await cli(['restore', '--latest', '--target-db', `${db}_r`], asRestorer, backupDir);
+    const restored = await cli<RestoreResult>(['restore', '--latest', '--target-db', `${db}_r`], asRestorer, backupDir);
     expect(restored.exitCode).toBe(0);
     expect(restored.json.result.chain).toHaveLength(3);
     const want = await pinnedHash(src);
@@ -183,10 +184,10 @@ test('a LATIN1 database: values outside ASCII come back exactly', async () => {
   const src = dbUrl('lat');
   const backupDir = join(dir, 'lat');
   await q(src, `CREATE TABLE cafe (id int PRIMARY KEY, naive text); INSERT INTO cafe VALUES (1, 'déjà')`);
-  const full = await cli(['backup', '--type', 'full'], src, backupDir);
+  const full = await cli<BackupResult>(['backup', '--type', 'full'], src, backupDir);
   expect(full.exitCode).toBe(0);
   await q(src, `INSERT INTO cafe VALUES (2, 'über ÿ ±'); UPDATE cafe SET naive = 'façade' WHERE id = 1`);
-  const inc = await cli(['backup', '--type', 'incremental'], src, backupDir);
+  const inc = await cli<BackupResult>(['backup', '--type', 'incremental'], src, backupDir);
   expect(inc.exitCode).toBe(0);
   expect(inc.json.result.type).toBe('incremental');
   const r = await cli(['restore', '--latest', '--target-db', 'lat_r'], src, backupDir);

@@ -9,6 +9,7 @@ import { ADMIN_URL, urlWithDatabase } from '../helpers/db.ts';
 import { cli, contentFingerprint, FIXTURE_DATA_SQL, FIXTURE_SQL, q } from '../helpers/backup.ts';
 import { spawnCli } from '../helpers/cli.ts';
 import { S3_TEST_CREDENTIALS, startS3ServerProcess, type TestS3Server } from '../helpers/s3-server.ts';
+import type { BackupResult, HealthCheckResult, ListResult, RestoreResult, VerifyResult } from '../helpers/results.ts';
 
 // A real S3-protocol server (s3rver) on 127.0.0.1 and a wal_level = logical throwaway cluster.
 const BUCKET = 'axisor-backups';
@@ -64,19 +65,19 @@ afterAll(async () => {
 test('an encrypted full + incrementals chain in S3 restores exactly; list, verify, status; no plaintext in any object; wrong and no key refused', async () => {
   const url = `s3://${BUCKET}/prod`;
   const env = { env: s3.env({ AXISOR_BACKUP_KEY_FILE: key }) };
-  const full = await cli(['backup', '--type', 'full', '--compress', 'none'], src, url, env);
+  const full = await cli<BackupResult>(['backup', '--type', 'full', '--compress', 'none'], src, url, env);
   expect(full.exitCode).toBe(0);
   expect(full.json.result.dir).toBe(`${url}/${full.json.result.id}`);
   await q(src, `UPDATE "TradeLog" SET note = 'inc1' WHERE id < 40; DELETE FROM "TradeLog" WHERE id BETWEEN 300 AND 330; INSERT INTO "User"(id, email) VALUES ('secret2', 'x${SECRET}')`);
-  const inc1 = await cli(['backup', '--type', 'incremental'], src, url, env);
+  const inc1 = await cli<BackupResult>(['backup', '--type', 'incremental'], src, url, env);
   expect([inc1.exitCode, inc1.json.error]).toEqual([0, undefined]);
   await q(src, `INSERT INTO "TradeLog"(user_id, size, note) SELECT 'secret', g, 'inc2' FROM generate_series(1, 25) g; TRUNCATE audit`);
-  const inc2 = await cli(['backup', '--type', 'incremental', '--compress', 'none'], src, url, env);
+  const inc2 = await cli<BackupResult>(['backup', '--type', 'incremental', '--compress', 'none'], src, url, env);
   expect(inc2.exitCode).toBe(0);
   expect(inc2.json.result.parent).toBe(inc1.json.result.id);
   const want = await contentFingerprint(src);
 
-  const list = await cli(['backup', 'list'], src, url, env);
+  const list = await cli<ListResult>(['backup', 'list'], src, url, env);
   expect(list.exitCode).toBe(0);
   expect(JSON.stringify(list.json.result)).toContain(inc2.json.result.id);
 
@@ -95,14 +96,14 @@ test('an encrypted full + incrementals chain in S3 restores exactly; list, verif
   expect([wrong.exitCode, wrong.json.error.code]).toEqual([78, 'config.encryption_key_mismatch']);
   expect(await databases()).toEqual(before);
 
-  const restored = await cli(['restore', '--latest', '--target-db', 's3_ok'], src, url, env);
+  const restored = await cli<RestoreResult>(['restore', '--latest', '--target-db', 's3_ok'], src, url, env);
   expect(restored.exitCode).toBe(0);
   expect(restored.json.result.chain).toEqual([full.json.result.id, inc1.json.result.id, inc2.json.result.id]);
   expect(await contentFingerprint(dbUrl('s3_ok'))).toEqual(want);
 
-  const verified = await cli(['backup', 'verify', '--latest'], src, url, env);
+  const verified = await cli<VerifyResult>(['backup', 'verify', '--latest'], src, url, env);
   expect([verified.exitCode, verified.json.result.ok]).toEqual([0, true]);
-  const check = await cli(['backup', 'status', '--check'], src, url, env);
+  const check = await cli<HealthCheckResult>(['backup', 'status', '--check'], src, url, env);
   expect([check.exitCode, check.json.result.label]).toEqual([0, 'OK']);
   expect(check.json.result.checks).toContainEqual(expect.objectContaining({ name: 'verify', status: 0 }));
 });
@@ -130,15 +131,15 @@ test('a backup killed -9 midway through an upload is never listed, and the next 
   expect(left).toContain(`killed/${killedId}/owner.json`);
   expect(left).not.toContain(`killed/${killedId}/manifest.json`);
 
-  const list = await cli(['backup', 'list'], src, url, { env });
+  const list = await cli<ListResult>(['backup', 'list'], src, url, { env });
   expect([list.exitCode, list.json.error]).toEqual([0, undefined]);
   expect(JSON.stringify(list.json.result)).not.toContain(killedId);
 
-  const next = await cli(['backup', '--type', 'schema-only'], src, url, { env });
+  const next = await cli<BackupResult>(['backup', '--type', 'schema-only'], src, url, { env });
   expect(next.exitCode).toBe(0);
   expect(next.json.result.removedTempDirs).toContain(killedId);
   expect((await keysUnder(`killed/${killedId}/`))).toEqual([]);
   // s3rver cannot abort multipart uploads; the run reports it (a lifecycle rule is the backstop) and drops nothing it should keep.
-  expect((await cli(['backup', 'list'], src, url, { env })).json.result.backups.map((b: { id: string }) => b.id)).toEqual([next.json.result.id]);
+  expect((await cli<ListResult>(['backup', 'list'], src, url, { env })).json.result.backups.map((b) => b.id)).toEqual([next.json.result.id]);
   await q(src, 'DROP TABLE bulk');
 });

@@ -11,6 +11,7 @@ import { spawnCli } from '../helpers/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { cli, FIXTURE_DATA_SQL, FIXTURE_SQL, q } from '../helpers/backup.ts';
 import { waitFor } from '../helpers/wait.ts';
+import type { BackupResult, ListResult } from '../helpers/results.ts';
 
 let src: TestDatabase;
 let dir: string;
@@ -38,7 +39,7 @@ test('SIGKILL at random points never leaves a listed backup that fails verify', 
     await child;
     clearTimeout(timer);
   }
-  const list = await cli(['backup', 'list'], src.url, dir);
+  const list = await cli<ListResult>(['backup', 'list'], src.url, dir);
   const listed: Array<{ id: string; problem: string | null }> = list.json.result.backups;
   expect(listed.every((b) => b.problem === null)).toBe(true);
   for (const b of listed) {
@@ -69,7 +70,7 @@ test('a second backup of the same database waits (--wait) or fails with the lock
   } finally {
     await holder.end();
   }
-  const both = await Promise.all([cli(['backup'], src.url, dir), cli(['backup'], src.url, dir)]);
+  const both = await Promise.all([cli<BackupResult>(['backup'], src.url, dir), cli<BackupResult>(['backup'], src.url, dir)]);
   const codes = both.map((r) => r.exitCode).sort();
   expect(codes[0]).toBe(0);
   expect([0, 75]).toContain(codes[1]);

@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { sha256Hex } from '../../src/backup/manifest.ts';
 import { createAxisorSchema, seedSmall, withPg } from '../helpers/axisor-data.ts';
-import { runCli } from '../helpers/cli.ts';
+import { runCli, type Jsonified } from '../helpers/cli.ts';
 import { createTestDatabase, dropDatabase, urlWithDatabase, ADMIN_URL, type TestDatabase } from '../helpers/db.ts';
 import { cli, contentFingerprint, FIXTURE_DATA_SQL, FIXTURE_SQL, q } from '../helpers/backup.ts';
+import type { BackupResult, FixReport, ListResult, Manifest, PruneResult, RestoreResult, UndoOutcome, ValidateReport, VerifyResult } from '../helpers/results.ts';
 
 // Issue 12: backups a DBA can trust blindly. Each test here failed on the main branch before this work.
 let src: TestDatabase;
@@ -21,9 +22,14 @@ const target = (tag: string) => {
 const dbExists = async (name: string) => (await q(ADMIN_URL, 'SELECT 1 FROM pg_database WHERE datname = $1', [name])).length === 1;
 const sideDatabases = async (prefix: string) => (await q<{ datname: string }>(ADMIN_URL, `SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${prefix}%`])).map((r) => r.datname);
 
+/** A backup's manifest.json as stored. */
+function readManifest(bdir: string): Jsonified<Manifest> {
+  return JSON.parse(readFileSync(join(bdir, 'manifest.json'), 'utf8')) as Jsonified<Manifest>;
+}
+
 /** Rewrites a copied backup's manifest (and its checksum) as a hostile or damaged one would be. */
-function rewriteManifest(bdir: string, edit: (m: any) => void): void {
-  const m = JSON.parse(readFileSync(join(bdir, 'manifest.json'), 'utf8'));
+function rewriteManifest(bdir: string, edit: (m: Jsonified<Manifest>) => void): void {
+  const m = readManifest(bdir);
   edit(m);
   const text = `${JSON.stringify(m, null, 2)}\n`;
   writeFileSync(join(bdir, 'manifest.json'), text);
@@ -53,17 +59,17 @@ afterAll(async () => {
 describe('verify compares content whatever the physical row order', () => {
   let id: string;
   beforeAll(async () => {
-    const r = await cli(['backup', '--no-chain', '--jobs', '2'], src.url, dir);
+    const r = await cli<BackupResult>(['backup', '--no-chain', '--jobs', '2'], src.url, dir);
     expect(r.exitCode).toBe(0);
     id = r.json.result.id;
   });
 
   test('a churned 116k-row table and the rest verify clean (exit 0), and verify says what it compared', async () => {
-    const v = await cli(['backup', 'verify', id], src.url, dir);
-    expect(v.json.result.drill.tables.filter((t: any) => t.content !== 'identical')).toEqual([]);
+    const v = await cli<VerifyResult>(['backup', 'verify', id], src.url, dir);
+    expect(v.json.result.drill.tables.filter((t) => t.content !== 'identical')).toEqual([]);
     expect(v.exitCode).toBe(0);
     expect(v.json.ok).toBe(true);
-    expect(v.json.result.drill.tables.find((t: any) => t.name === 'churn')).toMatchObject({ rows: 116000, content: 'identical', contentMatches: true });
+    expect(v.json.result.drill.tables.find((t) => t.name === 'churn')).toMatchObject({ rows: 116000, content: 'identical', contentMatches: true });
     expect(v.json.result.drill.compared).toMatchObject({ rowCounts: 4, content: 4, method: 'rowsum64-v1', contentAsOf: id });
   });
 
@@ -72,8 +78,8 @@ describe('verify compares content whatever the physical row order', () => {
     try {
       cpSync(join(dir, id), join(copy, id), { recursive: true });
       const bdir = join(copy, id);
-      const m = JSON.parse(readFileSync(join(bdir, 'manifest.json'), 'utf8'));
-      const chunk = m.tables.find((t: any) => t.name === 'churn').chunks[0];
+      const m = readManifest(bdir);
+      const chunk = m.tables.find((t) => t.name === 'churn')!.chunks[0]!;
       const file = join(bdir, chunk.file);
       const text = (await execa('zstd', ['-dc', file])).stdout;
       const changed = text.replace(/^(4\t)([0-9a-f]{32})\t/m, (_s, a: string, b: string) => `${a}${b.slice(0, -1)}${b.endsWith('0') ? '1' : '0'}\t`);
@@ -82,13 +88,13 @@ describe('verify compares content whatever the physical row order', () => {
       await execa('zstd', ['-q', '-1', '-o', file], { input: `${changed}\n` });
       const buf = readFileSync(file);
       rewriteManifest(bdir, (mm) => {
-        const f = mm.files.find((x: any) => x.path === chunk.file);
+        const f = mm.files.find((x) => x.path === chunk.file)!;
         f.bytes = buf.length;
         f.sha256 = sha256Hex(buf);
       });
-      const v = await cli(['backup', 'verify', id], src.url, copy);
+      const v = await cli<VerifyResult>(['backup', 'verify', id], src.url, copy);
       expect(v.json.result.checksums.ok).toBe(true);
-      expect(v.json.result.drill.tables.filter((t: any) => t.content === 'differs').map((t: any) => t.name)).toEqual(['churn']);
+      expect(v.json.result.drill.tables.filter((t) => t.content === 'differs').map((t) => t.name)).toEqual(['churn']);
       expect(v.exitCode).toBe(65);
       expect(v.json.ok).toBe(false);
       expect(v.json.exitCode).toBe(65);
@@ -104,10 +110,10 @@ describe('verify compares content whatever the physical row order', () => {
         delete mm.rowDigestAlgorithm;
         for (const t of mm.tables) for (const c of t.chunks) (delete c.rowDigest, (c.contentSha256 = '0'.repeat(64)));
       });
-      const v = await cli(['backup', 'verify', id], src.url, copy);
+      const v = await cli<VerifyResult>(['backup', 'verify', id], src.url, copy);
       expect(v.exitCode).toBe(0);
-      expect(v.json.result.drill.tables.every((t: any) => t.content === 'identical')).toBe(true);
-      expect(v.json.result.drill.compared.method).toMatch(/recomputed from the backup files/);
+      expect(v.json.result.drill.tables.every((t) => t.content === 'identical')).toBe(true);
+      expect(v.json.result.drill.compared!.method).toMatch(/recomputed from the backup files/);
     } finally {
       rmSync(copy, { recursive: true, force: true });
     }
@@ -119,28 +125,28 @@ describe('schema-only backups are not restore points', () => {
   let schema: string;
   const sdir = () => join(dir, 'schema-case');
   beforeAll(async () => {
-    const f = await cli(['backup', '--type', 'full', '--no-chain'], src.url, sdir());
-    const s = await cli(['backup', '--type', 'schema-only'], src.url, sdir());
+    const f = await cli<BackupResult>(['backup', '--type', 'full', '--no-chain'], src.url, sdir());
+    const s = await cli<BackupResult>(['backup', '--type', 'schema-only'], src.url, sdir());
     expect([f.exitCode, s.exitCode]).toEqual([0, 0]);
     full = f.json.result.id;
     schema = s.json.result.id;
   });
 
   test('prune --keep-last 1 --keep-daily 1 --keep-weekly 1 keeps the only full backup', async () => {
-    const p = await cli(['backup', 'prune', '--keep-last', '1', '--keep-daily', '1', '--keep-weekly', '1'], src.url, sdir());
+    const p = await cli<PruneResult>(['backup', 'prune', '--keep-last', '1', '--keep-daily', '1', '--keep-weekly', '1'], src.url, sdir());
     expect(p.exitCode).toBe(0);
-    const kept = p.json.result.decisions.filter((d: any) => d.keep).map((d: any) => d.id);
+    const kept = p.json.result.decisions.filter((d) => d.keep).map((d) => d.id);
     expect(kept).toEqual(expect.arrayContaining([full, schema]));
-    const only = await cli(['backup', 'prune', '--keep-last', '1', '--keep-schema-only', '0'], src.url, sdir());
-    expect(only.json.result.decisions.filter((d: any) => !d.keep).map((d: any) => d.id)).toEqual([schema]);
+    const only = await cli<PruneResult>(['backup', 'prune', '--keep-last', '1', '--keep-schema-only', '0'], src.url, sdir());
+    expect(only.json.result.decisions.filter((d) => !d.keep).map((d) => d.id)).toEqual([schema]);
   });
 
   test('restore --latest restores the full backup, not the newer schema-only one', async () => {
     // The prune above deleted the schema-only backup: take another, newer than the full.
-    const s = await cli(['backup', '--type', 'schema-only'], src.url, sdir());
+    const s = await cli<BackupResult>(['backup', '--type', 'schema-only'], src.url, sdir());
     expect(s.exitCode).toBe(0);
     const name = target('latest');
-    const r = await cli(['restore', '--latest', '--target-db', name], src.url, sdir());
+    const r = await cli<RestoreResult>(['restore', '--latest', '--target-db', name], src.url, sdir());
     expect(r.exitCode).toBe(0);
     expect(r.json.result.id).toBe(full);
     expect(r.json.result.schemaOnly).toBe(false);
@@ -148,10 +154,10 @@ describe('schema-only backups are not restore points', () => {
   });
 
   test('restoring a schema-only backup by id says it restores no data (JSON and stderr)', async () => {
-    const list = await cli(['backup', 'list'], src.url, sdir());
-    const sid = list.json.result.backups.find((b: any) => b.type === 'schema-only').id;
+    const list = await cli<ListResult>(['backup', 'list'], src.url, sdir());
+    const sid = list.json.result.backups.find((b) => b.type === 'schema-only')!.id;
     const name = target('schemaonly');
-    const r = await cli(['restore', sid, '--target-db', name], src.url, sdir());
+    const r = await cli<RestoreResult>(['restore', sid, '--target-db', name], src.url, sdir());
     expect(r.exitCode).toBe(0);
     expect(r.json.result).toMatchObject({ schemaOnly: true, rows: 0 });
     expect(r.json.result.warnings.join(' ')).toMatch(/schema-only.*NO rows/);
@@ -162,8 +168,8 @@ describe('schema-only backups are not restore points', () => {
 describe('restore targets and cheap refusals', () => {
   let id: string;
   beforeAll(async () => {
-    const list = await cli(['backup', 'list'], src.url, dir);
-    id = list.json.result.backups.find((b: any) => b.type === 'full').id;
+    const list = await cli<ListResult>(['backup', 'list'], src.url, dir);
+    id = list.json.result.backups.find((b) => b.type === 'full')!.id;
   });
 
   test('template1, template0, postgres and the connected database are refused (77) with nothing touched', async () => {
@@ -171,7 +177,7 @@ describe('restore targets and cheap refusals', () => {
     const before = await state();
     expect(before).toHaveLength(4);
     for (const t of ['template1', 'template0', 'postgres']) {
-      const r = await cli(['restore', id, '--target-db', t, '--clean'], src.url, dir);
+      const r = await cli<RestoreResult>(['restore', id, '--target-db', t, '--clean'], src.url, dir);
       expect({ t, code: r.exitCode, err: r.json.error.code }).toEqual({ t, code: 77, err: 'refused.protected_target' });
     }
     const own = await cli(['restore', id, '--target-db', src.name, '--clean', '--maintenance-db', src.name], src.url, dir);
@@ -189,7 +195,7 @@ describe('restore targets and cheap refusals', () => {
     const url = urlWithDatabase(ADMIN_URL, name);
     await q(url, 'CREATE TABLE keepme (x int); INSERT INTO keepme VALUES (3)');
     await withPg(url, async () => {
-      const r = await cli(['restore', id, '--target-db', name, '--clean', '--verbose'], src.url, dir);
+      const r = await cli<RestoreResult>(['restore', id, '--target-db', name, '--clean', '--verbose'], src.url, dir);
       expect(r.exitCode).toBe(77);
       expect(r.json.error.code).toBe('refused.target_busy');
       expect(r.json.error.message).toMatch(/1 open session/);
@@ -200,7 +206,7 @@ describe('restore targets and cheap refusals', () => {
 
   test('a backup directory that does not exist is "does not exist" (66) for restore --latest, list, prune and verify', async () => {
     const typo = join(dir, 'typo-does-not-exist');
-    const r = await cli(['restore', '--latest', '--target-db', target('typo')], src.url, typo);
+    const r = await cli<RestoreResult>(['restore', '--latest', '--target-db', target('typo')], src.url, typo);
     expect(r.exitCode).toBe(66);
     expect(r.json.error.message).toMatch(/backup directory .*typo-does-not-exist does not exist/);
     expect((await cli(['backup', 'list'], src.url, typo)).exitCode).toBe(66);
@@ -211,23 +217,23 @@ describe('restore targets and cheap refusals', () => {
 
 describe('manifest paths are confined', () => {
   test('a chunk path outside the backup, or a chunk missing from files[], is 65 for restore and verify; nothing is loaded', async () => {
-    const list = await cli(['backup', 'list'], src.url, dir);
-    const id = list.json.result.backups.find((b: any) => b.type === 'full').id;
+    const list = await cli<ListResult>(['backup', 'list'], src.url, dir);
+    const id = list.json.result.backups.find((b) => b.type === 'full')!.id;
     const work = mkdtempSync(join(tmpdir(), 'axisor-bk-trust-evil-'));
     try {
       const root = join(work, 'backups');
       cpSync(join(dir, id), join(root, id), { recursive: true });
-      const m = JSON.parse(readFileSync(join(root, id, 'manifest.json'), 'utf8'));
-      const chunk = m.tables.find((t: any) => t.name === 'churn').chunks[0].file;
+      const m = readManifest(join(root, id));
+      const chunk = m.tables.find((t) => t.name === 'churn')!.chunks[0]!.file;
       // A file outside the backup with a matching files[] entry: formerly loaded.
       cpSync(join(root, id, chunk), join(work, 'evil.copy.zst'));
       rewriteManifest(join(root, id), (mm) => {
         const evil = '../../evil.copy.zst';
-        mm.tables.find((t: any) => t.name === 'churn').chunks[0].file = evil;
-        mm.files.find((f: any) => f.path === chunk).path = evil;
+        mm.tables.find((t) => t.name === 'churn')!.chunks[0]!.file = evil;
+        mm.files.find((f) => f.path === chunk)!.path = evil;
       });
       const name = target('evil');
-      const r = await cli(['restore', id, '--target-db', name], src.url, root);
+      const r = await cli<RestoreResult>(['restore', id, '--target-db', name], src.url, root);
       expect(r.exitCode).toBe(65);
       expect(r.json.error.code).toBe('integrity.manifest_path');
       expect(await dbExists(name)).toBe(false);
@@ -236,7 +242,7 @@ describe('manifest paths are confined', () => {
       rmSync(join(root, id), { recursive: true });
       cpSync(join(dir, id), join(root, id), { recursive: true });
       rewriteManifest(join(root, id), (mm) => {
-        mm.files = mm.files.filter((f: any) => f.path !== chunk);
+        mm.files = mm.files.filter((f) => f.path !== chunk);
       });
       const r2 = await cli(['restore', id, '--target-db', name], src.url, root);
       expect(r2.exitCode).toBe(65);
@@ -259,15 +265,15 @@ describe('data that violates its own foreign keys', () => {
         INSERT INTO "TradeLog"(id, user_id, exchange_account_id, type, symbol, side, size, price, status, executed_at)
         VALUES ('t-orphan-user1', 'u-missing', 'ea1', 'OPEN', 'BTCUSD', 'BUY', 1, 100, 'FILLED', timestamptz '2025-03-01')`));
       // The issue's path: fix quarantines the orphan, undo puts it back (with FK checks off) and must say so.
-      const fixed = await runCli(['fix', '--apply', '--check', 'orphan:TradeLog.user_id', '--json', '--database-url', db.url]);
+      const fixed = await runCli<FixReport>(['fix', '--apply', '--check', 'orphan:TradeLog.user_id', '--json', '--database-url', db.url]);
       expect(fixed.exitCode).toBe(0);
-      const undo = await runCli(['fix', '--undo', fixed.json.result.runId, '--json', '--database-url', db.url]);
+      const undo = await runCli<UndoOutcome>(['fix', '--undo', fixed.json.result.runId!, '--json', '--database-url', db.url]);
       expect(undo.exitCode).toBe(0);
       expect(undo.json.result.warnings.join(' ')).toMatch(/orphans again/);
-      const b = await cli(['backup', '--no-chain'], db.url, fkDir);
+      const b = await cli<BackupResult>(['backup', '--no-chain'], db.url, fkDir);
       expect(b.exitCode).toBe(0);
       const name = target('fk');
-      const r = await cli(['restore', b.json.result.id, '--target-db', name], db.url, fkDir);
+      const r = await cli<RestoreResult>(['restore', b.json.result.id, '--target-db', name], db.url, fkDir);
       expect(r.stderr).toMatch(/NOT VALID/);
       expect(r.exitCode).toBe(0);
       expect(r.json.result.notValidForeignKeys).toEqual([
@@ -276,9 +282,9 @@ describe('data that violates its own foreign keys', () => {
       const url = urlWithDatabase(ADMIN_URL, name);
       expect(await q(url, `SELECT conname, convalidated FROM pg_constraint WHERE contype = 'f' AND NOT convalidated`)).toEqual([{ conname: 'TradeLog_user_id_fkey', convalidated: false }]);
       expect((await q(url, `SELECT count(*)::int AS n FROM pg_constraint WHERE contype = 'f'`))[0].n).toBe((await q(db.url, `SELECT count(*)::int AS n FROM pg_constraint WHERE contype = 'f'`))[0].n);
-      const v = await runCli(['validate', '--samples', '5', '--json', '--database-url', url]);
-      const check = v.json.result.checks.find((c: any) => c.name === 'orphan:TradeLog.user_id');
-      expect(check.failures).toBe(1);
+      const v = await runCli<ValidateReport>(['validate', '--samples', '5', '--json', '--database-url', url]);
+      const check = v.json.result.checks.find((c) => c.name === 'orphan:TradeLog.user_id');
+      expect(check!.failures).toBe(1);
       expect(JSON.stringify(check)).toContain('t-orphan-user1');
     } finally {
       await db.drop();

@@ -4,6 +4,7 @@ import { startThrowawayCluster, type ThrowawayCluster } from '../../src/pgtools/
 import { runCli } from '../helpers/cli.ts';
 import { createTestDatabase, query, type TestDatabase } from '../helpers/db.ts';
 import { waitFor } from '../helpers/wait.ts';
+import type { DebugPerfResult, DebugPoolResult, OptimizeResult } from '../helpers/results.ts';
 
 // The test server (TEST_DATABASE_URL, whatever its settings): debug-pool, debug-perf; optimize's prerequisite error on a
 // throwaway cluster without pg_stat_statements preloaded.
@@ -43,10 +44,10 @@ afterAll(async () => {
 
 describe('debug-perf', () => {
   test('reports the unused and duplicate indexes, the FK without an index, a sequence near exhaustion; skips slow queries with a note', async () => {
-    const r = await runCli(['debug-perf', '--json', '--database-url', db.url]);
+    const r = await runCli<DebugPerfResult>(['debug-perf', '--json', '--database-url', db.url]);
     expect(r.exitCode).toBe(1);
     const res = r.json.result;
-    expect(res.indexes.unused.map((u: any) => u.index)).toContain('"public"."trade_qty_unused"');
+    expect(res.indexes.unused.map((u) => u.index)).toContain('"public"."trade_qty_unused"');
     expect(res.indexes.redundant).toEqual([expect.objectContaining({ index: '"public"."trade_symbol_b"', kind: 'duplicate', coveredBy: '"public"."trade_symbol_a"' })]);
     expect(res.indexes.foreignKeysWithoutIndex).toEqual([expect.objectContaining({ table: '"public"."trade"', columns: ['account_id'] })]);
     expect(res.sequences[0]).toMatchObject({ sequence: 'public.counter_id_seq', columnType: 'integer' });
@@ -64,7 +65,7 @@ describe('debug-perf', () => {
   });
 
   test('human view prints tables and the same exit code', async () => {
-    const r = await runCli(['debug-perf', '--database-url', db.url]);
+    const r = await runCli<DebugPerfResult>(['debug-perf', '--database-url', db.url]);
     expect(r.exitCode).toBe(1);
     expect(r.stdout).toContain('trade_qty_unused');
   });
@@ -72,7 +73,7 @@ describe('debug-perf', () => {
 
 describe('debug-pool', () => {
   test('a quiet database: exit 0', async () => {
-    const r = await runCli(['debug-pool', '--json', '--database-url', db.url]);
+    const r = await runCli<DebugPoolResult>(['debug-pool', '--json', '--database-url', db.url]);
     expect(r.exitCode).toBe(0);
     expect(r.json.result.connections.maxConnections).toBeGreaterThan(0);
     expect(r.json.result.sessions).toEqual([]);
@@ -93,10 +94,10 @@ describe('debug-pool', () => {
     await waitFor('the idle session to be idle in transaction for more than 1 s', async () =>
       (await query<{ ok: boolean }>(db.url, `SELECT state = 'idle in transaction' AND clock_timestamp() - state_change > interval '1 second' AS ok FROM pg_stat_activity WHERE pid = $1`, [idle.pid]))[0]?.ok === true);
 
-    const r = await runCli(['debug-pool', '--json', '--idle-in-transaction', '1s', '--database-url', db.url]);
+    const r = await runCli<DebugPoolResult>(['debug-pool', '--json', '--idle-in-transaction', '1s', '--database-url', db.url]);
     expect(r.exitCode).toBe(1);
     const res = r.json.result;
-    const byPid = (pid: number) => res.sessions.find((s: any) => s.pid === pid);
+    const byPid = (pid: number) => res.sessions.find((s) => s.pid === pid);
     expect(byPid(idle.pid)).toMatchObject({ state: 'idle in transaction', flag: 'idle_in_transaction', application: 'axisor-test-idle' });
     expect(byPid(waiter.pid)).toMatchObject({ flag: 'blocked', blockedBy: [holder.pid] });
     expect(res.blocking).toEqual([expect.objectContaining({ pid: holder.pid, blocks: [waiter.pid], state: 'idle in transaction' })]);
@@ -112,7 +113,7 @@ describe('debug-pool', () => {
   });
 
   test('a bad threshold is a usage error naming the flag', async () => {
-    const r = await runCli(['debug-pool', '--json', '--long-query', 'soon', '--database-url', db.url]);
+    const r = await runCli<DebugPoolResult>(['debug-pool', '--json', '--long-query', 'soon', '--database-url', db.url]);
     expect(r.exitCode).toBe(64); // a bad flag value is a usage error, like every other
     expect(r.json.error.code).toBe('usage.duration');
   });
@@ -127,10 +128,10 @@ describe('optimize without pg_stat_statements preloaded', () => {
   afterAll(async () => bare?.stop());
 
   test('exits 69 with the steps: shared_preload_libraries, restart, CREATE EXTENSION', async () => {
-    const r = await runCli(['optimize', '--json', '--database-url', bare.url]);
+    const r = await runCli<OptimizeResult>(['optimize', '--json', '--database-url', bare.url]);
     expect(r.exitCode).toBe(69);
     expect(r.json.error.code).toBe('prerequisite.pg_stat_statements');
-    const steps: string[] = r.json.error.details.steps;
+    const steps = r.json.error.details!.steps as string[];
     expect(steps).toHaveLength(3);
     expect(steps[0]).toContain('shared_preload_libraries');
     expect(steps[2]).toContain('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');

@@ -4,6 +4,7 @@ import { ExitCode } from '../../src/errors.ts';
 import { createAxisorSchema, PLANTED, plantDefects, seedSmall, tableHashes, withPg } from '../helpers/axisor-data.ts';
 import { runCli, spawnCli } from '../helpers/cli.ts';
 import { createTestDatabase, query, type TestDatabase } from '../helpers/db.ts';
+import type { FixHistoryResult, FixReport, UndoOutcome, ValidateListResult, ValidateReport } from '../helpers/results.ts';
 
 let db: TestDatabase;
 let before: Record<string, string>;
@@ -29,8 +30,8 @@ beforeAll(async () => {
   await seedSmall(db.url);
   await plantDefects(db.url);
   before = await tableHashes(db.url);
-  const list = await runCli(['validate', '--list', '--json', '--database-url', db.url]);
-  fixable = list.json.result.checks.filter((c: any) => c.fixable).map((c: any) => c.name);
+  const list = await runCli<ValidateListResult>(['validate', '--list', '--json', '--database-url', db.url]);
+  fixable = list.json.result.checks.filter((c) => c.fixable).map((c) => c.name);
 });
 afterAll(async () => {
   await db?.drop();
@@ -38,23 +39,23 @@ afterAll(async () => {
 
 describe('fix', () => {
   test('without --apply it reports what it would change and changes nothing', async () => {
-    const r = await runCli(['fix', '--json', '--database-url', db.url]);
+    const r = await runCli<FixReport>(['fix', '--json', '--database-url', db.url]);
     expect(r.exitCode).toBe(ExitCode.OK);
     expect(r.json.result.mode).toBe('dry-run');
     expect(r.json.result.runId).toBeNull();
-    const found = Object.fromEntries(r.json.result.checks.map((c: any) => [c.name, c.found]));
+    const found = Object.fromEntries(r.json.result.checks.map((c) => [c.name, c.found]));
     expect(found).toEqual(Object.fromEntries(fixable.map((n) => [n, PLANTED[n]?.length ?? 0])));
     // The cascade and SET NULL dependents show up in the plan.
-    const notif = r.json.result.checks.find((c: any) => c.name === 'orphan:Notification.user_id');
-    expect(notif.changes).toEqual(expect.arrayContaining([{ table: 'NotificationDelivery', op: 'delete', rows: 1 }, { table: 'Notification', op: 'delete', rows: 1 }]));
-    const auto = r.json.result.checks.find((c: any) => c.name === 'orphan:Automation.user_id');
-    expect(auto.changes).toEqual(expect.arrayContaining([{ table: 'TradeLog', op: 'update', rows: 1 }, { table: 'Automation', op: 'delete', rows: 1 }]));
+    const notif = r.json.result.checks.find((c) => c.name === 'orphan:Notification.user_id');
+    expect(notif!.changes).toEqual(expect.arrayContaining([{ table: 'NotificationDelivery', op: 'delete', rows: 1 }, { table: 'Notification', op: 'delete', rows: 1 }]));
+    const auto = r.json.result.checks.find((c) => c.name === 'orphan:Automation.user_id');
+    expect(auto!.changes).toEqual(expect.arrayContaining([{ table: 'TradeLog', op: 'update', rows: 1 }, { table: 'Automation', op: 'delete', rows: 1 }]));
     expect(await tableHashes(db.url)).toEqual(before);
     expect(await quarantineExists()).toBe(false);
   });
 
   test('a check without an automatic fix is a usage error', async () => {
-    const r = await runCli(['fix', '--json', '--check', 'invalid_payment_plan_type', '--database-url', db.url]);
+    const r = await runCli<FixReport>(['fix', '--json', '--check', 'invalid_payment_plan_type', '--database-url', db.url]);
     expect(r.exitCode).toBe(ExitCode.USAGE);
   });
 
@@ -85,19 +86,19 @@ describe('fix', () => {
     expect(await quarantineExists()).toBe(false);
 
     // Small batches: several statements per check inside the one transaction.
-    const r = await runCli(['fix', '--apply', '--batch-size', '2', '--json', '--database-url', db.url]);
+    const r = await runCli<FixReport>(['fix', '--apply', '--batch-size', '2', '--json', '--database-url', db.url]);
     expect(r.exitCode).toBe(ExitCode.OK);
-    runId = r.json.result.runId;
+    runId = r.json.result.runId!;
     expect(runId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(r.json.result.checks.every((c: any) => c.remaining === 0)).toBe(true);
+    expect(r.json.result.checks.every((c) => c.remaining === 0)).toBe(true);
   });
 
   test('after --apply, validate passes for every fixed check; nothing was deleted without a copy', async () => {
-    const v = await runCli(['validate', '--json', '--database-url', db.url]);
-    const results = new Map<string, any>(v.json.result.checks.map((c: any) => [c.name, c]));
-    for (const n of fixable) expect([n, results.get(n).status]).toEqual([n, 'pass']);
+    const v = await runCli<ValidateReport>(['validate', '--json', '--database-url', db.url]);
+    const results = new Map(v.json.result.checks.map((c) => [c.name, c]));
+    for (const n of fixable) expect([n, results.get(n)!.status]).toEqual([n, 'pass']);
     // The checks fix leaves to humans still fail.
-    expect(results.get('nonpositive_trade_price').failures).toBe(2);
+    expect(results.get('nonpositive_trade_price')!.failures).toBe(2);
     expect(v.exitCode).toBe(ExitCode.CHECK_FAILED);
 
     const after = await tableHashes(db.url);
@@ -116,7 +117,7 @@ describe('fix', () => {
   });
 
   test('--undo restores the pre-fix table hashes exactly, once', async () => {
-    const u = await runCli(['fix', '--undo', runId, '--json', '--database-url', db.url]);
+    const u = await runCli<UndoOutcome>(['fix', '--undo', runId, '--json', '--database-url', db.url]);
     expect(u.exitCode).toBe(ExitCode.OK);
     expect(u.json.result.replica).toBe(true);
     expect(await tableHashes(db.url)).toEqual(before);
@@ -125,16 +126,16 @@ describe('fix', () => {
     const again = await runCli(['fix', '--undo', runId, '--json', '--database-url', db.url]);
     expect(again.exitCode).toBe(ExitCode.REFUSED);
     expect((await runCli(['fix', '--undo', randomUUID(), '--json', '--database-url', db.url])).exitCode).toBe(ExitCode.NOT_FOUND);
-    const h = await runCli(['fix', '--history', '--json', '--database-url', db.url]);
-    expect(h.json.result.runs.map((r: any) => [r.kind, r.status])).toEqual([['undo', 'done'], ['apply', 'undone']]);
+    const h = await runCli<FixHistoryResult>(['fix', '--history', '--json', '--database-url', db.url]);
+    expect(h.json.result.runs.map((r) => [r.kind, r.status])).toEqual([['undo', 'done'], ['apply', 'undone']]);
   });
 
   test('undo refuses to overwrite a row changed after the fix', async () => {
-    const r = await runCli(['fix', '--apply', '--json', '--check', 'invalid_plan_type', '--database-url', db.url]);
+    const r = await runCli<FixReport>(['fix', '--apply', '--json', '--check', 'invalid_plan_type', '--database-url', db.url]);
     expect(r.exitCode).toBe(ExitCode.OK);
     await query(db.url, `UPDATE "User" SET plan_type = 'PRO' WHERE id = 'u11'`);
     const snapshot = await tableHashes(db.url);
-    const u = await runCli(['fix', '--undo', r.json.result.runId, '--json', '--database-url', db.url]);
+    const u = await runCli<UndoOutcome>(['fix', '--undo', r.json.result.runId!, '--json', '--database-url', db.url]);
     expect(u.exitCode).toBe(ExitCode.REFUSED);
     expect(await tableHashes(db.url)).toEqual(snapshot);
   });

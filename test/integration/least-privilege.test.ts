@@ -9,6 +9,7 @@ import { findPgTool, runPgTool, type ThrowawayCluster } from '../../src/pgtools/
 import { buildRolesSql } from '../../src/roles/sql.ts';
 import { ROOT, runCli } from '../helpers/cli.ts';
 import { expectPrivilege, expectResult, ROLE_PASSWORD, startPrivilegeHarness, type PrivilegeHarness } from '../helpers/least-privilege.ts';
+import type { DebugPerfResult, DebugPoolResult, FixReport, OptimizeResult, RolesResult, ValidateReport } from '../helpers/results.ts';
 
 // ONE throwaway cluster for the whole file (test/helpers/least-privilege.ts): scram for passwords, TLS with a CA made
 // by openssl at start, a pg_hba `cert` line for the monitor role (client-certificate login), pg_stat_statements
@@ -22,7 +23,7 @@ const PASSWORD = ROLE_PASSWORD;
 const roleUrl = (role: string, ssl?: string) => h.roleUrl(role, ssl);
 const superUrl = () => h.superUrl();
 const asSuper = (text: string, db?: string) => h.asSuper(text, db);
-const cli = (role: string, args: string[], url?: string) => h.cli(role, args, url);
+const cli = <R = unknown>(role: string, args: string[], url?: string) => h.cli<R>(role, args, url);
 
 beforeAll(async () => {
   h = await startPrivilegeHarness({ db: DB, certRoles: ['axisor_monitor'], settings: { shared_preload_libraries: 'pg_stat_statements' }, extensions: ['pg_stat_statements'] });
@@ -68,9 +69,9 @@ describe('migrator (the schema owner, no CREATE on the database)', () => {
 
   test('without the quarantine schema, fix says exactly how the DBA creates it; that SQL makes it work', async () => {
     await asSuper('DROP SCHEMA axisor_quarantine CASCADE');
-    const r = await cli('axisor_migrator', ['fix']);
+    const r = await cli<FixReport>('axisor_migrator', ['fix']);
     expectPrivilege(r, 'CREATE SCHEMA axisor_quarantine AUTHORIZATION axisor_migrator;');
-    await asSuper(r.json.error.details.sql);
+    await asSuper(r.json.error.details!.sql as string);
     expectResult(await cli('axisor_migrator', ['fix']));
   });
 
@@ -92,17 +93,17 @@ describe('developer (SELECT) and monitor (pg_monitor, client certificate)', () =
 
   test('validate under a role without SELECT: 67, each check naming its table and the GRANT', async () => {
     await asSuper('GRANT USAGE ON SCHEMA public TO axisor_nogrant');
-    const r = await cli('axisor_nogrant', ['validate']);
+    const r = await cli<ValidateReport>('axisor_nogrant', ['validate']);
     expect(r.exitCode).toBe(67);
     expect(r.json.result.summary.privilegeDenied).toBe(r.json.result.summary.checks);
-    const trade = r.json.result.checks.find((c: { name: string }) => c.name === 'negative_trade_size');
-    expect(trade.error.message).toContain('GRANT SELECT ON TABLE public."TradeLog" TO axisor_nogrant;');
+    const trade = r.json.result.checks.find((c) => c.name === 'negative_trade_size');
+    expect(trade!.error!.message).toContain('GRANT SELECT ON TABLE public."TradeLog" TO axisor_nogrant;');
   });
 
   test('no CONNECT on the database: 67 naming GRANT CONNECT, at connection time', async () => {
     await asSuper('CREATE DATABASE closed', 'postgres');
     await asSuper('REVOKE CONNECT ON DATABASE closed FROM PUBLIC', 'postgres');
-    const r = await cli('axisor_nogrant', ['debug-pool'], roleUrl('axisor_nogrant').replace(`/${DB}?`, '/closed?'));
+    const r = await cli<DebugPoolResult>('axisor_nogrant', ['debug-pool'], roleUrl('axisor_nogrant').replace(`/${DB}?`, '/closed?'));
     expectPrivilege(r, 'GRANT CONNECT ON DATABASE closed TO axisor_nogrant;');
   });
 
@@ -112,19 +113,19 @@ describe('developer (SELECT) and monitor (pg_monitor, client certificate)', () =
     try {
       await other.query('BEGIN; SELECT 1');
       const otherPid = (await other.query('SELECT pg_backend_pid() AS p')).rows[0].p as number;
-      const dev = await cli('axisor_developer', ['debug-pool']);
+      const dev = await cli<DebugPoolResult>('axisor_developer', ['debug-pool']);
       expectResult(dev);
       expect(dev.exitCode).toBeGreaterThanOrEqual(1);
-      const hidden = dev.json.result.findings.find((f: { check: string }) => f.check === 'hidden_sessions');
-      expect(hidden.message).toContain('GRANT pg_read_all_stats TO axisor_developer;');
+      const hidden = dev.json.result.findings.find((f) => f.check === 'hidden_sessions');
+      expect(hidden!.message).toContain('GRANT pg_read_all_stats TO axisor_developer;');
       expect(dev.json.result.visibility).toMatchObject({ readAllStats: false });
       // the monitor (pg_monitor) sees the same session in full, logging in with its client certificate
-      const mon = await cli('axisor_monitor', ['debug-pool', '--ssl-cert', monitorCert.cert, '--ssl-key', monitorCert.key],
+      const mon = await cli<DebugPoolResult>('axisor_monitor', ['debug-pool', '--ssl-cert', monitorCert.cert, '--ssl-key', monitorCert.key],
         `postgres://axisor_monitor@127.0.0.1:${cluster.port}/${DB}?sslmode=verify-full&sslrootcert=${encodeURIComponent(cluster.tls!.caFile)}`);
       expectResult(mon);
       expect(mon.json.result.visibility).toMatchObject({ readAllStats: true, hiddenSessions: 0 });
-      expect(mon.json.result.findings.map((f: { check: string }) => f.check)).not.toContain('hidden_sessions');
-      expect(mon.json.result.sessions.map((s: { pid: number }) => s.pid)).toContain(otherPid);
+      expect(mon.json.result.findings.map((f) => f.check)).not.toContain('hidden_sessions');
+      expect(mon.json.result.sessions.map((s) => s.pid)).toContain(otherPid);
     } finally {
       await other.end();
     }
@@ -133,15 +134,15 @@ describe('developer (SELECT) and monitor (pg_monitor, client certificate)', () =
   test('debug-perf and optimize run without pg_read_all_settings (no shared_preload_libraries read) and say what is hidden', async () => {
     // statements of another role (the superuser) are recorded in pg_stat_statements
     for (let i = 0; i < 5; i++) await asSuper(`SELECT count(*) FROM "User" WHERE email = 'x${i}'`);
-    const perf = await cli('axisor_developer', ['debug-perf']);
+    const perf = await cli<DebugPerfResult>('axisor_developer', ['debug-perf']);
     expectResult(perf);
     expect(perf.json.result.statStatements).toMatchObject({ installed: true, preloaded: true, problem: null });
-    const opt = await cli('axisor_developer', ['optimize']);
+    const opt = await cli<OptimizeResult>('axisor_developer', ['optimize']);
     expectResult(opt);
     expect(opt.json.result.hidden.statements).toBeGreaterThan(0);
-    const f = opt.json.result.findings.find((x: { check: string }) => x.check === 'hidden_statements');
-    expect(f.severity).toBe('warning');
-    expect(f.message).toContain('GRANT pg_read_all_stats TO axisor_developer;');
+    const f = opt.json.result.findings.find((x) => x.check === 'hidden_statements');
+    expect(f!.severity).toBe('warning');
+    expect(f!.message).toContain('GRANT pg_read_all_stats TO axisor_developer;');
     expect(opt.exitCode).toBeGreaterThanOrEqual(1);
   });
 
@@ -154,21 +155,21 @@ describe('developer (SELECT) and monitor (pg_monitor, client certificate)', () =
       for (let i = 0; i < 30; i++) await c.query('SELECT * FROM "Big" WHERE k = $1', [i]);
     });
     const before = await asSuper(`SELECT count(*)::int AS n FROM pg_indexes WHERE tablename = 'Big'`);
-    const r = await cli('axisor_developer', ['optimize', '--apply']);
+    const r = await cli<OptimizeResult>('axisor_developer', ['optimize', '--apply']);
     expect(r.exitCode).toBe(67);
-    const failed = r.json.result.applied.find((a: { status: string }) => a.status === 'failed');
-    expect(failed.error).toContain('run --apply as role axisor_migrator');
+    const failed = r.json.result.applied!.find((a) => a.status === 'failed');
+    expect(failed!.error).toContain('run --apply as role axisor_migrator');
     expect(await asSuper(`SELECT count(*)::int AS n FROM pg_indexes WHERE tablename = 'Big'`)).toEqual(before);
     // the monitor sees everyone's statements but may not read "Big": EXPLAIN is refused, and the finding names the GRANT
-    const mon = await cli('axisor_monitor', ['optimize', '--ssl-cert', monitorCert.cert, '--ssl-key', monitorCert.key],
+    const mon = await cli<OptimizeResult>('axisor_monitor', ['optimize', '--ssl-cert', monitorCert.cert, '--ssl-key', monitorCert.key],
       `postgres://axisor_monitor@127.0.0.1:${cluster.port}/${DB}?sslmode=verify-full&sslrootcert=${encodeURIComponent(cluster.tls!.caFile)}`);
     expectResult(mon);
-    const refused = mon.json.result.findings.find((f: { check: string }) => f.check === 'not_planned_privilege');
-    expect(refused.message).toContain('GRANT SELECT ON TABLE public."Big" TO axisor_monitor;');
+    const refused = mon.json.result.findings.find((f) => f.check === 'not_planned_privilege');
+    expect(refused!.message).toContain('GRANT SELECT ON TABLE public."Big" TO axisor_monitor;');
   });
 
   test('debug-perf under the monitor role (certificate login)', async () => {
-    const r = await runCli(['debug-perf', '--json'], {
+    const r = await runCli<DebugPerfResult>(['debug-perf', '--json'], {
       env: { PGHOST: '127.0.0.1', PGPORT: String(cluster.port), PGUSER: 'axisor_monitor', PGDATABASE: DB, PGSSLMODE: 'verify-ca', PGSSLROOTCERT: cluster.tls!.caFile, PGSSLCERT: monitorCert.cert, PGSSLKEY: monitorCert.key },
     });
     expectResult(r);
@@ -189,7 +190,7 @@ describe('TLS like libpq', () => {
 
   test('sslmode=require with a root certificate verifies the chain: the wrong CA is refused (68) by the driver and by a child tool', async () => {
     const wrong = { sslmode: 'require', sslrootcert: cluster.tls!.wrongCaFile, sslcert: monitorCert.cert, sslkey: monitorCert.key };
-    const r = await cli('axisor_monitor', ['debug-pool'], `postgres://axisor_monitor@127.0.0.1:${cluster.port}/${DB}?${new URLSearchParams(wrong)}`);
+    const r = await cli<DebugPoolResult>('axisor_monitor', ['debug-pool'], `postgres://axisor_monitor@127.0.0.1:${cluster.port}/${DB}?${new URLSearchParams(wrong)}`);
     expect(r.exitCode).toBe(68);
     expect(r.json.error.code).toBe('connection.ssl_verify');
     expect(r.json.error.hint).toContain(cluster.tls!.wrongCaFile);
@@ -205,7 +206,7 @@ describe('TLS like libpq', () => {
   test('a private key readable by others is refused before connecting, as libpq does (78)', async () => {
     chmodSync(monitorCert.key, 0o644);
     try {
-      const r = await cli('axisor_monitor', ['debug-pool', '--ssl-cert', monitorCert.cert, '--ssl-key', monitorCert.key],
+      const r = await cli<DebugPoolResult>('axisor_monitor', ['debug-pool', '--ssl-cert', monitorCert.cert, '--ssl-key', monitorCert.key],
         `postgres://axisor_monitor@127.0.0.1:${cluster.port}/${DB}?sslmode=verify-full&sslrootcert=${encodeURIComponent(cluster.tls!.caFile)}`);
       expect(r.exitCode).toBe(78);
       expect(r.json.error.code).toBe('config.ssl_key_permissions');
@@ -215,7 +216,7 @@ describe('TLS like libpq', () => {
   });
 
   test('without its certificate the cert-only role is refused with a hint naming --ssl-cert (68)', async () => {
-    const r = await cli('axisor_monitor', ['debug-pool'], `postgres://axisor_monitor@127.0.0.1:${cluster.port}/${DB}?sslmode=verify-full&sslrootcert=${encodeURIComponent(cluster.tls!.caFile)}`);
+    const r = await cli<DebugPoolResult>('axisor_monitor', ['debug-pool'], `postgres://axisor_monitor@127.0.0.1:${cluster.port}/${DB}?sslmode=verify-full&sslrootcert=${encodeURIComponent(cluster.tls!.caFile)}`);
     expect(r.exitCode).toBe(68);
     expect(r.json.error.hint).toContain('--ssl-cert');
   });
@@ -227,9 +228,9 @@ test('openssl made the certificates (sanity of the harness)', async () => {
 });
 
 test('roles --json carries every role and the script; --print-sql with --json is a usage error', async () => {
-  const r = await runCli(['roles', '--json', '--dbname', 'axisor', '--role-prefix', 'ops_']);
+  const r = await runCli<RolesResult>(['roles', '--json', '--dbname', 'axisor', '--role-prefix', 'ops_']);
   expect(r.exitCode).toBe(0);
-  expect(r.json.result.roles.map((x: { name: string; job: string }) => `${x.job}=${x.name}`)).toEqual(['backup=ops_backup', 'restore=ops_restore', 'monitor=ops_monitor', 'developer=ops_developer', 'migrator=ops_migrator']);
+  expect(r.json.result.roles.map((x) => `${x.job}=${x.name}`)).toEqual(['backup=ops_backup', 'restore=ops_restore', 'monitor=ops_monitor', 'developer=ops_developer', 'migrator=ops_migrator']);
   expect(r.json.result.script).toContain('GRANT pg_monitor TO ops_monitor;');
   expect((await runCli(['roles', '--print-sql', '--json'])).exitCode).toBe(64);
 });

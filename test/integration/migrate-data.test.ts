@@ -10,6 +10,7 @@ import type { DataMigration } from '../../src/migrate/data/types.ts';
 import { runCli } from '../helpers/cli.ts';
 import { createTestDatabase, query, type TestDatabase } from '../helpers/db.ts';
 import { REAL_MIGRATIONS } from '../helpers/migrations.ts';
+import type { MigrateStatusResult, MigrateUpResult } from '../helpers/results.ts';
 
 const INIT = '20250126000000_init';
 const [prefs, conditions, templates] = DATA_MIGRATIONS as [DataMigration, DataMigration, DataMigration];
@@ -155,7 +156,7 @@ describe('through the CLI against the real prisma/migrations', () => {
   afterAll(async () => {
     await cliDb?.drop();
   });
-  const cli = (...args: string[]) => runCli(['migrate', ...args, '--database-url', cliDb.url, '--migrations-dir', REAL_MIGRATIONS]);
+  const cli = <R = MigrateUpResult>(...args: string[]) => runCli<R>(['migrate', ...args, '--database-url', cliDb.url, '--migrations-dir', REAL_MIGRATIONS]);
 
   test('dry run counts the rows, migrate --batch-size backfills in batches, status is clean; an edited data migration is drift', async () => {
     // Schema first (as a deploy of an earlier release would have), then users arrive, then this release's migrate.
@@ -165,19 +166,19 @@ describe('through the CLI against the real prisma/migrations', () => {
     expect((await cli('status')).exitCode).toBe(2);
 
     const dry = await cli('--dry-run', '--json');
-    expect(dry.json.result.dataMigrations.planned.map((p: any) => [p.version, p.rowsToChange])).toEqual([[1, 2500], [2, 0], [3, 3]]);
+    expect(dry.json.result.dataMigrations.planned.map((p) => [p.version, p.rowsToChange])).toEqual([[1, 2500], [2, 0], [3, 3]]);
     expect(await query(cliDb.url, `SELECT to_regclass('axisor_data_migrations') AS t`)).toEqual([{ t: null }]);
 
     const r = await cli('--batch-size', '1000', '--json');
     expect(r.exitCode).toBe(0);
-    expect(r.json.result.dataMigrations.applied.map((a: any) => [a.version, a.rowsChanged, a.batches])).toEqual([[1, 2500, 3], [2, 0, 0], [3, 3, 1]]);
+    expect(r.json.result.dataMigrations.applied.map((a) => [a.version, a.rowsChanged, a.batches])).toEqual([[1, 2500, 3], [2, 0, 0], [3, 3, 1]]);
     expect(await query(cliDb.url, 'SELECT count(*)::int AS n FROM "UserPreferences"')).toEqual([{ n: 2500 }]);
     expect((await cli('status')).exitCode).toBe(0);
 
     await query(cliDb.url, `UPDATE axisor_data_migrations SET checksum = repeat('0', 64) WHERE version = 3`);
-    const status = await cli('status', '--json');
+    const status = await cli<MigrateStatusResult>('status', '--json');
     expect(status.exitCode).toBe(8);
-    expect(status.json.result.dataMigrations.find((d: any) => d.version === 3).state).toBe('modified');
+    expect(status.json.result.dataMigrations.find((d) => d.version === 3)!.state).toBe('modified');
     expect((await cli('--json')).json.error.code).toBe('refused.modified');
     expect((await cli('--batch-size', '0')).exitCode).toBe(ExitCode.USAGE);
   });

@@ -4,6 +4,8 @@ import { ExitCode } from '../../src/errors.ts';
 import { runCli, spawnCli } from '../helpers/cli.ts';
 import { createTestDatabase, query, type TestDatabase } from '../helpers/db.ts';
 import { scratchMigrations, type MigrationsDir } from '../helpers/migrations.ts';
+import type { MigrateStatusResult, MigrateUpResult } from '../helpers/results.ts';
+import type { LockHolder } from '../../src/db/advisory-lock.ts';
 
 // Prisma's migration lock key, which axisor-db takes too (int8 key: classid 0, objid = key, objsubid 1).
 const KEY = 72707369;
@@ -57,7 +59,7 @@ describe('one migration run at a time', () => {
     const gate = await closeGate(t.db.url);
     let released = false;
     try {
-      const runs = Promise.all([runCli([...t.args('--json')]), runCli([...t.args('--json')])]);
+      const runs = Promise.all([runCli<MigrateUpResult>([...t.args('--json')]), runCli<MigrateUpResult>([...t.args('--json')])]);
       // One run is inside the gated migration (holding the migration lock); wait until the other one is
       // connected too, i.e. polling for the lock, before letting the first finish.
       const winner = await waitFor('a run to reach the gate', () => gateWaiterPid(t.db.url), 60000);
@@ -93,8 +95,9 @@ describe('one migration run at a time', () => {
       const second = await runCli(t.args('--lock-timeout', '300ms', '--json'));
       expect(second.exitCode).toBe(ExitCode.LOCK_HELD);
       expect(second.json.error.code).toBe('lock.held');
-      expect(second.json.error.details.holder.pid).toBe(holder);
-      expect(second.json.error.details.holder.applicationName).toBe('axisor-db migrate');
+      const holderDetails = second.json.error.details!.holder as LockHolder;
+      expect(holderDetails.pid).toBe(holder);
+      expect(holderDetails.applicationName).toBe('axisor-db migrate');
       expect(second.stderr).toContain(`pid ${holder}`);
       await gate.end();
       released = true;
@@ -113,8 +116,8 @@ describe('one migration run at a time', () => {
       const pid = (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
       const r = await runCli(t.args('--lock-timeout', '400ms', '--json'));
       expect(r.exitCode).toBe(ExitCode.LOCK_HELD);
-      expect(r.json.error.details.holder).toMatchObject({ pid, applicationName: 'prisma-migrate-deploy', state: 'idle' });
-      expect(typeof r.json.error.details.holder.ageSeconds).toBe('number');
+      expect(r.json.error.details!.holder).toMatchObject({ pid, applicationName: 'prisma-migrate-deploy', state: 'idle' });
+      expect(typeof (r.json.error.details!.holder as LockHolder).ageSeconds).toBe('number');
       expect(await query(t.db.url, `SELECT to_regclass('_prisma_migrations') AS t`)).toEqual([{ t: null }]);
     } finally {
       await c.end();
@@ -131,9 +134,9 @@ describe('one migration run at a time', () => {
     // The server ends the orphaned session (at the latest when pg_sleep returns), releasing its session lock.
     await waitFor('the lock to be released', async () => ((await lockHolderPid(t.db.url)) === undefined ? true : undefined));
     expect(await query(t.db.url, `SELECT to_regclass('"Slow"') AS t`)).toEqual([{ t: null }]);
-    const status = await runCli(t.args('status', '--json'));
+    const status = await runCli<MigrateStatusResult>(t.args('status', '--json'));
     expect(status.exitCode & 4).toBe(4);
-    expect(status.json.result.schemaMigrations.find((s: any) => s.name === '20300105000000_slow').state).toBe('failed');
+    expect(status.json.result.schemaMigrations.find((s) => s.name === '20300105000000_slow')!.state).toBe('failed');
     expect((await runCli(t.args('resolve', '--rolled-back', '20300105000000_slow'))).exitCode).toBe(0);
     expect((await runCli(t.args())).exitCode).toBe(0);
     expect((await runCli(t.args('status'))).exitCode).toBe(0);
@@ -144,7 +147,7 @@ describe('pooler warning', () => {
   test('a pgbouncer=true URL warns that the session lock is unsafe through a transaction pooler', async () => {
     const t = await setup('mig_pool');
     const url = `${t.db.url}?pgbouncer=true`;
-    const r = await runCli(['migrate', 'status', '--database-url', url, '--migrations-dir', t.m.dir, '--json']);
+    const r = await runCli<MigrateStatusResult>(['migrate', 'status', '--database-url', url, '--migrations-dir', t.m.dir, '--json']);
     expect(r.exitCode).toBe(3);
     expect(r.stderr).toMatch(/warning: .*transaction pooler/);
   });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { ExitCode } from '../../src/errors.ts';
 import { runCli } from '../helpers/cli.ts';
+import type { LintResult, MigrateStatusResult, MigrateUpResult, ResolveResult } from '../helpers/results.ts';
 import { createTestDatabase, query, type TestDatabase } from '../helpers/db.ts';
 import { scratchMigrations, type MigrationsDir } from '../helpers/migrations.ts';
 
@@ -19,7 +20,8 @@ async function setup(prefix: string, ...sets: string[]) {
   dbs.push(db);
   const m = await scratchMigrations(...sets);
   dirs.push(m);
-  const cli = (...args: string[]) => runCli(['migrate', ...args, '--database-url', db.url, '--migrations-dir', m.dir]);
+  /** migrate <args>; R types the --json result (migrate/up by default). */
+  const cli = <R = MigrateUpResult>(...args: string[]) => runCli<R>(['migrate', ...args, '--database-url', db.url, '--migrations-dir', m.dir]);
   return { db, m, cli };
 }
 
@@ -32,7 +34,7 @@ describe('fresh database: apply, re-run, status, drift', () => {
   });
 
   test('status before: pending schema and data (1|2)', async () => {
-    const r = await t.cli('status', '--json');
+    const r = await t.cli<MigrateStatusResult>('status', '--json');
     expect(r.exitCode).toBe(3);
     expect(r.json.result.flags).toEqual(['PENDING_SCHEMA', 'PENDING_DATA']);
   });
@@ -40,8 +42,8 @@ describe('fresh database: apply, re-run, status, drift', () => {
   test('migrate applies everything, a second run applies nothing, status exits 0', async () => {
     const first = await t.cli('up', '--json');
     expect(first.exitCode).toBe(0);
-    expect(first.json.result.schemaMigrations.applied.map((a: any) => a.name)).toEqual(['20250126000000_init', '20300101000000_items', '20300102000000_items_index']);
-    expect(first.json.result.dataMigrations.applied.map((a: any) => a.version)).toEqual([1, 2, 3]);
+    expect(first.json.result.schemaMigrations.applied.map((a) => a.name)).toEqual(['20250126000000_init', '20300101000000_items', '20300102000000_items_index']);
+    expect(first.json.result.dataMigrations.applied.map((a) => a.version)).toEqual([1, 2, 3]);
     const second = await t.cli('--json');
     expect(second.exitCode).toBe(0);
     expect(second.json.result.schemaMigrations.applied).toEqual([]);
@@ -80,12 +82,12 @@ describe('fresh database: apply, re-run, status, drift', () => {
 
   test('a new migration folder makes status report pending schema (bit 1) only', async () => {
     await t.m.add('next');
-    const r = await t.cli('status', '--json');
+    const r = await t.cli<MigrateStatusResult>('status', '--json');
     expect(r.exitCode).toBe(1);
-    expect(r.json.result.schemaMigrations.find((s: any) => s.name === '20300106000000_add_price').state).toBe('pending');
+    expect(r.json.result.schemaMigrations.find((s) => s.name === '20300106000000_add_price')!.state).toBe('pending');
     const dry = await t.cli('--dry-run', '--json');
     expect(dry.exitCode).toBe(0);
-    expect(dry.json.result.schemaMigrations.planned.map((p: any) => p.name)).toEqual(['20300106000000_add_price']);
+    expect(dry.json.result.schemaMigrations.planned.map((p) => p.name)).toEqual(['20300106000000_add_price']);
     expect(await query(t.db.url, `SELECT 1 FROM information_schema.columns WHERE table_name = 'Item' AND column_name = 'price'`)).toEqual([]);
     expect((await t.cli()).exitCode).toBe(0);
     expect((await t.cli('status')).exitCode).toBe(0);
@@ -97,9 +99,9 @@ describe('fresh database: apply, re-run, status, drift', () => {
     await writeFile(path, original.replace(/\n/g, '\r\n'));
     expect((await t.cli('status')).exitCode).toBe(0);
     await appendFile(path, '-- edited after it was applied\r\n');
-    const status = await t.cli('status', '--json');
+    const status = await t.cli<MigrateStatusResult>('status', '--json');
     expect(status.exitCode).toBe(8);
-    expect(status.json.result.schemaMigrations.find((s: any) => s.name === '20300101000000_items').state).toBe('modified');
+    expect(status.json.result.schemaMigrations.find((s) => s.name === '20300101000000_items')!.state).toBe('modified');
     const refused = await t.cli('--json');
     expect(refused.exitCode).toBe(ExitCode.REFUSED);
     expect(refused.json.error.code).toBe('refused.modified');
@@ -132,7 +134,7 @@ describe('a migration that fails halfway', () => {
     expect(await query(t.db.url, `SELECT count(*)::int AS n FROM _prisma_migrations WHERE finished_at IS NOT NULL`)).toEqual([{ n: 3 }]);
     expect(await query(t.db.url, `SELECT to_regclass('axisor_data_migrations') AS t`)).toEqual([{ t: null }]);
 
-    const status = await t.cli('status', '--json');
+    const status = await t.cli<MigrateStatusResult>('status', '--json');
     expect(status.exitCode).toBe(4 | 2);
     const again = await t.cli('--json');
     expect(again.exitCode).toBe(ExitCode.REFUSED);
@@ -142,7 +144,7 @@ describe('a migration that fails halfway', () => {
 
   test('resolve --rolled-back, fix the file, migrate applies it', async () => {
     expect((await t.cli('resolve', '--applied', '20300103000000_broken', '--rolled-back', '20300103000000_broken')).exitCode).toBe(ExitCode.USAGE);
-    const res = await t.cli('resolve', '--rolled-back', '20300103000000_broken', '--json');
+    const res = await t.cli<ResolveResult>('resolve', '--rolled-back', '20300103000000_broken', '--json');
     expect(res.exitCode).toBe(0);
     expect(res.json.result.rolledBack).toHaveLength(1);
     expect((await t.cli('resolve', '--rolled-back', '20300103000000_broken', '--json')).json.error.code).toBe('refused.not_failed');
@@ -151,7 +153,7 @@ describe('a migration that fails halfway', () => {
     await writeFile(path, (await readFile(path, 'utf8')).replace('"NoSuchTable"', '"Partial"'));
     const r = await t.cli('--json');
     expect(r.exitCode).toBe(0);
-    expect(r.json.result.schemaMigrations.applied.map((a: any) => a.name)).toEqual(['20300103000000_broken']);
+    expect(r.json.result.schemaMigrations.applied.map((a) => a.name)).toEqual(['20300103000000_broken']);
     const rows = await query(t.db.url, `SELECT rolled_back_at IS NOT NULL AS rolled, finished_at IS NOT NULL AS done FROM _prisma_migrations WHERE migration_name = '20300103000000_broken' ORDER BY started_at`);
     expect(rows).toEqual([{ rolled: true, done: false }, { rolled: false, done: true }]);
     expect((await t.cli('status')).exitCode).toBe(0);
@@ -177,8 +179,8 @@ describe('CREATE INDEX CONCURRENTLY, non-empty schemas, linting pending migratio
     const t = await setup('mig_cic', 'extra', 'concurrent');
     const r = await t.cli('--json');
     expect(r.exitCode).toBe(0);
-    const cic = r.json.result.schemaMigrations.applied.find((a: any) => a.name === '20300104000000_cic');
-    expect([cic.transactional, cic.statements]).toEqual([false, 2]);
+    const cic = r.json.result.schemaMigrations.applied.find((a) => a.name === '20300104000000_cic');
+    expect([cic!.transactional, cic!.statements]).toEqual([false, 2]);
     expect(await query(t.db.url, `SELECT indisvalid FROM pg_index WHERE indexrelid = '"Item_sku_idx"'::regclass`)).toEqual([{ indisvalid: true }]);
   });
 
@@ -202,9 +204,9 @@ describe('CREATE INDEX CONCURRENTLY, non-empty schemas, linting pending migratio
     const dir = join(t.m.dir, '20300107000000_dangerous');
     await import('node:fs/promises').then((fs) => fs.mkdir(dir));
     await writeFile(join(dir, 'migration.sql'), 'CREATE INDEX "Item_name2_idx" ON "Item"("name");\nALTER TABLE "Item" DROP COLUMN "name";\n');
-    const r = await t.cli('lint', '--json');
+    const r = await t.cli<LintResult>('lint', '--json');
     expect(r.exitCode).toBe(2);
     expect(r.json.result.files).toHaveLength(1);
-    expect(r.json.result.findings.map((f: any) => [f.rule, f.line])).toEqual([['create-index-non-concurrent', 1], ['drop-column', 2]]);
+    expect(r.json.result.findings.map((f) => [f.rule, f.line])).toEqual([['create-index-non-concurrent', 1], ['drop-column', 2]]);
   });
 });

@@ -5,6 +5,7 @@ import { plantDefects } from '../../src/demo/sql.ts';
 import { startThrowawayCluster, type ThrowawayCluster } from '../../src/pgtools/index.ts';
 import { runCli } from '../helpers/cli.ts';
 import { createTestDatabase, query, type TestDatabase } from '../helpers/db.ts';
+import type { DebugPerfResult, MigrateUpResult, OptimizeResult, ValidateReport } from '../helpers/results.ts';
 
 // Issue 15, items 10 and 11: what a newcomer hits with validate, migrate and the diagnostics.
 
@@ -16,7 +17,7 @@ describe('validate never reads "nothing checked" as "all passed"', () => {
   afterAll(async () => empty?.drop());
 
   test('--schema nosuch -> 66 naming the schema and the schemas that exist', async () => {
-    const r = await runCli(['validate', '--schema', 'nosuch', '--database-url', empty.url, '--json']);
+    const r = await runCli<ValidateReport>(['validate', '--schema', 'nosuch', '--database-url', empty.url, '--json']);
     expect(r.exitCode).toBe(ExitCode.NOT_FOUND);
     expect(r.json.error).toMatchObject({ code: 'not_found.schema' });
     expect(r.json.error.message).toContain('"nosuch"');
@@ -25,7 +26,7 @@ describe('validate never reads "nothing checked" as "all passed"', () => {
     expect(list.exitCode).toBe(ExitCode.NOT_FOUND);
   });
   test('a schema without any Axisor table -> 66 naming `axisor-db migrate`', async () => {
-    const r = await runCli(['validate', '--database-url', empty.url, '--json']);
+    const r = await runCli<ValidateReport>(['validate', '--database-url', empty.url, '--json']);
     expect(r.exitCode).toBe(ExitCode.NOT_FOUND);
     expect(r.json.error.hint).toContain('axisor-db migrate');
   });
@@ -47,7 +48,7 @@ describe('a database with extension views only, then one fix --apply', () => {
   });
 
   test('the first migrate is not refused with P3005: extension members are not the user\'s tables', async () => {
-    const r = await runCli(['migrate', '--database-url', db.url, '--json']);
+    const r = await runCli<MigrateUpResult>(['migrate', '--database-url', db.url, '--json']);
     expect(r.json?.error).toBeUndefined();
     expect(r.exitCode).toBe(0);
     expect(r.json.result.schemaMigrations.applied.length).toBeGreaterThan(0);
@@ -70,13 +71,13 @@ describe('a database with extension views only, then one fix --apply', () => {
     const [{ analyzed }] = await query<{ analyzed: boolean }>(db.url, `SELECT last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL AS analyzed FROM pg_stat_user_tables WHERE schemaname = 'axisor_quarantine' AND relname = 'rows'`);
     expect(analyzed).toBe(false);
     const own = /axisor_quarantine|axisor_data_migrations|_prisma_migrations/;
-    const perf = await runCli(['debug-perf', '--database-url', db.url, '--json']);
-    expect(perf.json.result.findings.filter((f: { object?: string; message: string }) => own.test(`${f.object} ${f.message}`))).toEqual([]);
+    const perf = await runCli<DebugPerfResult>(['debug-perf', '--database-url', db.url, '--json']);
+    expect(perf.json.result.findings.filter((f) => own.test(`${f.object} ${f.message}`))).toEqual([]);
     // the quarantine has foreign keys (and indexes) of its own: what debug-perf said about them is filtered, not absent
     const fk = await query(db.url, `SELECT 1 FROM pg_constraint WHERE contype = 'f' AND connamespace = 'axisor_quarantine'::regnamespace`);
     expect(fk.length).toBeGreaterThan(0);
-    const opt = await runCli(['optimize', '--database-url', db.url, '--json']);
-    expect(opt.json.result.staleStatistics.filter((s: { table: string }) => own.test(s.table))).toEqual([]);
-    expect(opt.json.result.findings.filter((f: { object?: string; message: string }) => own.test(`${f.object} ${f.message}`))).toEqual([]);
+    const opt = await runCli<OptimizeResult>(['optimize', '--database-url', db.url, '--json']);
+    expect(opt.json.result.staleStatistics.filter((s) => own.test(s.table))).toEqual([]);
+    expect(opt.json.result.findings.filter((f) => own.test(`${f.object} ${f.message}`))).toEqual([]);
   });
 });

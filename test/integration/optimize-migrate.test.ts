@@ -6,6 +6,7 @@ import pg from 'pg';
 import { startThrowawayCluster, type ThrowawayCluster } from '../../src/pgtools/index.ts';
 import { ROOT, runCli } from '../helpers/cli.ts';
 import { urlWithDatabase } from '../helpers/db.ts';
+import type { OptimizeResult } from '../helpers/results.ts';
 
 // The Axisor data model end to end: the real migrations (applied by `axisor-db migrate`), a workload on
 // "TradeLog" filtering the unindexed "symbol" column, `optimize --write-migration` on temp copies of
@@ -60,17 +61,17 @@ afterAll(async () => {
 test('--write-migration on the Axisor model: the migration applies with `axisor-db migrate` and schema.prisma carries the @@index', async () => {
   const schemaFile = join(tmp, 'schema.prisma');
   const migrationsDir = join(tmp, 'migrations');
-  const r = await runCli(['optimize', '--json', '--write-migration', '--schema-file', schemaFile, '--migrations-dir', migrationsDir, '--database-url', url]);
+  const r = await runCli<OptimizeResult>(['optimize', '--json', '--write-migration', '--schema-file', schemaFile, '--migrations-dir', migrationsDir, '--database-url', url]);
   expect(r.exitCode).toBe(1);
-  expect(r.json.result.suggestions.map((s: any) => `${s.table}(${s.columns})`)).toEqual(['TradeLog(symbol)']);
+  expect(r.json.result.suggestions.map((s) => `${s.table}(${s.columns})`)).toEqual(['TradeLog(symbol)']);
   expect(r.json.result.suggestions[0].reduction).toBeGreaterThanOrEqual(0.5);
   const m = r.json.result.migration;
   expect(readdirSync(migrationsDir).filter((d) => d.endsWith('_optimize_indexes'))).toHaveLength(1);
-  expect(readFileSync(m.file, 'utf8')).toContain('CREATE INDEX CONCURRENTLY IF NOT EXISTS "TradeLog_symbol_idx" ON "TradeLog" USING btree ("symbol");');
+  expect(readFileSync(m!.file, 'utf8')).toContain('CREATE INDEX CONCURRENTLY IF NOT EXISTS "TradeLog_symbol_idx" ON "TradeLog" USING btree ("symbol");');
   const model = /model TradeLog \{[\s\S]*?\n\}/.exec(readFileSync(schemaFile, 'utf8'))![0];
   expect(model).toContain('  @@index([simulation_id])\n  @@index([symbol])\n}');
 
-  const lint = await runCli(['migrate', 'lint', '--json', m.directory]);
+  const lint = await runCli(['migrate', 'lint', '--json', m!.directory]);
   expect(lint.exitCode).toBe(0);
   const up = await runCli(['migrate', '--json', '--migrations-dir', migrationsDir, '--database-url', url]);
   expect(up.exitCode).toBe(0);

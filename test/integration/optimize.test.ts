@@ -6,6 +6,7 @@ import pg from 'pg';
 import { startThrowawayCluster, type ThrowawayCluster } from '../../src/pgtools/index.ts';
 import { runCli } from '../helpers/cli.ts';
 import { urlWithDatabase } from '../helpers/db.ts';
+import type { DebugPerfResult, OptimizeResult } from '../helpers/results.ts';
 
 // One throwaway cluster with pg_stat_statements preloaded (the local server does not preload it) and HypoPG
 // available. Databases: "opt" (both extensions), "heur" (pg_stat_statements only), "mig" (target for the
@@ -78,7 +79,7 @@ afterAll(async () => {
 describe('optimize with HypoPG (planner-proven)', () => {
   test('suggests exactly the missing indexes, each cutting the cost by at least 50%, and changes nothing', async () => {
     const before = await indexesOf('opt');
-    const r = await runCli(['optimize', '--json', '--database-url', url('opt')]);
+    const r = await runCli<OptimizeResult>(['optimize', '--json', '--database-url', url('opt')]);
     expect(r.exitCode).toBe(1);
     const res = r.json.result;
     expect(res.method).toBe('hypopg');
@@ -88,23 +89,23 @@ describe('optimize with HypoPG (planner-proven)', () => {
     for (const s of res.suggestions) {
       expect(s.reduction).toBeGreaterThanOrEqual(0.5);
       expect(s.estimatedBytes).toBeGreaterThan(0);
-      expect(s.writeOverhead.existingIndexes).toBeGreaterThanOrEqual(1);
+      expect(s.writeOverhead!.existingIndexes).toBeGreaterThanOrEqual(1);
     }
-    expect(res.suggestions.find((s: any) => s.table === 'we"ird tbl').sql).toBe('CREATE INDEX CONCURRENTLY IF NOT EXISTS "we""ird tbl_odd col_idx" ON "public"."we""ird tbl" USING btree ("odd col")');
+    expect(res.suggestions.find((s) => s.table === 'we"ird tbl')!.sql).toBe('CREATE INDEX CONCURRENTLY IF NOT EXISTS "we""ird tbl_odd col_idx" ON "public"."we""ird tbl" USING btree ("odd col")');
     // Statements already served by an index get nothing.
-    const byText = (re: RegExp) => res.statements.find((s: any) => re.test(s.query));
+    const byText = (re: RegExp) => res.statements.find((s) => re.test(s.query))!;
     expect(byText(/WHERE id = \$1/).indexes).toEqual([]);
     expect(['below_min_cost', 'no_improvement', 'covered_by_existing']).toContain(byText(/WHERE id = \$1/).outcome);
-    expect(byText(/WHERE symbol = \$1/).indexes.filter((i: string) => i !== '"Trade_symbol_idx"')).toEqual([]);
+    expect(byText(/WHERE symbol = \$1/).indexes.filter((i) => i !== '"Trade_symbol_idx"')).toEqual([]);
     expect(byText(/WHERE symbol = \$1/).outcome).not.toBe('improved');
     expect(byText(/bump\(\$1\)/)).toMatchObject({ outcome: 'skipped_user_function', initialCost: null, indexes: [] });
     expect(await indexesOf('opt')).toEqual(before);
   });
 
   test('a --min-improvement bar no index reaches yields no suggestion', async () => {
-    const r = await runCli(['optimize', '--json', '--min-improvement', '99.9', '--database-url', url('opt')]);
+    const r = await runCli<OptimizeResult>(['optimize', '--json', '--min-improvement', '99.9', '--database-url', url('opt')]);
     expect(r.json.result.suggestions).toEqual([]);
-    expect(r.json.result.findings.some((f: any) => f.check === 'missing_index')).toBe(false);
+    expect(r.json.result.findings.some((f) => f.check === 'missing_index')).toBe(false);
   });
 
   test('--write-migration writes a CONCURRENTLY migration that applies, and schema.prisma gets the @@index', async () => {
@@ -115,11 +116,11 @@ describe('optimize with HypoPG (planner-proven)', () => {
       'model WeirdTbl {', '  id     Int     @id', '  oddCol Int?    @map("odd col")', '  v      String?', '', '  @@map("we\\"ird tbl")', '}', '',
     ].join('\n'));
     const before = await indexesOf('opt');
-    const r = await runCli(['optimize', '--json', '--write-migration', '--migration-name', 'add trade indexes', '--schema-file', schemaFile, '--migrations-dir', migrationsDir, '--database-url', url('opt')]);
+    const r = await runCli<OptimizeResult>(['optimize', '--json', '--write-migration', '--migration-name', 'add trade indexes', '--schema-file', schemaFile, '--migrations-dir', migrationsDir, '--database-url', url('opt')]);
     expect(r.exitCode).toBe(1);
     const m = r.json.result.migration;
-    expect(m.directory).toMatch(/\/\d{14}_add_trade_indexes$/);
-    expect(existsSync(m.file)).toBe(true);
+    expect(m!.directory).toMatch(/\/\d{14}_add_trade_indexes$/);
+    expect(existsSync(m!.file)).toBe(true);
     expect(await indexesOf('opt')).toEqual(before); // writing a migration does not touch the database
     const schema = readFileSync(schemaFile, 'utf8');
     expect(schema).toContain('  @@index([symbol])\n  @@index([user_id])\n}');
@@ -127,7 +128,7 @@ describe('optimize with HypoPG (planner-proven)', () => {
 
     // The fixture tables are no Prisma history, so the file is run here as `axisor-db migrate` runs a CONCURRENTLY
     // file (outside a transaction, one statement at a time); optimize-migrate.test.ts goes through migrate itself.
-    const statements = readFileSync(m.file, 'utf8').split('\n').filter((l) => l.trim() && !l.startsWith('--'));
+    const statements = readFileSync(m!.file, 'utf8').split('\n').filter((l) => l.trim() && !l.startsWith('--'));
     expect(statements).toHaveLength(2);
     for (const s of statements) expect(s).toMatch(/^CREATE INDEX CONCURRENTLY IF NOT EXISTS /);
     for (const s of statements) await sql('mig', s);
@@ -140,11 +141,11 @@ describe('optimize with HypoPG (planner-proven)', () => {
     await expect(sql('opt', 'CREATE UNIQUE INDEX CONCURRENTLY "Trade_user_id_idx" ON "Trade" (user_id)')).rejects.toMatchObject({ code: '23505' });
     expect(await indexesOf('opt')).toContainEqual({ name: 'Trade_user_id_idx', valid: false });
 
-    const check = await runCli(['optimize', '--json', '--database-url', url('opt')]);
-    expect(check.json.result.indexes.invalid.map((i: any) => i.index)).toEqual(['"public"."Trade_user_id_idx"']);
+    const check = await runCli<OptimizeResult>(['optimize', '--json', '--database-url', url('opt')]);
+    expect(check.json.result.indexes.invalid.map((i) => i.index)).toEqual(['"public"."Trade_user_id_idx"']);
     expect(check.json.result.suggestions.map(key)).toContain('Trade(user_id)');
 
-    const r = await runCli(['optimize', '--json', '--apply', '--database-url', url('opt')]);
+    const r = await runCli<OptimizeResult>(['optimize', '--json', '--apply', '--database-url', url('opt')]);
     expect(r.exitCode).toBe(0); // everything found was fixed: created indexes and the rebuilt leftover are info only
     const applied = r.json.result.applied;
     expect(applied).toEqual(expect.arrayContaining([
@@ -155,34 +156,34 @@ describe('optimize with HypoPG (planner-proven)', () => {
     const plan = await sql('opt', `EXPLAIN (FORMAT JSON) SELECT * FROM "Trade" WHERE user_id = 42`);
     expect(JSON.stringify(plan[0]['QUERY PLAN'])).toContain('"Index Name":"Trade_user_id_idx"');
 
-    const again = await runCli(['optimize', '--json', '--database-url', url('opt')]);
+    const again = await runCli<OptimizeResult>(['optimize', '--json', '--database-url', url('opt')]);
     expect(again.json.result.suggestions).toEqual([]);
     expect(again.json.result.indexes.invalid).toEqual([]);
   });
 
   test('debug-perf reads slow queries with the installed version\'s columns', async () => {
-    const r = await runCli(['debug-perf', '--json', '--slow-ms', '0', '--slow-calls', '1', '--database-url', url('opt')]);
+    const r = await runCli<DebugPerfResult>(['debug-perf', '--json', '--slow-ms', '0', '--slow-calls', '1', '--database-url', url('opt')]);
     expect(r.exitCode).toBeLessThan(64);
     expect(r.json.result.statStatements.columnSet).toBe('exec_time');
-    expect(r.json.result.slowQueries.some((q: any) => /FROM "Trade" WHERE user_id = \$1/.test(q.query))).toBe(true);
+    expect(r.json.result.slowQueries!.some((q) => /FROM "Trade" WHERE user_id = \$1/.test(q.query))).toBe(true);
   });
 });
 
 describe('optimize without HypoPG (heuristic, lower confidence)', () => {
   test('a database where hypopg is not created falls back to the statistics heuristic and says how to get planner proof', async () => {
-    const r = await runCli(['optimize', '--json', '--database-url', url('heur')]);
+    const r = await runCli<OptimizeResult>(['optimize', '--json', '--database-url', url('heur')]);
     expect(r.exitCode).toBe(1);
     const res = r.json.result;
     expect(res.method).toBe('heuristic');
     expect(res.confidence).toBe('low');
     expect(res.hypopg).toMatchObject({ available: true, installed: false });
-    expect(res.findings.some((f: any) => f.check === 'hypopg' && f.severity === 'info')).toBe(true);
+    expect(res.findings.some((f) => f.check === 'hypopg' && f.severity === 'info')).toBe(true);
     expect(res.suggestions.map(key).sort()).toEqual(['Trade(user_id)', 'we"ird tbl(odd col)']);
     for (const s of res.suggestions) expect(s).toMatchObject({ confidence: 'low', reduction: null, method: 'heuristic' });
   });
 
   test('--no-hypopg forces the heuristic where HypoPG is installed', async () => {
-    const r = await runCli(['optimize', '--json', '--no-hypopg', '--min-calls', '1', '--database-url', url('opt')]);
+    const r = await runCli<OptimizeResult>(['optimize', '--json', '--no-hypopg', '--min-calls', '1', '--database-url', url('opt')]);
     expect(r.json.result.method).toBe('heuristic');
     expect(r.json.result.hypopg.installed).toBe(true);
   });
@@ -190,10 +191,10 @@ describe('optimize without HypoPG (heuristic, lower confidence)', () => {
 
 describe('optimize prerequisites', () => {
   test('pg_stat_statements preloaded but not created: exit 69 naming CREATE EXTENSION', async () => {
-    const r = await runCli(['optimize', '--json', '--database-url', url('nopss')]);
+    const r = await runCli<OptimizeResult>(['optimize', '--json', '--database-url', url('nopss')]);
     expect(r.exitCode).toBe(69);
     expect(r.json.error.code).toBe('prerequisite.pg_stat_statements');
     expect(r.json.error.details).toMatchObject({ preloaded: true, installed: false });
-    expect(r.json.error.details.steps).toEqual([expect.stringContaining('CREATE EXTENSION IF NOT EXISTS pg_stat_statements')]);
+    expect(r.json.error.details!.steps).toEqual([expect.stringContaining('CREATE EXTENSION IF NOT EXISTS pg_stat_statements')]);
   });
 });

@@ -9,6 +9,7 @@ import { createTestDatabase, query, type TestDatabase } from '../helpers/db.ts';
 import { runCli } from '../helpers/cli.ts';
 import { expectedCatalog } from '../helpers/prisma-model.ts';
 import { createMigratedDatabase, MIGRATIONS_DIR } from '../helpers/schema.ts';
+import type { SeedResult } from '../helpers/results.ts';
 
 const TABLES = ['User', 'UserPreferences', 'RefreshToken', 'UserExchangeAccount', 'Automation', 'MarginGuardConfig', 'TradeLog', 'Notification',
   'NotificationDelivery', 'NotificationTemplate', 'Payment', 'Simulation', 'SimulationResult'];
@@ -143,7 +144,7 @@ describe('axisor-db seed (CLI)', () => {
   test('--json result, then refusal with exit 77 on the now non-empty database', async () => {
     const db = await createMigratedDatabase('seed_cli');
     try {
-      const ok = await runCli(['seed', '--database-url', db.url, '--users', '12', '--trades-per-user', '4', '--seed', '5', '--json']);
+      const ok = await runCli<SeedResult>(['seed', '--database-url', db.url, '--users', '12', '--trades-per-user', '4', '--seed', '5', '--json']);
       expect(ok.exitCode).toBe(0);
       // The built CLI generates in a worker thread, the library under Jest inline: same bytes either way.
       expect(ok.json.result.generator).toBe('thread');
@@ -156,7 +157,7 @@ describe('axisor-db seed (CLI)', () => {
         await inline.drop();
       }
       expect(ok.json.result.trades.rows).toBe(48);
-      expect(ok.json.result.tables.find((t: { table: string }) => t.table === 'User').rows).toBe(12);
+      expect(ok.json.result.tables.find((t) => t.table === 'User')!.rows).toBe(12);
       const refused = await runCli(['seed', '--database-url', db.url, '--users', '12', '--json']);
       expect(refused.exitCode).toBe(ExitCode.REFUSED);
       expect(refused.json.error.code).toBe('refused.not_empty');
@@ -174,7 +175,7 @@ describe('axisor-db seed (CLI)', () => {
       expect(m.exitCode).toBe(0);
       const [{ n: templates }] = await query<{ n: number }>(db.url, 'SELECT count(*)::int AS n FROM "NotificationTemplate"');
       expect(templates).toBeGreaterThan(0);
-      const r = await runCli(['seed', '--database-url', db.url, '--users', '10', '--trades-per-user', '3', '--json']);
+      const r = await runCli<SeedResult>(['seed', '--database-url', db.url, '--users', '10', '--trades-per-user', '3', '--json']);
       expect(r.exitCode).toBe(0);
       expect(r.json.result.loadPath).toBe('bulk');
       // The migrated templates are kept (the seed only adds its own where missing).
@@ -190,7 +191,7 @@ describe('axisor-db seed (CLI)', () => {
     const { createTestDatabase } = await import('../helpers/db.ts');
     const db = await createTestDatabase('seed_empty');
     try {
-      const r = await runCli(['seed', '--database-url', db.url, '--users', '2']);
+      const r = await runCli<SeedResult>(['seed', '--database-url', db.url, '--users', '2']);
       expect(r.exitCode).toBe(ExitCode.NOT_FOUND);
       expect(r.stderr).toContain('axisor-db migrate');
     } finally {

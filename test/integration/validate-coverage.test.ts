@@ -4,8 +4,9 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { ExitCode } from '../../src/errors.ts';
 import { parsePrismaSchema } from '../../src/validate/prisma-schema.ts';
 import { createAxisorSchema, seedSmall, withPg } from '../helpers/axisor-data.ts';
-import { ROOT, runCli } from '../helpers/cli.ts';
+import { ROOT, runCli, type Jsonified } from '../helpers/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import type { ValidateListResult, ValidateReport } from '../helpers/results.ts';
 
 /**
  * Coverage: every FK in the migrated database and every @relation in prisma/schema.prisma has a relationship
@@ -13,14 +14,14 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
  * misses one, fails here.
  */
 let db: TestDatabase;
-let listed: any[];
+let listed: Jsonified<ValidateListResult>['checks'];
 let dbFks: Array<{ conname: string; child: string; cols: string[] }>;
 const prisma = parsePrismaSchema(readFileSync(join(ROOT, 'prisma', 'schema.prisma'), 'utf8'));
 
 beforeAll(async () => {
   db = await createTestDatabase('validate_cov');
   await createAxisorSchema(db.url);
-  const r = await runCli(['validate', '--list', '--json', '--database-url', db.url]);
+  const r = await runCli<ValidateListResult>(['validate', '--list', '--json', '--database-url', db.url]);
   expect(r.exitCode).toBe(0);
   listed = r.json.result.checks;
   dbFks = await withPg(db.url, async (c) => (await c.query(
@@ -70,7 +71,7 @@ describe('relations kept only in schema.prisma (no FK constraint)', () => {
         await c.query('ALTER TABLE "TradeLog" DROP CONSTRAINT "TradeLog_user_id_fkey"');
         await c.query(`INSERT INTO "TradeLog"(id, user_id, exchange_account_id, type, symbol, side, size, price, status, executed_at) VALUES ('t-x', 'u-gone', 'ea1', 'OPEN', 'BTCUSD', 'BUY', 1, 1, 'FILLED', '2025-01-01')`);
       });
-      const r = await runCli(['validate', '--json', '--check', 'orphan:TradeLog.user_id', '--database-url', d.url]);
+      const r = await runCli<ValidateReport>(['validate', '--json', '--check', 'orphan:TradeLog.user_id', '--database-url', d.url]);
       expect(r.exitCode).toBe(ExitCode.CHECK_FAILED);
       expect(r.json.result.checks[0]).toMatchObject({ failures: 1, samples: ['t-x'] });
       expect(r.json.result.checks[0].description).toContain('no FK constraint');

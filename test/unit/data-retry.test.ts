@@ -71,7 +71,7 @@ describe('TransactionService.executeTransaction retry loop (fake client)', () =>
     expect(calls).toHaveLength(3);
     expect(calls[0]).toEqual({ isolationLevel: 'Serializable', timeout: 1234, maxWait: 5000 });
     expect(sleeps).toEqual([50, 100]);
-    expect(lines.map((l: any) => l.error.sqlState)).toEqual(['40001', '40001']);
+    expect(lines.map((l) => (l as { error: { sqlState: string } }).error.sqlState)).toEqual(['40001', '40001']);
   });
 
   test('gives up after maxRetries and rethrows the original error; other errors are not retried', async () => {

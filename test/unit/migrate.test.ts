@@ -4,7 +4,8 @@ import { dataChecksum, DATA_MIGRATIONS, sortDataMigrations } from '../../src/mig
 import type { DataMigration } from '../../src/migrate/data/types.ts';
 import { checksumMatches, checksumOf } from '../../src/migrate/files.ts';
 import { formatFailureLogs, type PrismaMigrationRow } from '../../src/migrate/prisma-history.ts';
-import { classifySchemaMigrations } from '../../src/migrate/schema-status.ts';
+import { classifySchemaMigrations, type SchemaMigrationStatus } from '../../src/migrate/schema-status.ts';
+import type { DataMigrationStatus } from '../../src/migrate/data/run.ts';
 import { needsNoTransaction, parseStatements } from '../../src/migrate/sql-parse.ts';
 import { statusBits, STATUS_BITS } from '../../src/migrate/status.ts';
 
@@ -58,8 +59,8 @@ describe('schema migration states', () => {
     expect(classifySchemaMigrations([b], [rolled, row(b.name, b.sql)], false)[0]!.state).toBe('applied');
   });
   test('status bitmap: 1 pending schema, 2 pending data, 4 failed, 8 modified', () => {
-    const s = (state: any) => ({ name: 'x', state, checksum: null, startedAt: null, finishedAt: null });
-    const d = (state: any) => ({ version: 1, name: 'x', state, checksum: '', finishedAt: null, durationMs: null, rowsChanged: null });
+    const s = (state: SchemaMigrationStatus['state']) => ({ name: 'x', state, checksum: null, startedAt: null, finishedAt: null });
+    const d = (state: DataMigrationStatus['state']) => ({ version: 1, name: 'x', state, checksum: '', finishedAt: null, durationMs: null, rowsChanged: null });
     expect(statusBits([s('applied')], [d('applied')])).toBe(0);
     expect(statusBits([s('pending')], [d('applied')])).toBe(STATUS_BITS.PENDING_SCHEMA);
     expect(statusBits([s('applied')], [d('pending')])).toBe(2);
