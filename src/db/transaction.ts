@@ -97,20 +97,23 @@ export async function withTransaction<T>(target: pg.Pool | Queryable, opts: Tran
   }
 }
 
+export type Attempt<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
 /**
- * SAVEPOINT ... RELEASE around `fn` inside the caller's transaction; on an error ROLLBACK TO SAVEPOINT (so the
- * transaction goes on) and rethrow `fn`'s error unchanged. A failed rollback to the savepoint (connection lost)
- * does not hide it.
+ * `fn` under a savepoint inside the caller's transaction. If `fn` fails, the transaction is rolled back to the
+ * savepoint and goes on, and the failure is returned (not thrown) for the caller to classify. A failing SAVEPOINT,
+ * RELEASE or ROLLBACK TO (connection lost, transaction already aborted) throws: the transaction cannot go on.
  */
-export async function withSavepoint<T>(client: Queryable, name: string, fn: () => Promise<T>): Promise<T> {
+export async function trySavepoint<T>(client: Queryable, name: string, fn: () => Promise<T>): Promise<Attempt<T>> {
   const sp = quoteIdent(name);
   await client.query(`SAVEPOINT ${sp}`);
+  let value: T;
   try {
-    const result = await fn();
-    await client.query(`RELEASE SAVEPOINT ${sp}`);
-    return result;
-  } catch (err) {
-    await client.query(`ROLLBACK TO SAVEPOINT ${sp}`).catch(() => {});
-    throw err;
+    value = await fn();
+  } catch (error) {
+    await client.query(`ROLLBACK TO SAVEPOINT ${sp}`);
+    return { ok: false, error };
   }
+  await client.query(`RELEASE SAVEPOINT ${sp}`);
+  return { ok: true, value };
 }

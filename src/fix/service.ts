@@ -50,9 +50,6 @@ export interface FixReport {
 const LOCK_KEY = 'axisor-db fix';
 const APP = 'axisor-db fix';
 
-/** Marks the end of a dry run: thrown inside the transaction so everything it did rolls back. */
-class DryRunRollback extends Error {}
-
 /**
  * Client-side statement so a killed CLI is noticed by the server within a second even while the backend waits
  * on a lock (PG14+; ignored on older servers), and the transaction is rolled back promptly.
@@ -92,14 +89,10 @@ export async function fixDatabase(config: AxisorConfig, opts: FixOptions): Promi
         opts.onProgress?.(i + 1, fixable.length, check.name);
       }
       await finishRun(tx, runId, 'applied', Object.fromEntries(reports.map((r) => [r.name, { found: r.found, changes: r.changes }])));
-      if (!opts.apply) throw new DryRunRollback();
     };
-    try {
-      await withAdvisoryLock(client, LOCK_KEY, { timeoutMs: config.lockTimeoutMs, label: 'fix', waitFlag: '--lock-timeout' }, () =>
-        withTransaction(client, { isolationLevel: 'read committed', lockTimeoutMs: config.lockTimeoutMs }, body));
-    } catch (err) {
-      if (!(err instanceof DryRunRollback) && !((err as { cause?: unknown }).cause instanceof DryRunRollback)) throw err;
-    }
+    // A dry run is the same transaction, rolled back at the end.
+    await withAdvisoryLock(client, LOCK_KEY, { timeoutMs: config.lockTimeoutMs, label: 'fix', waitFlag: '--lock-timeout' }, () =>
+      withTransaction(client, { isolationLevel: 'read committed', lockTimeoutMs: config.lockTimeoutMs, rollbackAtEnd: !opts.apply }, body));
     const changes = reports.flatMap((r) => r.changes);
     const report: FixReport = {
       mode: opts.apply ? 'apply' : 'dry-run',

@@ -1,4 +1,5 @@
 import { ensureSchema } from '../db/schema.ts';
+import { withTransaction } from '../db/transaction.ts';
 import type { AxisorConfig } from '../config/types.ts';
 import { NotFoundError, RefusedError } from '../errors.ts';
 import { readSchemaMigrations } from './files.ts';
@@ -50,16 +51,11 @@ export async function resolveMigration(opts: ResolveOptions): Promise<ResolveRes
         }
         await ensureSchema(client, config.schema, 'the migration schema');
         await ensureHistoryTable(client, config.schema);
-        await client.query('BEGIN');
-        try {
+        const id = await withTransaction(client, { mapErrors: false }, async () => {
           for (const r of failed) await markRolledBack(client, config.schema, r.id);
-          const id = await markApplied(client, config.schema, name, file.checksum);
-          await client.query('COMMIT');
-          return { name, action: opts.action, rolledBack: failed.map((r) => r.id), appliedId: id, checksum: file.checksum };
-        } catch (err) {
-          await client.query('ROLLBACK').catch(() => {});
-          throw err;
-        }
+          return markApplied(client, config.schema, name, file.checksum);
+        });
+        return { name, action: opts.action, rolledBack: failed.map((r) => r.id), appliedId: id, checksum: file.checksum };
       }
       if (failed.length === 0) {
         if (rows.length === 0 && !file) throw new NotFoundError('migration', `no migration named ${name} locally or in the database`, { hint: 'see `axisor-db migrate status`' });

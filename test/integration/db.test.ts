@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { connectClient, withAdvisoryLock, withClient, withSavepoint, withTransaction, createPool } from '../../src/db/index.ts';
+import { connectClient, withAdvisoryLock, withClient, trySavepoint, withTransaction, createPool } from '../../src/db/index.ts';
 import { withDatabase } from '../../src/db/connect.ts';
 import { AxisorError, ExitCode } from '../../src/errors.ts';
 import { createTestDatabase, query, type TestDatabase } from '../helpers/db.ts';
@@ -132,17 +132,22 @@ describe('withTransaction options', () => {
     });
   });
 
-  test('withSavepoint: a failed step is undone and the transaction goes on; a good one is kept', async () => {
+  test('trySavepoint: a failed step is undone and returned, the transaction goes on; a good one is kept', async () => {
     await withClient(db.connection, async (c) => {
       await withTransaction(c, {}, async (tx) => {
-        await withSavepoint(tx, 'axisor_step', () => tx.query(`INSERT INTO t VALUES (400, 'kept')`));
-        await expect(withSavepoint(tx, 'axisor_step', async () => {
+        const good = await trySavepoint(tx, 'axisor_step', async () => (await tx.query(`INSERT INTO t VALUES (400, 'kept') RETURNING id`)).rows[0].id);
+        expect(good).toEqual({ ok: true, value: 400 });
+        const bad = await trySavepoint(tx, 'axisor_step', async () => {
           await tx.query(`INSERT INTO t VALUES (401, 'undone')`);
           await tx.query(`INSERT INTO t VALUES (400, 'duplicate')`);
-        })).rejects.toMatchObject({ code: '23505' });
+        });
+        expect(bad.ok).toBe(false);
+        expect(!bad.ok && (bad.error as { code?: string }).code).toBe('23505');
         await tx.query(`INSERT INTO t VALUES (402, 'after')`);
       });
       expect((await c.query('SELECT id FROM t WHERE id >= 400 ORDER BY id')).rows).toEqual([{ id: 400 }, { id: 402 }]);
+      // Outside a transaction there is no savepoint to roll back to: that throws instead of reporting a failed step.
+      await expect(trySavepoint(c, 'axisor_step', async () => 1)).rejects.toMatchObject({ code: '25P01' });
     });
     await query(db.url, 'DELETE FROM t WHERE id >= 400');
   });
