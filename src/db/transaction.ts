@@ -16,6 +16,11 @@ export interface TransactionOptions {
    * transaction must still be open.
    */
   snapshot?: string;
+  /**
+   * Session settings (e.g. `SET client_encoding ...`) sent in the same round trip just before BEGIN, so a
+   * short-lived connection (one COPY stream) opens its transaction in one round trip. Trusted SQL text only.
+   */
+  sessionSql?: string;
   /** Upper bound for the whole transaction in ms: each statement gets the remaining time (SET LOCAL statement_timeout). */
   timeoutMs?: number;
   /** lock_timeout inside the transaction, ms. */
@@ -76,9 +81,9 @@ export async function withTransaction<T>(target: pg.Pool | Queryable, opts: Tran
   }
   const client = target;
   const started = Date.now();
-  await client.query(beginSql(opts)).catch(async (err) => {
-    // A failed SET TRANSACTION SNAPSHOT leaves the BEGIN open.
-    if (opts.snapshot !== undefined) await client.query('ROLLBACK').catch(() => {});
+  await client.query(opts.sessionSql ? `${opts.sessionSql}; ${beginSql(opts)}` : beginSql(opts)).catch(async (err) => {
+    // A failed SET TRANSACTION SNAPSHOT (or anything after BEGIN in the same text) leaves the BEGIN open.
+    await client.query('ROLLBACK').catch(() => {});
     throw err;
   });
   try {

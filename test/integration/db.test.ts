@@ -112,6 +112,21 @@ describe('withTransaction options', () => {
     });
   });
 
+  test('sessionSql is sent with the BEGIN and holds for the session; the snapshot import still applies', async () => {
+    await withClient(db.connection, async (exporter) => {
+      await withTransaction(exporter, { isolationLevel: 'repeatable read', readOnly: true, rollbackAtEnd: true }, async (tx) => {
+        const snapshot = (await tx.query('SELECT pg_export_snapshot() AS s')).rows[0].s as string;
+        await withClient(db.connection, async (c) => {
+          const seen = await withTransaction(c, { sessionSql: `SET extra_float_digits = 1`, isolationLevel: 'repeatable read', readOnly: true, snapshot }, async (r) => (await r.query(
+            `SELECT current_setting('extra_float_digits') AS d, current_setting('transaction_read_only') AS ro`,
+          )).rows[0]);
+          expect(seen).toEqual({ d: '1', ro: 'on' });
+          expect((await c.query(`SELECT current_setting('extra_float_digits') AS d`)).rows[0].d).toBe('1');
+        });
+      });
+    });
+  });
+
   test('rollbackAtEnd returns the result and leaves no change', async () => {
     await withClient(db.connection, async (c) => {
       const result = await withTransaction(c, { rollbackAtEnd: true }, async (tx) => {
