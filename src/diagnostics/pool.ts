@@ -1,12 +1,11 @@
-import type { AxisorConfig } from '../config/types.ts';
-import { exitCodeFor, sortFindings, type Finding } from './findings.ts';
+import type { ServiceContext } from '../service.ts';
+import { sortFindings, type Finding } from './findings.ts';
 import { readServerInfo, withDiagnosticsClient } from './session.ts';
 import { hiddenFinding, readVisibility } from './visibility.ts';
 
 export const POOL_THRESHOLDS = { connectionsWarning: 0.8, connectionsCritical: 0.95, criticalMultiplier: 5 } as const;
 
 export interface DebugPoolOptions {
-  config: AxisorConfig;
   /** An active query older than this is flagged (warning; critical at 5×). */
   longQueryMs: number;
   /** A session idle in a transaction for longer than this is flagged (warning; critical at 5×). */
@@ -47,8 +46,9 @@ export interface DebugPoolResult {
 
 const SETTINGS = ['max_connections', 'superuser_reserved_connections', 'idle_in_transaction_session_timeout', 'statement_timeout', 'lock_timeout', 'idle_session_timeout', 'deadlock_timeout', 'tcp_keepalives_idle'];
 
-export async function debugPool(opts: DebugPoolOptions): Promise<{ result: DebugPoolResult; exitCode: number }> {
-  return withDiagnosticsClient(opts.config, 'debug-pool', async (client, defaults) => {
+export async function debugPool(opts: DebugPoolOptions, ctx: ServiceContext): Promise<DebugPoolResult> {
+  const { config } = ctx;
+  return withDiagnosticsClient(config, 'debug-pool', async (client, defaults) => {
     const server = await readServerInfo(client);
     const settingsRows = await client.query(`SELECT name, setting, coalesce(unit, '') AS unit FROM pg_settings WHERE name = ANY($1)`, [SETTINGS]);
     const settings: Record<string, string> = {};
@@ -98,8 +98,8 @@ export async function debugPool(opts: DebugPoolOptions): Promise<{ result: Debug
     const result: DebugPoolResult = {
       database: server.database,
       server: server.version,
-      pooler: opts.config.connection.pgbouncer,
-      connections: { total: totals.total, clientBackends: totals.clients, maxConnections, reserved, available, usedFraction: totals.clients / available, poolMax: opts.config.pool.max },
+      pooler: config.connection.pgbouncer,
+      connections: { total: totals.total, clientBackends: totals.clients, maxConnections, reserved, available, usedFraction: totals.clients / available, poolMax: config.pool.max },
       byState: byState.rows,
       sessions: rows,
       blocking,
@@ -112,7 +112,7 @@ export async function debugPool(opts: DebugPoolOptions): Promise<{ result: Debug
     const hidden = hiddenFinding(visibility, 'hidden_sessions', totals.hidden, 'session(s)',
       `their state, query, transaction age and blocking are not visible, so long queries, idle transactions and blocking chains among them are not reported (${totals.hidden_here} in database ${server.database})`);
     result.findings = sortFindings([...poolFindings(result, opts), ...(hidden ? [hidden] : [])]);
-    return { result, exitCode: exitCodeFor(result.findings) };
+    return result;
   });
 }
 

@@ -1,7 +1,6 @@
 import type pg from 'pg';
-import type { AxisorConfig } from '../config/types.ts';
 import { quoteIdent } from '../db/ident.ts';
-import { exitCodeFor, sortFindings, type Finding } from '../diagnostics/findings.ts';
+import { sortFindings, type Finding } from '../diagnostics/findings.ts';
 import { isOwnObjectFinding, isOwnTable } from '../diagnostics/own-objects.ts';
 import { inspectIndexes, type IndexReport } from '../diagnostics/indexes.ts';
 import { oneLine } from '../diagnostics/perf.ts';
@@ -9,9 +8,8 @@ import { readServerInfo, withDiagnosticsClient } from '../diagnostics/session.ts
 import { countHiddenStatements, detectStatStatements, readStatements, requireStatStatements } from '../diagnostics/stat-statements.ts';
 import { hiddenFinding, readVisibility } from '../diagnostics/visibility.ts';
 import { privilegeFix } from '../db/privilege.ts';
-import { ExitCode } from '../errors.ts';
 import { readAutovacuumSettings, readTableMaintenance, staleStatistics, type StaleStatistics } from '../diagnostics/vacuum.ts';
-import type { ProgressFn } from '../progress.ts';
+import type { ServiceContext } from '../service.ts';
 import { analyzeTable, applySuggestion, withApplyClient, type ApplyReport } from './apply.ts';
 import { parseStatement, resolveColumns } from './candidates.ts';
 import { TableCatalog, userDefinedFunctions } from './catalog.ts';
@@ -23,7 +21,6 @@ import { writeMigration, type MigrationReport, type MigrationTarget } from './wr
 import { readWriteOverhead } from './write-overhead.ts';
 
 export interface OptimizeOptions extends ProofOptions {
-  config: AxisorConfig;
   /** Statements to examine: the top N by total time. */
   limit: number;
   minCalls: number;
@@ -31,7 +28,6 @@ export interface OptimizeOptions extends ProofOptions {
   useHypopg: boolean;
   apply: boolean;
   writeMigration: Omit<MigrationTarget, 'defaultSchema'> | null;
-  onProgress?: ProgressFn;
 }
 
 export interface StatementReport {
@@ -72,11 +68,12 @@ export interface OptimizeResult {
   findings: Finding[];
 }
 
-export async function optimize(opts: OptimizeOptions): Promise<{ result: OptimizeResult; exitCode: number }> {
-  const progress = opts.onProgress ?? (() => {});
+export async function optimize(opts: OptimizeOptions, ctx: ServiceContext): Promise<OptimizeResult> {
+  const { config } = ctx;
+  const progress = ctx.onProgress ?? (() => {});
   // queryid → the text actually planned (typed-literal parameters repaired), for re-planning after --apply
   const planned = new Map<string, string>();
-  const result = await withDiagnosticsClient(opts.config, 'optimize', async (client) => {
+  const result = await withDiagnosticsClient(config, 'optimize', async (client) => {
     const server = await readServerInfo(client);
     const pss = await detectStatStatements(client);
     requireStatStatements(pss);
@@ -144,7 +141,7 @@ export async function optimize(opts: OptimizeOptions): Promise<{ result: Optimiz
       method, confidence: method === 'hypopg' ? 'high' : 'low', hypopg: { ...hypopg, note },
       thresholds: { minImprovement: opts.minImprovement, minCost: opts.minCost, minCalls: opts.minCalls, limit: opts.limit },
       statementsSeen: statements.length,
-      statementsSchema: opts.config.schema,
+      statementsSchema: config.schema,
       hidden: { role: visibility.role, readAllStats: visibility.readAllStats, ...hiddenStatements, grant: visibility.readAllStats ? null : visibility.grant },
       statements: reports, suggestions, staleStatistics: staleReport,
       applied: null, migration: null, indexes: idx.report, findings: idx.findings,
@@ -154,25 +151,23 @@ export async function optimize(opts: OptimizeOptions): Promise<{ result: Optimiz
 
   if (opts.apply && result.suggestions.length > 0) {
     progress({ phase: 'apply' });
-    result.applied = await withApplyClient(opts.config, async (client) => {
+    result.applied = await withApplyClient(config, async (client) => {
       const out: NonNullable<OptimizeResult['applied']> = [];
       for (const s of result.suggestions) {
         const r = await applySuggestion(client, s);
-        out.push({ ...r, verified: r.status === 'created' || r.status === 'exists' ? await verifyUsed(client, s, planned, opts.config.schema) : null });
+        out.push({ ...r, verified: r.status === 'created' || r.status === 'exists' ? await verifyUsed(client, s, planned, config.schema) : null });
       }
       return out;
     });
   }
   if (opts.writeMigration && result.suggestions.length > 0) {
-    result.migration = writeMigration(result.suggestions, { ...opts.writeMigration, defaultSchema: opts.config.schema });
+    result.migration = writeMigration(result.suggestions, { ...opts.writeMigration, defaultSchema: config.schema });
   }
   // An INVALID leftover that --apply dropped and rebuilt is no longer a problem of this database.
   const rebuilt = new Set((result.applied ?? []).filter((a) => a.droppedInvalid && a.status === 'created').map((a) => a.index));
   const catalogFindings = result.findings.filter((f) => !(f.check === 'invalid_index' && f.object && rebuilt.has(f.object)));
   result.findings = sortFindings([...optimizeFindings(result), ...catalogFindings].filter((f) => !isOwnObjectFinding(f)));
-  // --apply refused for lack of ownership is a missing privilege (67), with the advice still in the result.
-  const refused = (result.applied ?? []).some((a) => a.status === 'failed' && a.sqlState === '42501');
-  return { result, exitCode: refused ? ExitCode.PRIVILEGE : exitCodeFor(result.findings) };
+  return result;
 }
 
 /** After --apply: does the real generic plan of a statement the index was proven for now name it? */

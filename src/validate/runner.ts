@@ -5,6 +5,7 @@ import { connectClient } from '../db/connect.ts';
 import { trySavepoint, withTransaction } from '../db/transaction.ts';
 import { toDatabaseError } from '../db/errors.ts';
 import { AbortedError } from '../errors.ts';
+import type { ProgressFn } from '../progress.ts';
 import type { Check } from './checks.ts';
 import type { CheckResult } from './report.ts';
 import { planUnits, type Unit } from './scan-sql.ts';
@@ -14,7 +15,7 @@ export interface RunOptions {
   /** Connections sharing one exported snapshot. 1 = a single REPEATABLE READ transaction. */
   jobs: number;
   signal?: AbortSignal;
-  onProgress?: (done: number, total: number, unit: string) => void;
+  onProgress?: ProgressFn;
   applicationName?: string;
 }
 
@@ -48,7 +49,7 @@ export async function runChecks(config: AxisorConfig, checks: Check[], opts: Run
           const unit = order[next++];
           if (!unit) return;
           for (const r of await runUnit(client, unit, opts.samples, config.schema)) results.set(r.name, r);
-          opts.onProgress?.(++done, order.length, unit.table);
+          opts.onProgress?.({ phase: 'validate', message: unit.table, done: ++done, total: order.length, unit: 'items' });
         }
       };
       // Each helper adopts the snapshot in turn (nested, so every transaction is open before any unit runs).
