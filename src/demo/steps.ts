@@ -48,6 +48,7 @@ export interface StepsInput {
 /** Runs the demo's steps in order; a failing step records itself and stops the run (the error propagates). */
 export async function runSteps(i: StepsInput): Promise<void> {
   const { config } = i;
+  const svc = { config, env: i.env, signal: i.signal };
   const url = config.connection.redactedUrl;
   const db = `--database-url ${url}`;
   const bk = `--backup-dir ${config.backupDir}`;
@@ -66,7 +67,7 @@ export async function runSteps(i: StepsInput): Promise<void> {
   };
 
   await step('migrate', 'Migrate a fresh demo database', [`axisor-db migrate ${db}`], async () => {
-    const r = await migrateUp({ config, migrationsDir: join(i.root, 'prisma', 'migrations'), lockTimeoutMs: 10_000, batchSize: 1000, signal: i.signal, onProgress: i.onProgress });
+    const r = await migrateUp({ migrationsDir: join(i.root, 'prisma', 'migrations'), lockTimeoutMs: 10_000, batchSize: 1000 }, { ...svc, onProgress: i.onProgress });
     return { figures: { schemaMigrations: r.schemaMigrations.applied.length, dataMigrations: r.dataMigrations.applied.length } };
   });
 
@@ -117,7 +118,6 @@ export async function runSteps(i: StepsInput): Promise<void> {
     return { figures: { ...changed, id: r.id, parent: r.parent, bytes: r.bytes, seconds: +(r.durationMs / 1000).toFixed(2), lsnStart: r.lsn?.start ?? null, lsnEnd: r.lsn?.end ?? null } };
   });
 
-  const svc = { config, env: i.env, signal: i.signal };
   const validateOpts = { samples: 3, jobs: 1, prismaSchema: { path: schemaFile, required: false } };
   await step('validate-clean', 'Validate the clean data', [`axisor-db validate ${db}`], async () => {
     const report = await validateDatabase(validateOpts, svc);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { execa, execaSync } from 'execa';
 import { PrerequisiteError, ToolError } from '../errors.ts';
 import type { ConnectionSettings } from '../config/types.ts';
+import type { ProgressFn } from '../progress.ts';
 import { redactedUrl } from '../config/url.ts';
 import { findPgTool } from './find.ts';
 import { stderrTail } from './run.ts';
@@ -18,8 +19,8 @@ export interface ThrowawayClusterOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** Minimum server major version; default: the newest installed. */
   minMajor?: number;
-  /** Called with progress lines ('initdb', 'start'...). */
-  onProgress?: (step: string) => void;
+  /** Progress as events: phase 'cluster', message 'certificates', 'initdb', 'start'. */
+  onProgress?: ProgressFn;
   /**
    * 'scram': TCP connections need the superuser's password (scram-sha-256), for tests of password handling.
    * Default 'trust'. The password goes into `connection` (non-enumerable), never into `url`.
@@ -132,7 +133,7 @@ export async function startThrowawayCluster(opts: ThrowawayClusterOptions = {}):
   let tls: ClusterTls | undefined;
   let tlsSettings: Record<string, string | boolean> = {};
   if (opts.tls) {
-    opts.onProgress?.('certificates');
+    opts.onProgress?.({ phase: 'cluster', message: 'certificates' });
     try {
       const ca = await createTestCa(join(base, 'ca'), 'axisor-test-ca');
       const wrong = await createTestCa(join(base, 'wrong-ca'), 'axisor-wrong-ca');
@@ -151,7 +152,7 @@ export async function startThrowawayCluster(opts: ThrowawayClusterOptions = {}):
     }
   }
 
-  opts.onProgress?.('initdb');
+  opts.onProgress?.({ phase: 'cluster', message: 'initdb' });
   const password = opts.auth === 'scram' ? opts.superuserPassword ?? `pw-${randomBytes(12).toString('hex')}` : undefined;
   const authArgs = ['-A', 'trust'];
   if (password !== undefined) {
@@ -188,7 +189,7 @@ export async function startThrowawayCluster(opts: ThrowawayClusterOptions = {}):
       ...opts.settings,
     };
     appendFileSync(join(dataDir, 'postgresql.conf'), `\n# axisor-db throwaway cluster\n${Object.entries(settings).map(([k, v]) => `${k} = ${confValue(v)}`).join('\n')}\n`);
-    opts.onProgress?.('start');
+    opts.onProgress?.({ phase: 'cluster', message: 'start' });
     const log = join(base, 'server.log');
     const start = await run(pgCtl, ['-D', dataDir, '-l', log, '-w', '-t', '60', 'start']);
     if (start.exitCode === 0) {

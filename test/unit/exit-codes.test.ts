@@ -1,7 +1,9 @@
 import { describe, expect, test } from '@jest/globals';
+import { exitCodeFor as demoExitCode } from '../../src/demo/run.ts';
 import { ExitCode } from '../../src/errors.ts';
 import { exitCodeFor as fixExitCode } from '../../src/fix/exit-code.ts';
 import type { FixCheckReport } from '../../src/fix/service.ts';
+import { exitCodeFor as migrateStatusExitCode, STATUS_BITS } from '../../src/migrate/status.ts';
 import { exitCodeFor as optimizeExitCode } from '../../src/optimize/exit-code.ts';
 import type { OptimizeResult } from '../../src/optimize/optimize.ts';
 import { exitCodeFor as validateExitCode } from '../../src/validate/report.ts';
@@ -43,5 +45,16 @@ describe('optimize', () => {
     expect(optimizeExitCode({ applied: null, findings: [{ check: 'missing_index', severity: 'warning', message: '' }] })).toBe(ExitCode.WARNINGS);
     expect(optimizeExitCode({ applied: [applied('failed', '42P07')], findings: [{ check: 'missing_index', severity: 'critical', message: '' }] })).toBe(ExitCode.CHECK_FAILED);
     expect(optimizeExitCode({ applied: [applied('created'), applied('failed', '42501')], findings: [{ check: 'missing_index', severity: 'critical', message: '' }] })).toBe(ExitCode.PRIVILEGE);
+  });
+});
+
+describe('migrate status and demo', () => {
+  test('migrate status exits with its bits', () => {
+    expect(migrateStatusExitCode({ bits: 0 })).toBe(0);
+    expect(migrateStatusExitCode({ bits: STATUS_BITS.PENDING_SCHEMA | STATUS_BITS.FAILED })).toBe(STATUS_BITS.PENDING_SCHEMA + STATUS_BITS.FAILED);
+  });
+  test('demo: 0 when every step passed (skipped ones included), else 2', () => {
+    expect(demoExitCode({ ok: true })).toBe(ExitCode.OK);
+    expect(demoExitCode({ ok: false })).toBe(ExitCode.CHECK_FAILED);
   });
 });
