@@ -90,7 +90,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
     .argument('[files...]', 'migration.sql files or migration folders (default: pending migrations; needs the database)')
     .addHelpText('after', LINT_HELP);
   defineAction<MigrateFlags>(lint, ctx, async (input) => {
-    const result = input.args.length ? await lintFiles(input.args, input.ctx.cwd) : await lintPending(input.config(), dirOf(input), input.ctx.cwd);
+    const result = input.args.length ? await lintFiles(input.args, input.ctx.cwd) : await lintPending({ migrationsDir: dirOf(input), cwd: input.ctx.cwd }, { config: input.config(), env: input.ctx.env, signal: input.ctx.signal });
     return { result, exitCode: lintExitCode(result), render: renderLint };
   });
 }
