@@ -105,8 +105,8 @@ async function main(): Promise<void> {
     const psql = await findPgTool('psql', { env: process.env });
     const cliEnv: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', NO_COLOR: '1' };
     const commands = [
-      { name: 'debug-perf', run: () => debugPerf({ config, slowMs: 20, slowCalls: 100, limit: 20 }), cli: ['debug-perf', '--json'] },
-      { name: 'optimize', run: () => optimize({ config, minImprovement: 0.5, minCost: 100, minCalls: 10, limit: 50, maxColumnsPerTable: 6, useHypopg: true, apply: false, writeMigration: null }), cli: ['optimize', '--json'] },
+      { name: 'debug-perf', run: () => debugPerf({ slowMs: 20, slowCalls: 100, limit: 20 }, { config, env: {} }), cli: ['debug-perf', '--json'] },
+      { name: 'optimize', run: () => optimize({ minImprovement: 0.5, minCost: 100, minCalls: 10, limit: 50, maxColumnsPerTable: 6, useHypopg: true, apply: false, writeMigration: null }, { config, env: {} }), cli: ['optimize', '--json'] },
     ];
     const rows: string[][] = [];
     for (const c of commands) {
@@ -129,7 +129,7 @@ async function main(): Promise<void> {
       });
       const inProcess = await timeIt(() => c.run());
       const cli = await timeIt(() => execa('node', [join(ROOT, 'bin/axisor-db'), ...c.cli, '--database-url', url], { env: cliEnv, extendEnv: false, reject: false }));
-      const summary = c.name === 'optimize' ? `${(first.result as any).suggestions.length} suggestion(s), ${(first.result as any).statements.length} statements planned` : `${(first.result as any).findings.length} findings`;
+      const summary = c.name === 'optimize' ? `${(first as any).suggestions.length} suggestion(s), ${(first as any).statements.length} statements planned` : `${(first as any).findings.length} findings`;
       rows.push([c.name, String(recorded.length), floor.toFixed(0), replay.toFixed(0), inProcess.toFixed(0), `${(inProcess / floor).toFixed(2)} / ${(inProcess / replay).toFixed(2)}`, cli.toFixed(0), `${(cli / floor).toFixed(2)} / ${(cli / replay).toFixed(2)}`, summary]);
     }
     const head = ['command', 'SQL stmts', 'psql ms', 'pg replay ms', 'in-process ms', 'ratio psql/pg', 'CLI ms', 'ratio psql/pg', 'result'];

@@ -18,13 +18,12 @@ export function configure(cmd: Command, ctx: CliContext): void {
     .addHelpText('after', '\nExit status: 0 nothing worse than info, 1 warnings, 2 critical findings (Nagios style).\nWithout pg_stat_statements the slow-query check is skipped with a note; everything else runs.\n');
   defineAction<Opts>(cmd, ctx, async ({ opts, config }) => {
     // Imported when the action runs, not for --help (start-up time).
-    const [{ debugPerf }, { renderPerf }] = await Promise.all([import('../src/diagnostics/perf.ts'), import('../src/render/diagnostics.ts')]);
-    const { result, exitCode } = await debugPerf({
-      config: config(),
+    const [{ debugPerf }, { exitCodeFor }, { renderPerf }] = await Promise.all([import('../src/diagnostics/perf.ts'), import('../src/diagnostics/findings.ts'), import('../src/render/diagnostics.ts')]);
+    const result = await debugPerf({
       slowMs: durationFlag(opts.slowMs, '--slow-ms', { bareNumber: 'ms' }),
       slowCalls: intFlag(opts.slowCalls, '--slow-calls', { min: 0 }),
       limit: intFlag(opts.limit, '--limit', { max: 1000 }),
-    });
-    return { result, exitCode, render: renderPerf };
+    }, { config: config(), env: ctx.env, signal: ctx.signal });
+    return { result, exitCode: exitCodeFor(result), render: renderPerf };
   });
 }

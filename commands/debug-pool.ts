@@ -18,12 +18,11 @@ export function configure(cmd: Command, ctx: CliContext): void {
     .addHelpText('after', '\nExit status: 0 nothing worse than info, 1 warnings, 2 critical findings (Nagios style).\n');
   defineAction<Opts>(cmd, ctx, async ({ opts, config }) => {
     // Imported when the action runs, not for --help (start-up time).
-    const [{ debugPool }, { renderPool }] = await Promise.all([import('../src/diagnostics/pool.ts'), import('../src/render/diagnostics.ts')]);
-    const { result, exitCode } = await debugPool({
-      config: config(),
+    const [{ debugPool }, { exitCodeFor }, { renderPool }] = await Promise.all([import('../src/diagnostics/pool.ts'), import('../src/diagnostics/findings.ts'), import('../src/render/diagnostics.ts')]);
+    const result = await debugPool({
       longQueryMs: durationFlag(opts.longQuery, '--long-query'),
       idleInTransactionMs: durationFlag(opts.idleInTransaction, '--idle-in-transaction'),
-    });
-    return { result, exitCode, render: renderPool };
+    }, { config: config(), env: ctx.env, signal: ctx.signal });
+    return { result, exitCode: exitCodeFor(result), render: renderPool };
   });
 }

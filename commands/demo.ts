@@ -28,28 +28,24 @@ It only ever drops databases it created (marked with a comment) and removes ever
 Exit: 0 when every step passed (a skipped step is not a failure); otherwise the failing step's exit code.
 `);
   defineAction<Opts>(cmd, ctx, async ({ opts, out, config }) => {
-    const explicit = opts.databaseUrl !== undefined || ctx.env.DATABASE_URL ? config().connection : undefined;
+    const explicit = opts.databaseUrl !== undefined || ctx.env.DATABASE_URL ? config() : undefined;
     // Imported when the action runs, not for `axisor-db demo --help` (start-up time).
-    const { runDemo } = await import('../src/demo/run.ts');
+    const { runDemo, exitCodeFor } = await import('../src/demo/run.ts');
     const progress = await out.progress();
     try {
       const result = await runDemo({
-        explicit,
         ephemeral: Boolean(opts.ephemeral),
         demoDb: opts.demoDb,
         users: intFlag(opts.users, '--users', { max: 1_000_000 }),
         tradesPerUser: intFlag(opts.tradesPerUser, '--trades-per-user', { min: 0, max: 10_000 }),
         keep: Boolean(opts.keep),
-        env: ctx.env,
         toolVersion: VERSION,
-        signal: ctx.signal,
-        onProgress: progress.report,
         onStep: (s) => {
           progress.stop();
           renderStep(s, out);
         },
-      });
-      return { result, exitCode: result.ok ? 0 : 2, render: renderDemo };
+      }, { config: explicit, env: ctx.env, signal: ctx.signal, onProgress: progress.report });
+      return { result, exitCode: exitCodeFor(result), render: renderDemo };
     } finally {
       progress.stop();
     }

@@ -38,24 +38,25 @@ export function configure(cmd: Command, ctx: CliContext): void {
     if (opts.apply && opts.dryRun) throw new UsageError('--apply and --dry-run contradict each other', { hint: 'drop one of them' });
     const cfg = config();
     // Imported when the action runs, not for --help (start-up time).
-    const [{ fixDatabase, fixHistory, undoFix }, { renderFix, renderHistory, renderUndo }] = await Promise.all([import('../src/fix/service.ts'), import('../src/render/fix.ts')]);
+    const [{ fixDatabase, fixHistory, undoFix }, { exitCodeFor }, { renderFix, renderHistory, renderUndo }] = await Promise.all([
+      import('../src/fix/service.ts'), import('../src/fix/exit-code.ts'), import('../src/render/fix.ts')]);
+    const svc = { config: cfg, env: ctx.env, signal: ctx.signal };
     if (opts.history !== undefined) {
       const limit = opts.history === true ? 20 : intFlag(String(opts.history), '--history', { max: 10000 });
-      return { result: { runs: await fixHistory(cfg, limit) }, render: renderHistory };
+      return { result: { runs: await fixHistory({ limit }, svc) }, render: renderHistory };
     }
     if (opts.undo !== undefined) {
-      return { result: await undoFix(cfg, opts.undo, ctx.osUser), render: renderUndo };
+      return { result: await undoFix({ runId: opts.undo, osUser: ctx.osUser }, svc), render: renderUndo };
     }
     const progress = await out.progress();
     try {
-      const { report, exitCode } = await fixDatabase(cfg, {
-        checks: opts.check, tables: opts.table, apply: Boolean(opts.apply), osUser: ctx.osUser, signal: ctx.signal,
+      const report = await fixDatabase({
+        checks: opts.check, tables: opts.table, apply: Boolean(opts.apply), osUser: ctx.osUser,
         batchSize: intFlag(opts.batchSize ?? '5000', '--batch-size', { max: 1_000_000 }),
         samples: intFlag(opts.samples ?? '5', '--samples', { min: 0, max: 10000 }),
         prismaSchema: prismaSchemaSpec(opts.prismaSchema, cfg, ctx.cwd),
-        onProgress: (done, total, check) => progress.report({ phase: opts.apply ? 'fix' : 'fix (dry run)', message: check, done, total, unit: 'items' }),
-      });
-      return { result: report, exitCode, render: renderFix };
+      }, { ...svc, onProgress: progress.report });
+      return { result: report, exitCode: exitCodeFor(report), render: renderFix };
     } finally {
       progress.stop();
     }

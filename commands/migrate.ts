@@ -4,13 +4,11 @@ import { defineAction, type ActionInput } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
 import { addConnectionOptions, addOutputOptions, intFlag, lockTimeoutOption } from '../src/cli/options.ts';
 import { UsageError } from '../src/errors.ts';
-import { DATA_MIGRATIONS } from '../src/migrate/data/registry.ts';
 import { LINT_RULES, lintExitCode, lintFiles, lintPending } from '../src/migrate/lint/index.ts';
 import { renderLint, renderResolve, renderStatus, renderUp } from '../src/render/migrate.ts';
 import { resolveMigration } from '../src/migrate/resolve.ts';
-import { migrateUp } from '../src/migrate/runner.ts';
-import { withMigrationSession } from '../src/migrate/session.ts';
-import { readMigrateStatus, STATUS_BITS_HELP } from '../src/migrate/status.ts';
+import { migrateStatus, migrateUp } from '../src/migrate/runner.ts';
+import { exitCodeFor as statusExitCode, STATUS_BITS_HELP } from '../src/migrate/status.ts';
 
 interface MigrateFlags {
   migrationsDir?: string;
@@ -45,16 +43,12 @@ async function up(input: ActionInput<MigrateFlags>) {
   const progress = await out.progress();
   try {
     const result = await migrateUp({
-      config: cfg,
       migrationsDir: dirOf(input),
       dryRun: opts.dryRun,
       allowModified: opts.allowModified,
       lockTimeoutMs: cfg.lockTimeoutMs,
       batchSize: intFlag(opts.batchSize, '--batch-size', { max: 1_000_000 }, 5000),
-      onProgress: progress.report,
-      warn: (t) => out.warn(t),
-      signal: ctx.signal,
-    });
+    }, { config: cfg, env: ctx.env, signal: ctx.signal, onProgress: progress.report, onWarning: (t) => out.warn(t) });
     return { result, render: renderUp };
   } finally {
     progress.stop();
@@ -73,9 +67,8 @@ export function configure(cmd: Command, ctx: CliContext): void {
   cmd.addHelpText('after', `\n${STATUS_BITS_HELP}\n`);
   defineAction<MigrateFlags>(status, ctx, async (input) => {
     const cfg = input.config();
-    const result = await withMigrationSession({ config: cfg, warn: (t) => input.out.warn(t) }, (client) =>
-      readMigrateStatus(client, { database: cfg.connection.redactedUrl, schema: cfg.schema, migrationsDir: dirOf(input), dataMigrations: DATA_MIGRATIONS }));
-    return { result, exitCode: result.bits, render: renderStatus };
+    const result = await migrateStatus({ migrationsDir: dirOf(input) }, { config: cfg, env: input.ctx.env, signal: input.ctx.signal, onWarning: (t) => input.out.warn(t) });
+    return { result, exitCode: statusExitCode(result), render: renderStatus };
   });
 
   const res = common(cmd.command('resolve').description('record a failed migration as rolled back (to retry it) or as applied (done by hand, or baselining)'))
@@ -87,8 +80,8 @@ export function configure(cmd: Command, ctx: CliContext): void {
     if (Boolean(applied) === Boolean(rolledBack)) throw new UsageError('give exactly one of --applied <name> or --rolled-back <name>', { hint: 'axisor-db migrate resolve --rolled-back 20250101000000_add_x' });
     const cfg = input.config();
     const result = await resolveMigration({
-      config: cfg, migrationsDir: dirOf(input), name: (applied ?? rolledBack)!, action: applied ? 'applied' : 'rolled-back', lockTimeoutMs: cfg.lockTimeoutMs, warn: (t) => input.out.warn(t),
-    });
+      migrationsDir: dirOf(input), name: (applied ?? rolledBack)!, action: applied ? 'applied' : 'rolled-back', lockTimeoutMs: cfg.lockTimeoutMs,
+    }, { config: cfg, env: input.ctx.env, signal: input.ctx.signal, onWarning: (t) => input.out.warn(t) });
     return { result, render: renderResolve };
   });
 
@@ -96,7 +89,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
     .argument('[files...]', 'migration.sql files or migration folders (default: pending migrations; needs the database)')
     .addHelpText('after', LINT_HELP);
   defineAction<MigrateFlags>(lint, ctx, async (input) => {
-    const result = input.args.length ? await lintFiles(input.args, input.ctx.cwd) : await lintPending(input.config(), dirOf(input), input.ctx.cwd);
+    const result = input.args.length ? await lintFiles(input.args, input.ctx.cwd) : await lintPending({ migrationsDir: dirOf(input), cwd: input.ctx.cwd }, { config: input.config(), env: input.ctx.env, signal: input.ctx.signal });
     return { result, exitCode: lintExitCode(result), render: renderLint };
   });
 }

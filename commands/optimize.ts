@@ -39,11 +39,10 @@ export function configure(cmd: Command, ctx: CliContext): void {
     const limit = intFlag(opts.limit, '--limit', { max: 10_000 });
     const cfg = config();
     // Imported when the action runs, not for --help (start-up time).
-    const [{ optimize }, { renderOptimize }] = await Promise.all([import('../src/optimize/optimize.ts'), import('../src/render/optimize.ts')]);
+    const [{ optimize }, { exitCodeFor }, { renderOptimize }] = await Promise.all([import('../src/optimize/optimize.ts'), import('../src/optimize/exit-code.ts'), import('../src/render/optimize.ts')]);
     const progress = await out.progress();
     try {
-      const { result, exitCode } = await optimize({
-        config: cfg,
+      const result = await optimize({
         minImprovement: minImprovement / 100,
         minCost,
         minCalls,
@@ -57,9 +56,8 @@ export function configure(cmd: Command, ctx: CliContext): void {
           name: opts.migrationName,
           now: new Date(),
         } : null,
-        onProgress: progress.report,
-      });
-      return { result, exitCode, render: renderOptimize };
+      }, { config: cfg, env: ctx.env, signal: ctx.signal, onProgress: progress.report });
+      return { result, exitCode: exitCodeFor(result), render: renderOptimize };
     } finally {
       progress.stop();
     }

@@ -33,8 +33,8 @@ export function configure(cmd: Command, ctx: CliContext): void {
     const samples = intFlag(opts.samples ?? '5', '--samples', { min: 0, max: 10000 });
     const jobs = intFlag(opts.jobs ?? '2', '--jobs', { max: 64 });
     // Imported when the action runs, not for --help (start-up time).
-    const [{ withClient }, { buildChecks, selectChecks, validateDatabase }, { renderValidate }] = await Promise.all([
-      import('../src/db/connect.ts'), import('../src/validate/service.ts'), import('../src/render/validate.ts')]);
+    const [{ withClient }, { buildChecks, selectChecks, validateDatabase }, { exitCodeFor }, { renderValidate }] = await Promise.all([
+      import('../src/db/connect.ts'), import('../src/validate/service.ts'), import('../src/validate/report.ts'), import('../src/render/validate.ts')]);
     if (opts.list) {
       const set = await withClient(cfg, (c) => buildChecks(c, cfg.schema, prismaSchema));
       const checks = selectChecks(set.checks, { checks: opts.check, tables: opts.table })
@@ -46,11 +46,9 @@ export function configure(cmd: Command, ctx: CliContext): void {
     }
     const progress = await out.progress();
     try {
-      const { report, exitCode } = await validateDatabase(cfg, {
-        checks: opts.check, tables: opts.table, samples, jobs, prismaSchema, amcheck: opts.amcheck, signal: ctx.signal,
-        onProgress: (done, total, unit) => progress.report({ phase: 'validate', message: unit, done, total, unit: 'items' }),
-      });
-      return { result: report, exitCode, render: renderValidate };
+      const report = await validateDatabase({ checks: opts.check, tables: opts.table, samples, jobs, prismaSchema, amcheck: opts.amcheck },
+        { config: cfg, env: ctx.env, signal: ctx.signal, onProgress: progress.report });
+      return { result: report, exitCode: exitCodeFor(report), render: renderValidate };
     } finally {
       progress.stop();
     }

@@ -1,7 +1,7 @@
 export { connectClient, withClient, createPool, withPool, withDatabase } from './connect.ts';
 export type { PgClient, PgPool, PoolClient, SessionOptions } from './connect.ts';
-export { withTransaction } from './transaction.ts';
-export type { IsolationLevel, TransactionOptions } from './transaction.ts';
+export { withTransaction, trySavepoint, beginSql } from './transaction.ts';
+export type { Attempt, IsolationLevel, TransactionOptions } from './transaction.ts';
 export { withAdvisoryLock, findLockHolder, advisoryKey } from './advisory-lock.ts';
 export type { AdvisoryLockOptions, LockHolder } from './advisory-lock.ts';
 export { quoteIdent, qualifiedName, quoteLiteral } from './ident.ts';

@@ -5,28 +5,30 @@ import { resolveConfig } from '../config/resolve.ts';
 import type { AxisorConfig, ConnectionSettings } from '../config/types.ts';
 import { secretUrl } from '../config/url.ts';
 import { withClient, withDatabase } from '../db/index.ts';
-import { AxisorError, toAxisorError } from '../errors.ts';
+import { AxisorError, ExitCode, toAxisorError } from '../errors.ts';
 import { packageRoot } from '../package-root.ts';
-import type { ProgressFn } from '../progress.ts';
+import type { ServiceContext } from '../service.ts';
 import { chooseTarget, createDemoDatabase, dropDemoDatabase, markDemoDatabase, type DemoTarget } from './target.ts';
 import { runSteps, type DemoStep } from './steps.ts';
 import { dropSlotsOf } from './sql.ts';
 
 export interface DemoOptions {
-  /** The resolved connection if DATABASE_URL / --database-url was given. */
-  explicit?: ConnectionSettings;
   ephemeral: boolean;
   demoDb: string;
   users: number;
   tradesPerUser: number;
   /** Keep the demo databases, backups and cluster for exploring (cleanup is then the user's). */
   keep: boolean;
-  env: Readonly<Record<string, string | undefined>>;
   toolVersion: string;
-  signal?: AbortSignal;
+  /** Each finished step, as it finishes (the command prints it at once). */
   onStep?: (step: DemoStep) => void;
-  onProgress?: ProgressFn;
 }
+
+/**
+ * The demo makes its own databases, so it has a config only when the user named a server (DATABASE_URL /
+ * --database-url): then its connection is the server the demo uses.
+ */
+export type DemoContext = Omit<ServiceContext, 'config'> & { config?: AxisorConfig };
 
 export interface DemoResult {
   target: { kind: DemoTarget['kind']; reason: string; server: string; serverVersion: string; walLevel: string; clusterDataDir: string | null };
@@ -36,6 +38,11 @@ export interface DemoResult {
   ok: boolean;
   cleanup: { databasesDropped: string[]; slotsDropped: number; backupDirRemoved: boolean; clusterStopped: boolean; kept: boolean };
   durationMs: number;
+}
+
+/** 0 when every step passed (a skipped step is not a failure), else 2; a step that threw is the command's error. */
+export function exitCodeFor(result: Pick<DemoResult, 'ok'>): number {
+  return result.ok ? ExitCode.OK : ExitCode.CHECK_FAILED;
 }
 
 /** A config for one demo database, resolved the same way the CLI resolves a user's --database-url. */
@@ -48,10 +55,10 @@ function configFor(conn: ConnectionSettings, backupDir: string, cwd: string): Ax
  * fix (dry run, apply, undo) → restore the chain and compare → debug-perf. It only creates and drops its own
  * databases (marked by a comment), its own backup directory and, if it started one, its own cluster.
  */
-export async function runDemo(o: DemoOptions): Promise<DemoResult> {
+export async function runDemo(o: DemoOptions, ctx: DemoContext): Promise<DemoResult> {
   const started = Date.now();
   const root = packageRoot();
-  const target = await chooseTarget({ explicit: o.explicit, ephemeral: o.ephemeral, env: o.env, onProgress: (m) => o.onProgress?.({ phase: 'target', message: m }) });
+  const target = await chooseTarget({ explicit: ctx.config?.connection, ephemeral: o.ephemeral, env: ctx.env, onProgress: ctx.onProgress });
   const backupDir = mkdtempSync(join(tmpdir(), 'axisor-demo-backups-'));
   const restoredDb = `${o.demoDb}_restored`;
   const cleanup: DemoResult['cleanup'] = { databasesDropped: [], slotsDropped: 0, backupDirRemoved: false, clusterStopped: false, kept: o.keep };
@@ -61,8 +68,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
     const demoConn = await createDemoDatabase(target.server, o.demoDb);
     const config = configFor(demoConn, backupDir, root);
     await runSteps({
-      config, root, target, restoredDb, users: o.users, tradesPerUser: o.tradesPerUser, env: o.env, toolVersion: o.toolVersion,
-      signal: o.signal, onProgress: o.onProgress,
+      config, root, target, restoredDb, users: o.users, tradesPerUser: o.tradesPerUser, env: ctx.env, toolVersion: o.toolVersion,
+      signal: ctx.signal, onProgress: ctx.onProgress,
       markRestored: () => markDemoDatabase(target.server, restoredDb),
       onStep: (s) => {
         steps.push(s);

@@ -8,9 +8,10 @@ import { seedDatabase } from '../seed/index.ts';
 import { runBackup } from '../backup/service.ts';
 import { runRestore } from '../restore/service.ts';
 import { validateDatabase } from '../validate/service.ts';
+import { exitCodeFor as validateExitCode } from '../validate/report.ts';
 import { fixDatabase, undoFix } from '../fix/service.ts';
 import { debugPerf } from '../diagnostics/perf.ts';
-import { countBySeverity } from '../diagnostics/findings.ts';
+import { countBySeverity, exitCodeFor as findingsExitCode } from '../diagnostics/findings.ts';
 import { withDatabase } from '../db/connect.ts';
 import { changeSomeRows, listUserTables, plantDefects, tableFingerprints } from './sql.ts';
 import { dropDemoDatabase, type DemoTarget } from './target.ts';
@@ -47,6 +48,7 @@ export interface StepsInput {
 /** Runs the demo's steps in order; a failing step records itself and stops the run (the error propagates). */
 export async function runSteps(i: StepsInput): Promise<void> {
   const { config } = i;
+  const svc = { config, env: i.env, signal: i.signal };
   const url = config.connection.redactedUrl;
   const db = `--database-url ${url}`;
   const bk = `--backup-dir ${config.backupDir}`;
@@ -65,7 +67,7 @@ export async function runSteps(i: StepsInput): Promise<void> {
   };
 
   await step('migrate', 'Migrate a fresh demo database', [`axisor-db migrate ${db}`], async () => {
-    const r = await migrateUp({ config, migrationsDir: join(i.root, 'prisma', 'migrations'), lockTimeoutMs: 10_000, batchSize: 1000, signal: i.signal, onProgress: i.onProgress });
+    const r = await migrateUp({ migrationsDir: join(i.root, 'prisma', 'migrations'), lockTimeoutMs: 10_000, batchSize: 1000 }, { ...svc, onProgress: i.onProgress });
     return { figures: { schemaMigrations: r.schemaMigrations.applied.length, dataMigrations: r.dataMigrations.applied.length } };
   });
 
@@ -116,32 +118,32 @@ export async function runSteps(i: StepsInput): Promise<void> {
     return { figures: { ...changed, id: r.id, parent: r.parent, bytes: r.bytes, seconds: +(r.durationMs / 1000).toFixed(2), lsnStart: r.lsn?.start ?? null, lsnEnd: r.lsn?.end ?? null } };
   });
 
-  const validateOpts = { samples: 3, jobs: 1, prismaSchema: { path: schemaFile, required: false }, signal: i.signal };
+  const validateOpts = { samples: 3, jobs: 1, prismaSchema: { path: schemaFile, required: false } };
   await step('validate-clean', 'Validate the clean data', [`axisor-db validate ${db}`], async () => {
-    const { report, exitCode } = await validateDatabase(config, validateOpts);
-    return { figures: { exitCode, checks: report.summary.checks, passed: report.summary.passed, errors: report.summary.errors, warnings: report.summary.warnings, ms: report.durationMs } };
+    const report = await validateDatabase(validateOpts, svc);
+    return { figures: { exitCode: validateExitCode(report), checks: report.summary.checks, passed: report.summary.passed, errors: report.summary.errors, warnings: report.summary.warnings, ms: report.durationMs } };
   });
 
   await step('defects', 'Plant defects, validate, fix (dry run, apply), validate, undo', [
     `axisor-db validate ${db}`, `axisor-db fix ${db}`, `axisor-db fix --apply ${db}`, `axisor-db fix --undo <run-id> ${db}`,
   ], async () => {
     const planted = await withClient(config, (c) => plantDefects(c, config.schema));
-    const found = await validateDatabase(config, validateOpts);
-    const failing = found.report.checks.filter((c) => c.status === 'fail').map((c) => `${c.name}=${c.failures}`);
-    const dry = await fixDatabase(config, { apply: false, batchSize: 1000, samples: 3, prismaSchema: validateOpts.prismaSchema });
-    const applied = await fixDatabase(config, { apply: true, batchSize: 1000, samples: 3, prismaSchema: validateOpts.prismaSchema });
-    const after = await validateDatabase(config, validateOpts);
-    const undone = await undoFix(config, applied.report.runId!);
+    const found = await validateDatabase(validateOpts, svc);
+    const failing = found.checks.filter((c) => c.status === 'fail').map((c) => `${c.name}=${c.failures}`);
+    const dry = await fixDatabase({ apply: false, batchSize: 1000, samples: 3, prismaSchema: validateOpts.prismaSchema }, { config, env: i.env });
+    const applied = await fixDatabase({ apply: true, batchSize: 1000, samples: 3, prismaSchema: validateOpts.prismaSchema }, { config, env: i.env });
+    const after = await validateDatabase(validateOpts, svc);
+    const undone = await undoFix({ runId: applied.runId! }, { config, env: i.env });
     return {
       figures: {
         planted: Object.values(planted).reduce((a, b) => a + b, 0),
-        validateExitCode: found.exitCode,
+        validateExitCode: validateExitCode(found),
         failingChecks: failing.join(', '),
-        dryRunWouldChange: dry.report.totals.deleted + dry.report.totals.updated,
-        appliedDeleted: applied.report.totals.deleted,
-        appliedUpdated: applied.report.totals.updated,
-        runId: applied.report.runId,
-        validateAfterFixExitCode: after.exitCode,
+        dryRunWouldChange: dry.totals.deleted + dry.totals.updated,
+        appliedDeleted: applied.totals.deleted,
+        appliedUpdated: applied.totals.updated,
+        runId: applied.runId,
+        validateAfterFixExitCode: validateExitCode(after),
         undoRunId: undone.undoRunId,
         undoSteps: undone.steps.length,
       },
@@ -166,7 +168,8 @@ export async function runSteps(i: StepsInput): Promise<void> {
   });
 
   await step('debug-perf', 'Diagnostics summary', [`axisor-db debug-perf ${db}`], async () => {
-    const { result, exitCode } = await debugPerf({ config, slowMs: 20, slowCalls: 100, limit: 10 });
+    const result = await debugPerf({ slowMs: 20, slowCalls: 100, limit: 10 }, svc);
+    const exitCode = findingsExitCode(result);
     const counts = countBySeverity(result.findings);
     return { figures: { exitCode, critical: counts.critical, warning: counts.warning, info: counts.info, tables: result.tables.length, statStatements: result.statStatements.available } };
   });

@@ -2,6 +2,7 @@ import type { ConnectionSettings } from '../config/types.ts';
 import { connectClient, quoteIdent, withClient, withDatabase } from '../db/index.ts';
 import { AxisorError, PrerequisiteError, RefusedError } from '../errors.ts';
 import { startThrowawayCluster, type ThrowawayCluster } from '../pgtools/cluster.ts';
+import type { ProgressFn } from '../progress.ts';
 import { redactedUrl } from '../config/url.ts';
 
 /** Marks databases the demo created, so it only ever drops its own. */
@@ -23,7 +24,7 @@ export interface ChooseTargetInput {
   explicit?: ConnectionSettings;
   ephemeral: boolean;
   env: Readonly<Record<string, string | undefined>>;
-  onProgress?: (message: string) => void;
+  onProgress?: ProgressFn;
   /** The "local server" to try before falling back to a throwaway cluster (tests point it at a dead port). */
   local?: ConnectionSettings;
 }
@@ -58,7 +59,7 @@ export async function chooseTarget(input: ChooseTargetInput): Promise<DemoTarget
       return { kind: 'local', reason: `the local server at ${local.host}:${local.port}`, server: local, ...(await describeServer(local)) };
     } catch (err) {
       if (!(err instanceof AxisorError) || err.exitCode !== 68) throw err;
-      input.onProgress?.(`no server answers at ${(input.local ?? LOCAL).host}:${(input.local ?? LOCAL).port}; starting a throwaway cluster`);
+      input.onProgress?.({ phase: 'target', message: `no server answers at ${(input.local ?? LOCAL).host}:${(input.local ?? LOCAL).port}; starting a throwaway cluster` });
     }
   }
   let cluster: ThrowawayCluster;

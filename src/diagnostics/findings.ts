@@ -22,9 +22,9 @@ export function worstSeverity(findings: readonly Finding[]): Severity {
   return worst;
 }
 
-/** 0 when nothing is worse than info, 1 with warnings, 2 with a critical finding. */
-export function exitCodeFor(findings: readonly Finding[]): number {
-  const worst = worstSeverity(findings);
+/** 0 when nothing is worse than info, 1 with warnings, 2 with a critical finding (debug-pool, debug-perf). */
+export function exitCodeFor(result: { readonly findings: readonly Finding[] }): number {
+  const worst = worstSeverity(result.findings);
   if (worst === 'critical') return ExitCode.CHECK_FAILED;
   if (worst === 'warning') return ExitCode.WARNINGS;
   return ExitCode.OK;

@@ -1,6 +1,6 @@
-import type { AxisorConfig } from '../config/types.ts';
+import type { ServiceContext } from '../service.ts';
 import { bloatFindings, estimateBloat, readBloatInputs, type BloatEstimate } from './bloat.ts';
-import { exitCodeFor, sortFindings, type Finding } from './findings.ts';
+import { sortFindings, type Finding } from './findings.ts';
 import { isOwnObjectFinding } from './own-objects.ts';
 import { inspectIndexes, type IndexReport } from './indexes.ts';
 import { readServerInfo, withDiagnosticsClient } from './session.ts';
@@ -11,7 +11,6 @@ import { hiddenFinding, readVisibility } from './visibility.ts';
 import { readSequenceUsage, readXidAges, sequenceFindings, wraparoundFindings, type SequenceUsage, type TableXidAge, type XidAge } from './wraparound.ts';
 
 export interface DebugPerfOptions {
-  config: AxisorConfig;
   /** A statement is slow when its mean time is at least this (PgHero: 20 ms)... */
   slowMs: number;
   /** ...and it ran at least this often (PgHero: 100 calls). */
@@ -37,8 +36,8 @@ export interface DebugPerfResult {
   findings: Finding[];
 }
 
-export async function debugPerf(opts: DebugPerfOptions): Promise<{ result: DebugPerfResult; exitCode: number }> {
-  return withDiagnosticsClient(opts.config, 'debug-perf', async (client) => {
+export async function debugPerf(opts: DebugPerfOptions, ctx: ServiceContext): Promise<DebugPerfResult> {
+  return withDiagnosticsClient(ctx.config, 'debug-perf', async (client) => {
     const server = await readServerInfo(client);
     const findings: Finding[] = [];
 
@@ -93,7 +92,7 @@ export async function debugPerf(opts: DebugPerfOptions): Promise<{ result: Debug
       thresholds: { slowMs: opts.slowMs, slowCalls: opts.slowCalls },
       findings: sortFindings(findings.filter((f) => !isOwnObjectFinding(f))),
     };
-    return { result, exitCode: exitCodeFor(result.findings) };
+    return result;
   });
 }
 

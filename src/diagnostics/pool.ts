@@ -1,12 +1,13 @@
-import type { AxisorConfig } from '../config/types.ts';
-import { exitCodeFor, sortFindings, type Finding } from './findings.ts';
-import { readServerInfo, withDiagnosticsClient } from './session.ts';
+import type pg from 'pg';
+import type { ServiceContext } from '../service.ts';
+import { sortFindings, type Finding } from './findings.ts';
+import { POOL_SETTINGS, POOL_SQL, type ActivityRow, type ConnectionTotals } from './pool-sql.ts';
+import { readServerInfo, withDiagnosticsClient, type SessionDefaults } from './session.ts';
 import { hiddenFinding, readVisibility } from './visibility.ts';
 
 export const POOL_THRESHOLDS = { connectionsWarning: 0.8, connectionsCritical: 0.95, criticalMultiplier: 5 } as const;
 
 export interface DebugPoolOptions {
-  config: AxisorConfig;
   /** An active query older than this is flagged (warning; critical at 5×). */
   longQueryMs: number;
   /** A session idle in a transaction for longer than this is flagged (warning; critical at 5×). */
@@ -45,62 +46,23 @@ export interface DebugPoolResult {
   findings: Finding[];
 }
 
-const SETTINGS = ['max_connections', 'superuser_reserved_connections', 'idle_in_transaction_session_timeout', 'statement_timeout', 'lock_timeout', 'idle_session_timeout', 'deadlock_timeout', 'tcp_keepalives_idle'];
-
-export async function debugPool(opts: DebugPoolOptions): Promise<{ result: DebugPoolResult; exitCode: number }> {
-  return withDiagnosticsClient(opts.config, 'debug-pool', async (client, defaults) => {
+/** Reads the pool picture in one session, classifies it and turns it into findings. Exit code: exitCodeFor(result). */
+export async function debugPool(opts: DebugPoolOptions, ctx: ServiceContext): Promise<DebugPoolResult> {
+  const { config } = ctx;
+  return withDiagnosticsClient(config, 'debug-pool', async (client, defaults) => {
     const server = await readServerInfo(client);
-    const settingsRows = await client.query(`SELECT name, setting, coalesce(unit, '') AS unit FROM pg_settings WHERE name = ANY($1)`, [SETTINGS]);
-    const settings: Record<string, string> = {};
-    for (const r of settingsRows.rows) settings[r.name] = `${r.setting}${r.unit && r.setting !== '0' ? r.unit : ''}`;
-    // This session's own timeouts are the tool's; report what the role gets by default instead.
-    settings.statement_timeout = defaults.statementTimeout;
-    settings.lock_timeout = defaults.lockTimeout;
+    const settings = await readPoolSettings(client, defaults);
     const visibility = await readVisibility(client);
-    // A hidden session has backend_type NULL; one with a database is a client backend (or a worker serving one).
-    const totals = (await client.query(`
-      SELECT count(*)::int AS total,
-             count(*) FILTER (WHERE backend_type = 'client backend' OR (backend_type IS NULL AND datid IS NOT NULL))::int AS clients,
-             count(*) FILTER (WHERE backend_type IS NULL AND datid IS NOT NULL)::int AS hidden,
-             count(*) FILTER (WHERE backend_type IS NULL AND datname = current_database())::int AS hidden_here
-      FROM pg_stat_activity`)).rows[0];
-    const byState = await client.query(`
-      SELECT coalesce(state, 'unknown') AS state, application_name AS application, usename AS user, count(*)::int AS count
-      FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()
-      GROUP BY 1, 2, 3 ORDER BY count(*) DESC, 1, 2`);
-    const sessions = await client.query(`
-      SELECT pid, usename AS user, application_name AS application, client_addr::text AS client, state,
-             CASE WHEN wait_event IS NULL THEN NULL ELSE wait_event_type || ':' || wait_event END AS wait_event,
-             (extract(epoch FROM now() - query_start) * 1000)::float8 AS query_ms,
-             (extract(epoch FROM now() - xact_start) * 1000)::float8 AS xact_ms,
-             (extract(epoch FROM now() - state_change) * 1000)::float8 AS state_ms,
-             pg_blocking_pids(pid) AS blocked_by, left(query, 1000) AS query
-      FROM pg_stat_activity
-      WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid() AND state IS DISTINCT FROM 'idle'
-      ORDER BY coalesce(xact_start, query_start) NULLS LAST, pid LIMIT 200`);
-    const rows: SessionRow[] = sessions.rows.map((r) => {
-      const blockedBy = (r.blocked_by as number[]) ?? [];
-      const flag = blockedBy.length > 0 ? 'blocked'
-        : r.state === 'active' && (r.query_ms ?? 0) >= opts.longQueryMs ? 'long_query'
-        : /^idle in transaction/.test(r.state ?? '') && (r.state_ms ?? 0) >= opts.idleInTransactionMs ? 'idle_in_transaction' : null;
-      return { pid: r.pid, user: r.user, application: r.application ?? '', client: r.client, state: r.state, waitEvent: r.wait_event, queryMs: r.query_ms, transactionMs: r.xact_ms, stateMs: r.state_ms, blockedBy, query: r.query ?? '', flag };
-    });
-    // Blockers may be idle (session advisory locks) or in another database, so they are read by pid.
-    const blockerPids = [...new Set(rows.flatMap((r) => r.blockedBy))];
-    const blockers = blockerPids.length === 0 ? [] : (await client.query(`
-      SELECT pid, state, application_name AS application, (extract(epoch FROM now() - xact_start) * 1000)::float8 AS xact_ms, left(query, 1000) AS query
-      FROM pg_stat_activity WHERE pid = ANY($1) ORDER BY pid`, [blockerPids])).rows;
-    const blocking = blockers.map((b) => ({ pid: b.pid, blocks: rows.filter((r) => r.blockedBy.includes(b.pid)).map((r) => r.pid), state: b.state, application: b.application ?? '', transactionMs: b.xact_ms, query: b.query ?? '' }));
-
-    const maxConnections = Number(settings.max_connections);
-    const reserved = Number(settings.superuser_reserved_connections ?? 0);
-    const available = Math.max(1, maxConnections - reserved);
+    const totals = (await client.query<ConnectionTotals>(POOL_SQL.totals)).rows[0]!;
+    const byState = (await client.query<DebugPoolResult['byState'][number]>(POOL_SQL.byState)).rows;
+    const rows = (await client.query<ActivityRow>(POOL_SQL.sessions)).rows.map((r) => toSessionRow(r, opts));
+    const blocking = await readBlockers(client, rows);
     const result: DebugPoolResult = {
       database: server.database,
       server: server.version,
-      pooler: opts.config.connection.pgbouncer,
-      connections: { total: totals.total, clientBackends: totals.clients, maxConnections, reserved, available, usedFraction: totals.clients / available, poolMax: opts.config.pool.max },
-      byState: byState.rows,
+      pooler: config.connection.pgbouncer,
+      connections: connectionUse(totals, settings, config.pool.max),
+      byState,
       sessions: rows,
       blocking,
       chains: blockingChains(rows),
@@ -112,8 +74,42 @@ export async function debugPool(opts: DebugPoolOptions): Promise<{ result: Debug
     const hidden = hiddenFinding(visibility, 'hidden_sessions', totals.hidden, 'session(s)',
       `their state, query, transaction age and blocking are not visible, so long queries, idle transactions and blocking chains among them are not reported (${totals.hidden_here} in database ${server.database})`);
     result.findings = sortFindings([...poolFindings(result, opts), ...(hidden ? [hidden] : [])]);
-    return { result, exitCode: exitCodeFor(result.findings) };
+    return result;
   });
+}
+
+/** The settings that matter for a pool; this session's own timeouts are the tool's, so the role's defaults are reported instead. */
+async function readPoolSettings(client: pg.Client, defaults: SessionDefaults): Promise<Record<string, string>> {
+  const settings: Record<string, string> = {};
+  for (const r of (await client.query(POOL_SQL.settings, [POOL_SETTINGS])).rows) settings[r.name] = `${r.setting}${r.unit && r.setting !== '0' ? r.unit : ''}`;
+  settings.statement_timeout = defaults.statementTimeout;
+  settings.lock_timeout = defaults.lockTimeout;
+  return settings;
+}
+
+/** Blockers may be idle (session advisory locks) or in another database, so they are read by pid. */
+async function readBlockers(client: pg.Client, rows: readonly SessionRow[]): Promise<DebugPoolResult['blocking']> {
+  const pids = [...new Set(rows.flatMap((r) => r.blockedBy))];
+  if (pids.length === 0) return [];
+  const blockers = (await client.query(POOL_SQL.blockers, [pids])).rows;
+  return blockers.map((b) => ({ pid: b.pid, blocks: rows.filter((r) => r.blockedBy.includes(b.pid)).map((r) => r.pid), state: b.state, application: b.application ?? '', transactionMs: b.xact_ms, query: b.query ?? '' }));
+}
+
+/** One pg_stat_activity row, flagged: blocked first, then a long active query, then a long idle transaction. */
+export function toSessionRow(r: ActivityRow, t: Pick<DebugPoolOptions, 'longQueryMs' | 'idleInTransactionMs'>): SessionRow {
+  const blockedBy = r.blocked_by ?? [];
+  const flag = blockedBy.length > 0 ? 'blocked'
+    : r.state === 'active' && (r.query_ms ?? 0) >= t.longQueryMs ? 'long_query'
+    : /^idle in transaction/.test(r.state ?? '') && (r.state_ms ?? 0) >= t.idleInTransactionMs ? 'idle_in_transaction' : null;
+  return { pid: r.pid, user: r.user, application: r.application ?? '', client: r.client, state: r.state, waitEvent: r.wait_event, queryMs: r.query_ms, transactionMs: r.xact_ms, stateMs: r.state_ms, blockedBy, query: r.query ?? '', flag };
+}
+
+/** Connections in use against what the server can give (max_connections minus the superuser reserve). */
+export function connectionUse(totals: Pick<ConnectionTotals, 'total' | 'clients'>, settings: Record<string, string>, poolMax: number): DebugPoolResult['connections'] {
+  const maxConnections = Number(settings.max_connections);
+  const reserved = Number(settings.superuser_reserved_connections ?? 0);
+  const available = Math.max(1, maxConnections - reserved);
+  return { total: totals.total, clientBackends: totals.clients, maxConnections, reserved, available, usedFraction: totals.clients / available, poolMax };
 }
 
 /** Roots are blockers that are not blocked themselves; each chain lists everything waiting behind its root, transitively. */

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { AxisorConfig } from '../config/types.ts';
 import { withAdvisoryLock } from '../db/advisory-lock.ts';
 import { withClient } from '../db/connect.ts';
 import { withTransaction } from '../db/transaction.ts';
+import type { ServiceContext } from '../service.ts';
 import { AbortedError, UsageError } from '../errors.ts';
 import { runChecks } from '../validate/runner.ts';
 import { buildChecks, selectChecks, type ValidateOptions } from '../validate/service.ts';
@@ -20,8 +20,6 @@ export interface FixOptions {
   samples: number;
   osUser?: string;
   prismaSchema?: ValidateOptions['prismaSchema'];
-  signal?: AbortSignal;
-  onProgress?: (done: number, total: number, check: string) => void;
 }
 
 export interface FixCheckReport {
@@ -50,9 +48,6 @@ export interface FixReport {
 const LOCK_KEY = 'axisor-db fix';
 const APP = 'axisor-db fix';
 
-/** Marks the end of a dry run: thrown inside the transaction so everything it did rolls back. */
-class DryRunRollback extends Error {}
-
 /**
  * Client-side statement so a killed CLI is noticed by the server within a second even while the backend waits
  * on a lock (PG14+; ignored on older servers), and the transaction is rolled back promptly.
@@ -66,7 +61,8 @@ async function prepareSession(client: pg.Client): Promise<void> {
  * out on a lock or fails leaves the database exactly as before, audit row included, and a rerun starts afresh.
  * The price is that row locks are held until the end of the run. A dry run is the same transaction, rolled back.
  */
-export async function fixDatabase(config: AxisorConfig, opts: FixOptions): Promise<{ report: FixReport; exitCode: number }> {
+export async function fixDatabase(opts: FixOptions, ctx: ServiceContext): Promise<FixReport> {
+  const { config } = ctx;
   const started = Date.now();
   return withClient(config, async (client) => {
     await prepareSession(client);
@@ -85,21 +81,17 @@ export async function fixDatabase(config: AxisorConfig, opts: FixOptions): Promi
       await ensureQuarantine(tx);
       await startRun(tx, { runId, kind: 'apply', osUser: opts.osUser, checks: fixable.map((c) => c.name) });
       for (const [i, check] of fixable.entries()) {
-        if (opts.signal?.aborted) throw new AbortedError('fix interrupted: rolled back, nothing changed', { hint: 'rerun axisor-db fix' });
-        const ctx = { runId, check: check.name, schema: config.schema, nextStep: () => ++step };
-        const outcome = await runFix(tx, ctx, set.catalog, check, { batchSize: opts.batchSize, samples: opts.samples });
+        if (ctx.signal?.aborted) throw new AbortedError('fix interrupted: rolled back, nothing changed', { hint: 'rerun axisor-db fix' });
+        const fixStep = { runId, check: check.name, schema: config.schema, nextStep: () => ++step };
+        const outcome = await runFix(tx, fixStep, set.catalog, check, { batchSize: opts.batchSize, samples: opts.samples });
         reports.push({ name: check.name, table: check.table, action: FIX_ACTIONS[check.fix!], ...outcome });
-        opts.onProgress?.(i + 1, fixable.length, check.name);
+        ctx.onProgress?.({ phase: opts.apply ? 'fix' : 'fix (dry run)', message: check.name, done: i + 1, total: fixable.length, unit: 'items' });
       }
       await finishRun(tx, runId, 'applied', Object.fromEntries(reports.map((r) => [r.name, { found: r.found, changes: r.changes }])));
-      if (!opts.apply) throw new DryRunRollback();
     };
-    try {
-      await withAdvisoryLock(client, LOCK_KEY, { timeoutMs: config.lockTimeoutMs, label: 'fix', waitFlag: '--lock-timeout' }, () =>
-        withTransaction(client, { isolationLevel: 'read committed', lockTimeoutMs: config.lockTimeoutMs }, body));
-    } catch (err) {
-      if (!(err instanceof DryRunRollback) && !((err as { cause?: unknown }).cause instanceof DryRunRollback)) throw err;
-    }
+    // A dry run is the same transaction, rolled back at the end.
+    await withAdvisoryLock(client, LOCK_KEY, { timeoutMs: config.lockTimeoutMs, label: 'fix', waitFlag: '--lock-timeout' }, () =>
+      withTransaction(client, { isolationLevel: 'read committed', lockTimeoutMs: config.lockTimeoutMs, rollbackAtEnd: !opts.apply }, body));
     const changes = reports.flatMap((r) => r.changes);
     const report: FixReport = {
       mode: opts.apply ? 'apply' : 'dry-run',
@@ -111,18 +103,16 @@ export async function fixDatabase(config: AxisorConfig, opts: FixOptions): Promi
       totals: { deleted: sum(changes, 'delete'), updated: sum(changes, 'update') },
       durationMs: 0,
     };
-    let exitCode = 0;
     if (opts.apply && fixable.length) {
       // Verify: the fixed checks must now pass (they could still fail if rows changed concurrently).
       const after = await runChecks(config, fixable, { samples: 0, jobs: 1, applicationName: APP });
       for (const r of after.results) {
         const rep = reports.find((x) => x.name === r.name)!;
         rep.remaining = r.failures ?? undefined;
-        if (r.status !== 'pass') exitCode = 2;
       }
     }
     report.durationMs = Date.now() - started;
-    return { report, exitCode };
+    return report;
   }, { applicationName: APP });
 }
 
@@ -130,7 +120,9 @@ function sum(changes: TableChange[], op: TableChange['op']): number {
   return changes.filter((c) => c.op === op).reduce((a, c) => a + c.rows, 0);
 }
 
-export async function undoFix(config: AxisorConfig, runId: string, osUser?: string): Promise<UndoOutcome> {
+export async function undoFix(input: { runId: string; osUser?: string }, ctx: ServiceContext): Promise<UndoOutcome> {
+  const { config } = ctx;
+  const { runId, osUser } = input;
   return withClient(config, async (client) => {
     await prepareSession(client);
     return withAdvisoryLock(client, LOCK_KEY, { timeoutMs: config.lockTimeoutMs, label: 'fix --undo', waitFlag: '--lock-timeout' }, () =>
@@ -138,6 +130,8 @@ export async function undoFix(config: AxisorConfig, runId: string, osUser?: stri
   }, { applicationName: `${APP} --undo` });
 }
 
-export async function fixHistory(config: AxisorConfig, limit: number): Promise<FixRun[]> {
+export async function fixHistory(input: { limit: number }, ctx: ServiceContext): Promise<FixRun[]> {
+  const { config } = ctx;
+  const { limit } = input;
   return withClient(config, (c) => listRuns(c, limit), { applicationName: APP });
 }

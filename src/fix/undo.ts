@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { qualifiedName, quoteIdent } from '../db/ident.ts';
+import { trySavepoint } from '../db/transaction.ts';
 import { PrerequisiteError, RefusedError } from '../errors.ts';
 import { finishRun, getRun, startRun } from './audit.ts';
 import { pkMatch, ROWS, RUNS } from './quarantine.ts';
@@ -55,14 +56,7 @@ export async function undoRun(client: Queryable, runId: string, undoRunId: strin
   );
   let replica = false;
   if (groups.some((g) => g.op === 'delete')) {
-    await client.query('SAVEPOINT axisor_replica');
-    try {
-      await client.query(`SET LOCAL session_replication_role = replica`);
-      replica = true;
-      await client.query('RELEASE SAVEPOINT axisor_replica');
-    } catch {
-      await client.query('ROLLBACK TO SAVEPOINT axisor_replica');
-    }
+    replica = (await trySavepoint(client, 'axisor_replica', () => client.query(`SET LOCAL session_replication_role = replica`))).ok;
   }
   const steps: UndoStep[] = [];
   for (const g of groups) {
@@ -71,13 +65,10 @@ export async function undoRun(client: Queryable, runId: string, undoRunId: strin
     const expected = Number(g.n);
     const from = `${ROWS} q CROSS JOIN LATERAL jsonb_populate_record(NULL::${rel}, q.old_row) r WHERE q.run_id = $1 AND q.step = $2`;
     if (g.op === 'delete') {
-      try {
-        await client.query('SAVEPOINT axisor_undo_step');
-        const res = await client.query(`INSERT INTO ${rel} (${cols.map(quoteIdent).join(', ')}) SELECT ${cols.map((c) => `r.${quoteIdent(c)}`).join(', ')} FROM ${from}`, [runId, g.step]);
-        await client.query('RELEASE SAVEPOINT axisor_undo_step');
-        steps.push({ step: g.step, table: g.table_name, action: 'insert', rows: res.rowCount ?? 0 });
-      } catch (err) {
-        await client.query('ROLLBACK TO SAVEPOINT axisor_undo_step');
+      const attempt = await trySavepoint(client, 'axisor_undo_step', () =>
+        client.query(`INSERT INTO ${rel} (${cols.map(quoteIdent).join(', ')}) SELECT ${cols.map((c) => `r.${quoteIdent(c)}`).join(', ')} FROM ${from}`, [runId, g.step]));
+      if (!attempt.ok) {
+        const err = attempt.error;
         const code = (err as { code?: string }).code;
         if (code === '23503') {
           throw new PrerequisiteError('undo_replica', `undo of ${runId} re-inserts ${g.table_name} rows whose parents are missing, and this role may not set session_replication_role`, {
@@ -89,6 +80,7 @@ export async function undoRun(client: Queryable, runId: string, undoRunId: strin
         }
         throw err;
       }
+      steps.push({ step: g.step, table: g.table_name, action: 'insert', rows: attempt.value.rowCount ?? 0 });
     } else {
       const pk = await primaryKeyOf(client, rel);
       const res = await client.query(

@@ -1,6 +1,7 @@
 import { ensureSchema } from '../db/schema.ts';
-import type { AxisorConfig } from '../config/types.ts';
+import { withTransaction } from '../db/transaction.ts';
 import { NotFoundError, RefusedError } from '../errors.ts';
+import type { ServiceContext } from '../service.ts';
 import { readSchemaMigrations } from './files.ts';
 import { ensureHistoryTable, isApplied, isFailed, markApplied, markRolledBack, readHistory } from './prisma-history.ts';
 import { withMigrationLock, withMigrationSession } from './session.ts';
@@ -8,12 +9,10 @@ import { withMigrationLock, withMigrationSession } from './session.ts';
 export type ResolveAction = 'applied' | 'rolled-back';
 
 export interface ResolveOptions {
-  config: AxisorConfig;
   migrationsDir: string;
   name: string;
   action: ResolveAction;
   lockTimeoutMs: number;
-  warn?: (text: string) => void;
 }
 
 export interface ResolveResult {
@@ -33,11 +32,12 @@ export interface ResolveResult {
  *   --rolled-back: only for a failed migration (Prisma's P3012 otherwise); sets rolled_back_at so the next
  *                  `migrate` applies it again.
  */
-export async function resolveMigration(opts: ResolveOptions): Promise<ResolveResult> {
-  const { config, name } = opts;
+export async function resolveMigration(opts: ResolveOptions, ctx: ServiceContext): Promise<ResolveResult> {
+  const { config } = ctx;
+  const { name } = opts;
   const files = await readSchemaMigrations(opts.migrationsDir);
   const file = files.find((f) => f.name === name);
-  return withMigrationSession({ config, warn: opts.warn }, (client) =>
+  return withMigrationSession(ctx, (client) =>
     withMigrationLock(client, opts.lockTimeoutMs, async () => {
       const rows = (await readHistory(client, config.schema)).filter((r) => r.migration_name === name);
       const failed = rows.filter(isFailed);
@@ -50,16 +50,11 @@ export async function resolveMigration(opts: ResolveOptions): Promise<ResolveRes
         }
         await ensureSchema(client, config.schema, 'the migration schema');
         await ensureHistoryTable(client, config.schema);
-        await client.query('BEGIN');
-        try {
+        const id = await withTransaction(client, { mapErrors: false }, async () => {
           for (const r of failed) await markRolledBack(client, config.schema, r.id);
-          const id = await markApplied(client, config.schema, name, file.checksum);
-          await client.query('COMMIT');
-          return { name, action: opts.action, rolledBack: failed.map((r) => r.id), appliedId: id, checksum: file.checksum };
-        } catch (err) {
-          await client.query('ROLLBACK').catch(() => {});
-          throw err;
-        }
+          return markApplied(client, config.schema, name, file.checksum);
+        });
+        return { name, action: opts.action, rolledBack: failed.map((r) => r.id), appliedId: id, checksum: file.checksum };
       }
       if (failed.length === 0) {
         if (rows.length === 0 && !file) throw new NotFoundError('migration', `no migration named ${name} locally or in the database`, { hint: 'see `axisor-db migrate status`' });

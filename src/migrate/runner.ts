@@ -1,10 +1,9 @@
 import { ensureSchema } from '../db/schema.ts';
 import { mapPrivilege } from '../db/privilege.ts';
 import type pg from 'pg';
-import type { AxisorConfig } from '../config/types.ts';
 import { qualifiedName } from '../db/ident.ts';
 import { RefusedError } from '../errors.ts';
-import type { ProgressFn } from '../progress.ts';
+import type { ServiceContext } from '../service.ts';
 import { DATA_TABLE } from './data/history.ts';
 import { DATA_MIGRATIONS } from './data/registry.ts';
 import { applyDataMigrations, type AppliedDataMigration } from './data/run.ts';
@@ -16,7 +15,6 @@ import { withMigrationLock, withMigrationSession } from './session.ts';
 import { readMigrateStatus, type MigrateStatusResult } from './status.ts';
 
 export interface MigrateUpOptions {
-  config: AxisorConfig;
   migrationsDir: string;
   dryRun?: boolean;
   allowModified?: boolean;
@@ -24,9 +22,6 @@ export interface MigrateUpOptions {
   lockTimeoutMs: number;
   batchSize: number;
   dataMigrations?: readonly DataMigration[];
-  onProgress?: ProgressFn;
-  warn?: (text: string) => void;
-  signal?: AbortSignal;
 }
 
 export interface PlannedSchemaMigration {
@@ -54,17 +49,25 @@ export interface MigrateUpResult {
   warnings: string[];
 }
 
+/** `migrate status`: schema and data migrations and their state, read in the migration session; exit code exitCodeFor(status). */
+export async function migrateStatus(opts: { migrationsDir: string; dataMigrations?: readonly DataMigration[] }, ctx: ServiceContext): Promise<MigrateStatusResult> {
+  const { config } = ctx;
+  return withMigrationSession(ctx, (client) => readMigrateStatus(client, {
+    database: config.connection.redactedUrl, schema: config.schema, migrationsDir: opts.migrationsDir, dataMigrations: opts.dataMigrations ?? DATA_MIGRATIONS,
+  }));
+}
+
 /** Apply every pending schema migration (prisma/migrations order), then every pending data migration. */
-export async function migrateUp(opts: MigrateUpOptions): Promise<MigrateUpResult> {
-  const { config } = opts;
+export async function migrateUp(opts: MigrateUpOptions, ctx: ServiceContext): Promise<MigrateUpResult> {
+  const { config } = ctx;
   const warnings: string[] = [];
   const warn = (t: string) => {
     warnings.push(t);
-    opts.warn?.(t);
+    ctx.onWarning?.(t);
   };
   const dataMigrations = opts.dataMigrations ?? DATA_MIGRATIONS;
   const files = await readSchemaMigrations(opts.migrationsDir);
-  return withMigrationSession({ config, warn }, async (client) => {
+  return withMigrationSession({ config, onWarning: warn }, async (client) => {
     const run = async (holdsLock: boolean, lockWaitMs: number): Promise<MigrateUpResult> => {
       const status = await readMigrateStatus(client, {
         database: config.connection.redactedUrl, schema: config.schema, migrationsDir: opts.migrationsDir, dataMigrations, holdsLock, files,
@@ -95,12 +98,12 @@ export async function migrateUp(opts: MigrateUpOptions): Promise<MigrateUpResult
         await mapPrivilege({ role: config.connection.user, schema: config.schema, action: `create the migration history table in schema "${config.schema}"` }, () => ensureHistoryTable(client, config.schema));
       }
       for (const f of pending) {
-        opts.onProgress?.({ phase: 'schema', message: f.name });
+        ctx.onProgress?.({ phase: 'schema', message: f.name });
         result.schemaMigrations.applied.push(await applySchemaMigration(client, config.schema, f));
       }
       result.dataMigrations.planned = dataPending.map((d) => ({ version: d.version, name: d.name, rowsToChange: null }));
       result.dataMigrations.applied = await applyDataMigrations(client, dataMigrations, dataPending, {
-        schema: config.schema, batchSize: opts.batchSize, onProgress: opts.onProgress, signal: opts.signal,
+        schema: config.schema, batchSize: opts.batchSize, onProgress: ctx.onProgress, signal: ctx.signal,
       });
       return result;
     };

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { toDatabaseError } from '../db/errors.ts';
+import { withTransaction } from '../db/transaction.ts';
 import { DatabaseError } from '../errors.ts';
 import type { SchemaMigrationFile } from './files.ts';
 import { formatFailureLogs, recordFailed, recordFinished, recordStarted } from './prisma-history.ts';
@@ -42,15 +43,10 @@ export async function applySchemaMigration(client: pg.Client, schema: string, fi
   let failedStatement: ParsedStatement | undefined;
   try {
     if (transactional) {
-      await client.query('BEGIN');
-      try {
+      await withTransaction(client, { mapErrors: false }, async () => {
         await client.query(file.sql);
         await recordFinished(client, schema, id);
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
-        throw err;
-      }
+      });
     } else {
       for (const s of statements!) {
         failedStatement = s;

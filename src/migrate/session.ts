@@ -1,8 +1,8 @@
 import type pg from 'pg';
-import type { AxisorConfig } from '../config/types.ts';
 import { withAdvisoryLock } from '../db/advisory-lock.ts';
 import { withClient } from '../db/connect.ts';
 import { quoteIdent } from '../db/ident.ts';
+import type { ServiceContext } from '../service.ts';
 
 /**
  * The key Prisma's schema engine locks (`pg_advisory_lock(72707369)`). Taking the same one means axisor-db and a
@@ -14,11 +14,8 @@ export const POOLER_WARNING =
   'the connection looks like a transaction pooler (port 6432 or pgbouncer=true): the migration lock is a session advisory lock and ' +
   'a pooler may hand the session to someone else mid-run; use a direct (non-pooled) --database-url for migrate';
 
-export interface SessionInput {
-  config: AxisorConfig;
-  /** Called with warnings (the pooler one). */
-  warn?: (text: string) => void;
-}
+/** The config, and where warnings go (the pooler one). */
+export type SessionInput = Pick<ServiceContext, 'config' | 'onWarning'>;
 
 /**
  * A dedicated direct connection for a migration run: application_name 'axisor-db migrate' (what a waiting
@@ -28,7 +25,7 @@ export interface SessionInput {
  */
 export async function withMigrationSession<T>(input: SessionInput, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const { config } = input;
-  if (config.connection.pgbouncer) input.warn?.(POOLER_WARNING);
+  if (config.connection.pgbouncer) input.onWarning?.(POOLER_WARNING);
   return withClient(config, async (client) => {
     await client.query(`SET search_path TO ${quoteIdent(config.schema)}`);
     return fn(client);

@@ -59,6 +59,11 @@ export function statusBits(schemaMigrations: SchemaMigrationStatus[], dataMigrat
   return bits;
 }
 
+/** `migrate status` exits with its bits (STATUS_BITS): 0 when everything is applied and nothing is wrong. */
+export function exitCodeFor(status: Pick<MigrateStatusResult, 'bits'>): number {
+  return status.bits;
+}
+
 export async function readMigrateStatus(client: pg.Client, input: StatusInput): Promise<MigrateStatusResult> {
   const files = input.files ?? (await readSchemaMigrations(input.migrationsDir));
   const historyTable = await historyTableExists(client, input.schema);

@@ -1,17 +1,17 @@
 import type pg from 'pg';
-import type { AxisorConfig } from '../config/types.ts';
 import { quoteIdent } from '../db/ident.ts';
-import { exitCodeFor, sortFindings, type Finding } from '../diagnostics/findings.ts';
+import { sortFindings, type Finding } from '../diagnostics/findings.ts';
 import { isOwnObjectFinding, isOwnTable } from '../diagnostics/own-objects.ts';
-import { inspectIndexes, type IndexReport } from '../diagnostics/indexes.ts';
+import { inspectIndexes, type IndexInfo, type IndexReport } from '../diagnostics/indexes.ts';
 import { oneLine } from '../diagnostics/perf.ts';
 import { readServerInfo, withDiagnosticsClient } from '../diagnostics/session.ts';
-import { countHiddenStatements, detectStatStatements, readStatements, requireStatStatements } from '../diagnostics/stat-statements.ts';
+import { countHiddenStatements, detectStatStatements, readStatements, requireStatStatements, type StatementRow } from '../diagnostics/stat-statements.ts';
 import { hiddenFinding, readVisibility } from '../diagnostics/visibility.ts';
 import { privilegeFix } from '../db/privilege.ts';
-import { ExitCode } from '../errors.ts';
 import { readAutovacuumSettings, readTableMaintenance, staleStatistics, type StaleStatistics } from '../diagnostics/vacuum.ts';
+import type { AxisorConfig } from '../config/types.ts';
 import type { ProgressFn } from '../progress.ts';
+import type { ServiceContext } from '../service.ts';
 import { analyzeTable, applySuggestion, withApplyClient, type ApplyReport } from './apply.ts';
 import { parseStatement, resolveColumns } from './candidates.ts';
 import { TableCatalog, userDefinedFunctions } from './catalog.ts';
@@ -23,7 +23,6 @@ import { writeMigration, type MigrationReport, type MigrationTarget } from './wr
 import { readWriteOverhead } from './write-overhead.ts';
 
 export interface OptimizeOptions extends ProofOptions {
-  config: AxisorConfig;
   /** Statements to examine: the top N by total time. */
   limit: number;
   minCalls: number;
@@ -31,7 +30,6 @@ export interface OptimizeOptions extends ProofOptions {
   useHypopg: boolean;
   apply: boolean;
   writeMigration: Omit<MigrationTarget, 'defaultSchema'> | null;
-  onProgress?: ProgressFn;
 }
 
 export interface StatementReport {
@@ -72,107 +70,152 @@ export interface OptimizeResult {
   findings: Finding[];
 }
 
-export async function optimize(opts: OptimizeOptions): Promise<{ result: OptimizeResult; exitCode: number }> {
-  const progress = opts.onProgress ?? (() => {});
+/**
+ * Index advice: reads pg_stat_statements, proves candidate indexes (HypoPG, else a statistics heuristic), and with
+ * --apply / --write-migration acts on them. Exit code: exitCodeFor(result) (exit-code.ts).
+ */
+export async function optimize(opts: OptimizeOptions, ctx: ServiceContext): Promise<OptimizeResult> {
+  const { config } = ctx;
+  const progress = ctx.onProgress ?? (() => {});
   // queryid → the text actually planned (typed-literal parameters repaired), for re-planning after --apply
   const planned = new Map<string, string>();
-  const result = await withDiagnosticsClient(opts.config, 'optimize', async (client) => {
-    const server = await readServerInfo(client);
-    const pss = await detectStatStatements(client);
-    requireStatStatements(pss);
-    const hypopg = await detectHypopg(client);
-    const method = opts.useHypopg && hypopg.installed ? 'hypopg' : 'heuristic';
-    const note = method === 'hypopg' ? null : !opts.useHypopg ? 'HypoPG disabled by --no-hypopg'
-      : hypopg.available ? `HypoPG is on the server but not created in this database: CREATE EXTENSION hypopg; for planner-proven advice`
-      : 'HypoPG is not installed on the server (Debian: apt-get install postgresql-15-hypopg, then CREATE EXTENSION hypopg;)';
-
-    // Stale statistics first: with --apply they are refreshed before anything is planned, so costs are real.
-    progress({ phase: 'statistics' });
-    const av = await readAutovacuumSettings(client);
-    const stale = (await readTableMaintenance(client)).filter((t) => !isOwnTable(t.schema, t.table)).map((t) => staleStatistics(t, av)).filter((s): s is StaleStatistics => s !== null);
-    const staleReport: OptimizeResult['staleStatistics'] = [];
-    for (const s of stale) {
-      if (!opts.apply) { staleReport.push({ ...s, analyzed: false }); continue; }
-      const r = await analyzeTable(client, s.schema, s.name);
-      staleReport.push({ ...s, analyzed: r.ok, ...(r.error ? { error: r.error } : {}) });
-    }
-
-    const idx = await inspectIndexes(client, server.statsReset);
-    const statements = await readStatements(client, pss, { limit: opts.limit, minCalls: opts.minCalls, orderBy: 'total' });
-    const visibility = await readVisibility(client);
-    const hiddenStatements = await countHiddenStatements(client, pss);
-    const catalog = new TableCatalog(client);
-    const reports: StatementReport[] = [];
-    let suggestions: IndexSuggestion[] = [];
-    for (const [i, st] of statements.entries()) {
-      progress({ phase: 'planning', done: i + 1, total: statements.length, unit: 'items' });
-      const shape = await parseStatement(st.query);
-      if (!shape) continue; // utility statements, several statements, unparsable text
-      await catalog.load(shape.relations);
-      const columns = resolveColumns(shape, (r) => catalog.get(r));
-      if (!shape.relations.some((r) => catalog.get(r))) continue; // catalog-only queries (monitoring, this tool)
-      const unsafe = await userDefinedFunctions(client, shape.functions);
-      if (unsafe.length > 0) {
-        reports.push({ queryid: st.queryid, query: st.query, calls: st.calls, meanMs: st.meanMs, outcome: 'skipped_user_function', initialCost: null, newCost: null, reduction: null, indexes: [], error: `calls user-defined function(s) ${unsafe.join(', ')}: planning could run them` });
-        continue;
-      }
-      planned.set(st.queryid, shape.sql);
-      const proof = method === 'hypopg'
-        ? await proveWithHypopg(client, hypopg.schema!, shape.sql, columns, opts)
-        : await proveWithHeuristic(client, shape.sql, columns, idx.indexes, opts);
-      const report: StatementReport = { queryid: st.queryid, query: st.query, calls: st.calls, meanMs: st.meanMs, outcome: proof.outcome, initialCost: proof.initialCost, newCost: proof.newCost, reduction: proof.reduction, indexes: [], ...(proof.error ? { error: proof.error } : {}) };
-      if (proof.outcome === 'improved') {
-        for (const ix of proof.indexes) {
-          const name = indexName(ix.table.name, ix.columns);
-          const existing = coveredByExisting({ schema: ix.table.schema, table: ix.table.name, columns: ix.columns }, idx.indexes);
-          if (existing) { report.outcome = 'covered_by_existing'; report.indexes.push(quoteIdent(existing.name)); continue; }
-          report.indexes.push(quoteIdent(name));
-          addSuggestion(suggestions, ix.table, ix.columns, { queryid: st.queryid, calls: st.calls, initialCost: proof.initialCost, newCost: proof.newCost, reduction: proof.reduction, via: 'planned' }, {
-            method, confidence: method === 'hypopg' ? 'high' : 'low', estimatedBytes: ix.bytes, name, sql: createIndexSql(ix.table.schema, ix.table.name, name, ix.columns, quoteIdent),
-          });
-        }
-      }
-      reports.push(report);
-    }
-    suggestions = foldPrefixes(suggestions);
-    const overhead = await readWriteOverhead(client, suggestions);
-    for (const s of suggestions) s.writeOverhead = overhead.get(`${s.schema}\u0000${s.table}`) ?? null;
-
-    const out: OptimizeResult = {
-      database: server.database, server: server.version,
-      statStatements: { version: pss.version, columnSet: pss.columnSet, statsReset: pss.statsReset },
-      method, confidence: method === 'hypopg' ? 'high' : 'low', hypopg: { ...hypopg, note },
-      thresholds: { minImprovement: opts.minImprovement, minCost: opts.minCost, minCalls: opts.minCalls, limit: opts.limit },
-      statementsSeen: statements.length,
-      statementsSchema: opts.config.schema,
-      hidden: { role: visibility.role, readAllStats: visibility.readAllStats, ...hiddenStatements, grant: visibility.readAllStats ? null : visibility.grant },
-      statements: reports, suggestions, staleStatistics: staleReport,
-      applied: null, migration: null, indexes: idx.report, findings: idx.findings,
-    };
-    return out;
-  });
-
+  const result = await withDiagnosticsClient(config, 'optimize', (client) => examine(client, opts, { schema: config.schema, progress, planned }));
   if (opts.apply && result.suggestions.length > 0) {
     progress({ phase: 'apply' });
-    result.applied = await withApplyClient(opts.config, async (client) => {
-      const out: NonNullable<OptimizeResult['applied']> = [];
-      for (const s of result.suggestions) {
-        const r = await applySuggestion(client, s);
-        out.push({ ...r, verified: r.status === 'created' || r.status === 'exists' ? await verifyUsed(client, s, planned, opts.config.schema) : null });
-      }
-      return out;
-    });
+    result.applied = await applySuggestions(config, result.suggestions, planned);
   }
   if (opts.writeMigration && result.suggestions.length > 0) {
-    result.migration = writeMigration(result.suggestions, { ...opts.writeMigration, defaultSchema: opts.config.schema });
+    result.migration = writeMigration(result.suggestions, { ...opts.writeMigration, defaultSchema: config.schema });
   }
-  // An INVALID leftover that --apply dropped and rebuilt is no longer a problem of this database.
-  const rebuilt = new Set((result.applied ?? []).filter((a) => a.droppedInvalid && a.status === 'created').map((a) => a.index));
-  const catalogFindings = result.findings.filter((f) => !(f.check === 'invalid_index' && f.object && rebuilt.has(f.object)));
+  const catalogFindings = withoutRebuiltInvalid(result.findings, result.applied);
   result.findings = sortFindings([...optimizeFindings(result), ...catalogFindings].filter((f) => !isOwnObjectFinding(f)));
-  // --apply refused for lack of ownership is a missing privilege (67), with the advice still in the result.
-  const refused = (result.applied ?? []).some((a) => a.status === 'failed' && a.sqlState === '42501');
-  return { result, exitCode: refused ? ExitCode.PRIVILEGE : exitCodeFor(result.findings) };
+  return result;
+}
+
+interface ExamineEnv {
+  schema: string;
+  progress: ProgressFn;
+  planned: Map<string, string>;
+}
+
+/** Everything read-only (plus ANALYZE of stale tables with --apply), in the diagnostics session: the result before any action. */
+async function examine(client: pg.Client, opts: OptimizeOptions, env: ExamineEnv): Promise<OptimizeResult> {
+  const server = await readServerInfo(client);
+  const pss = await detectStatStatements(client);
+  requireStatStatements(pss);
+  const hypopg = await detectHypopg(client);
+  const { method, note } = chooseMethod(opts.useHypopg, hypopg);
+  // Stale statistics first: with --apply they are refreshed before anything is planned, so costs are real.
+  env.progress({ phase: 'statistics' });
+  const staleReport = await staleStatisticsReport(client, opts.apply);
+  const idx = await inspectIndexes(client, server.statsReset);
+  const statements = await readStatements(client, pss, { limit: opts.limit, minCalls: opts.minCalls, orderBy: 'total' });
+  const visibility = await readVisibility(client);
+  const hiddenStatements = await countHiddenStatements(client, pss);
+  const proof: ProofEnv = { opts, method, hypopgSchema: hypopg.schema, indexes: idx.indexes, catalog: new TableCatalog(client), planned: env.planned, suggestions: [] };
+  const reports: StatementReport[] = [];
+  for (const [i, st] of statements.entries()) {
+    env.progress({ phase: 'planning', done: i + 1, total: statements.length, unit: 'items' });
+    const report = await proveStatement(client, st, proof);
+    if (report) reports.push(report);
+  }
+  const suggestions = foldPrefixes(proof.suggestions);
+  const overhead = await readWriteOverhead(client, suggestions);
+  for (const s of suggestions) s.writeOverhead = overhead.get(`${s.schema}\u0000${s.table}`) ?? null;
+  return {
+    database: server.database, server: server.version,
+    statStatements: { version: pss.version, columnSet: pss.columnSet, statsReset: pss.statsReset },
+    method, confidence: method === 'hypopg' ? 'high' : 'low', hypopg: { ...hypopg, note },
+    thresholds: { minImprovement: opts.minImprovement, minCost: opts.minCost, minCalls: opts.minCalls, limit: opts.limit },
+    statementsSeen: statements.length,
+    statementsSchema: env.schema,
+    hidden: { role: visibility.role, readAllStats: visibility.readAllStats, ...hiddenStatements, grant: visibility.readAllStats ? null : visibility.grant },
+    statements: reports, suggestions, staleStatistics: staleReport,
+    applied: null, migration: null, indexes: idx.report, findings: idx.findings,
+  };
+}
+
+/** HypoPG when asked for and created in this database, else the heuristic, with the note saying why. */
+export function chooseMethod(useHypopg: boolean, hypopg: Pick<HypopgStatus, 'installed' | 'available'>): { method: OptimizeResult['method']; note: string | null } {
+  if (useHypopg && hypopg.installed) return { method: 'hypopg', note: null };
+  const note = !useHypopg ? 'HypoPG disabled by --no-hypopg'
+    : hypopg.available ? `HypoPG is on the server but not created in this database: CREATE EXTENSION hypopg; for planner-proven advice`
+    : 'HypoPG is not installed on the server (Debian: apt-get install postgresql-15-hypopg, then CREATE EXTENSION hypopg;)';
+  return { method: 'heuristic', note };
+}
+
+/** Tables whose statistics are stale (ours left out); with --apply each is ANALYZEd and the outcome recorded. */
+async function staleStatisticsReport(client: pg.Client, apply: boolean): Promise<OptimizeResult['staleStatistics']> {
+  const av = await readAutovacuumSettings(client);
+  const stale = (await readTableMaintenance(client)).filter((t) => !isOwnTable(t.schema, t.table)).map((t) => staleStatistics(t, av)).filter((s): s is StaleStatistics => s !== null);
+  const report: OptimizeResult['staleStatistics'] = [];
+  for (const s of stale) {
+    if (!apply) { report.push({ ...s, analyzed: false }); continue; }
+    const r = await analyzeTable(client, s.schema, s.name);
+    report.push({ ...s, analyzed: r.ok, ...(r.error ? { error: r.error } : {}) });
+  }
+  return report;
+}
+
+interface ProofEnv {
+  opts: OptimizeOptions;
+  method: OptimizeResult['method'];
+  hypopgSchema: string | null;
+  indexes: IndexInfo[];
+  catalog: TableCatalog;
+  planned: Map<string, string>;
+  /** Collected across statements (folded by prefix afterwards). */
+  suggestions: IndexSuggestion[];
+}
+
+/**
+ * One statement: parsed, its columns resolved, proven; an improving index not covered by an existing one becomes
+ * (or strengthens) a suggestion. null for statements there is nothing to say about (utility, catalog-only).
+ */
+async function proveStatement(client: pg.Client, st: StatementRow, env: ProofEnv): Promise<StatementReport | null> {
+  const shape = await parseStatement(st.query);
+  if (!shape) return null; // utility statements, several statements, unparsable text
+  await env.catalog.load(shape.relations);
+  const columns = resolveColumns(shape, (r) => env.catalog.get(r));
+  if (!shape.relations.some((r) => env.catalog.get(r))) return null; // catalog-only queries (monitoring, this tool)
+  const unsafe = await userDefinedFunctions(client, shape.functions);
+  if (unsafe.length > 0) {
+    return { queryid: st.queryid, query: st.query, calls: st.calls, meanMs: st.meanMs, outcome: 'skipped_user_function', initialCost: null, newCost: null, reduction: null, indexes: [], error: `calls user-defined function(s) ${unsafe.join(', ')}: planning could run them` };
+  }
+  env.planned.set(st.queryid, shape.sql);
+  const proof = env.method === 'hypopg'
+    ? await proveWithHypopg(client, env.hypopgSchema!, shape.sql, columns, env.opts)
+    : await proveWithHeuristic(client, shape.sql, columns, env.indexes, env.opts);
+  const report: StatementReport = { queryid: st.queryid, query: st.query, calls: st.calls, meanMs: st.meanMs, outcome: proof.outcome, initialCost: proof.initialCost, newCost: proof.newCost, reduction: proof.reduction, indexes: [], ...(proof.error ? { error: proof.error } : {}) };
+  if (proof.outcome !== 'improved') return report;
+  for (const ix of proof.indexes) {
+    const name = indexName(ix.table.name, ix.columns);
+    const existing = coveredByExisting({ schema: ix.table.schema, table: ix.table.name, columns: ix.columns }, env.indexes);
+    if (existing) { report.outcome = 'covered_by_existing'; report.indexes.push(quoteIdent(existing.name)); continue; }
+    report.indexes.push(quoteIdent(name));
+    addSuggestion(env.suggestions, ix.table, ix.columns, { queryid: st.queryid, calls: st.calls, initialCost: proof.initialCost, newCost: proof.newCost, reduction: proof.reduction, via: 'planned' }, {
+      method: env.method, confidence: env.method === 'hypopg' ? 'high' : 'low', estimatedBytes: ix.bytes, name, sql: createIndexSql(ix.table.schema, ix.table.name, name, ix.columns, quoteIdent),
+    });
+  }
+  return report;
+}
+
+/** --apply: builds each suggestion and checks that the real plan of a statement it was proven for now uses it. */
+async function applySuggestions(config: AxisorConfig, suggestions: readonly IndexSuggestion[], planned: ReadonlyMap<string, string>): Promise<NonNullable<OptimizeResult['applied']>> {
+  return withApplyClient(config, async (client) => {
+    const out: NonNullable<OptimizeResult['applied']> = [];
+    for (const s of suggestions) {
+      const r = await applySuggestion(client, s);
+      out.push({ ...r, verified: r.status === 'created' || r.status === 'exists' ? await verifyUsed(client, s, planned, config.schema) : null });
+    }
+    return out;
+  });
+}
+
+/** An INVALID leftover that --apply dropped and rebuilt is no longer a problem of this database. */
+export function withoutRebuiltInvalid(findings: readonly Finding[], applied: OptimizeResult['applied']): Finding[] {
+  const rebuilt = new Set((applied ?? []).filter((a) => a.droppedInvalid && a.status === 'created').map((a) => a.index));
+  return findings.filter((f) => !(f.check === 'invalid_index' && f.object && rebuilt.has(f.object)));
 }
 
 /** After --apply: does the real generic plan of a statement the index was proven for now name it? */

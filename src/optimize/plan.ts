@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { withTransaction } from '../db/transaction.ts';
 
 export interface PlanSummary {
   totalCost: number;
@@ -20,20 +21,20 @@ const STATEMENT_NAME = 'axisor_optimize_probe';
  * are released at the rollback, so a waiting DDL is not queued behind this session for long.
  */
 export async function explainGeneric(client: pg.Client, sql: string): Promise<PlanSummary> {
-  await client.query('BEGIN READ ONLY');
   let prepared = false;
   try {
-    await client.query(`SET LOCAL plan_cache_mode = force_generic_plan`);
-    // The text is one statement (checked by the parser before), so PREPARE ... AS cannot smuggle a second one.
-    await client.query(`PREPARE ${STATEMENT_NAME} AS ${sql}`);
-    prepared = true;
-    const p = await client.query(`SELECT coalesce(cardinality(parameter_types), 0)::int AS n FROM pg_prepared_statements WHERE name = $1`, [STATEMENT_NAME]);
-    const n = p.rows[0]?.n ?? 0;
-    const args = n > 0 ? `(${Array.from({ length: n }, () => 'NULL').join(', ')})` : '';
-    const res = await client.query(`EXPLAIN (FORMAT JSON) EXECUTE ${STATEMENT_NAME}${args}`);
-    return summarizePlan(res.rows[0]['QUERY PLAN']);
+    return await withTransaction(client, { readOnly: true, rollbackAtEnd: true, mapErrors: false }, async () => {
+      await client.query(`SET LOCAL plan_cache_mode = force_generic_plan`);
+      // The text is one statement (checked by the parser before), so PREPARE ... AS cannot smuggle a second one.
+      await client.query(`PREPARE ${STATEMENT_NAME} AS ${sql}`);
+      prepared = true;
+      const p = await client.query(`SELECT coalesce(cardinality(parameter_types), 0)::int AS n FROM pg_prepared_statements WHERE name = $1`, [STATEMENT_NAME]);
+      const n = p.rows[0]?.n ?? 0;
+      const args = n > 0 ? `(${Array.from({ length: n }, () => 'NULL').join(', ')})` : '';
+      const res = await client.query(`EXPLAIN (FORMAT JSON) EXECUTE ${STATEMENT_NAME}${args}`);
+      return summarizePlan(res.rows[0]['QUERY PLAN']);
+    });
   } finally {
-    await client.query('ROLLBACK').catch(() => {});
     if (prepared) await client.query(`DEALLOCATE ${STATEMENT_NAME}`).catch(() => {});
   }
 }

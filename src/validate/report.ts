@@ -56,7 +56,8 @@ export function summarize(checks: CheckResult[]): ValidateReport['summary'] {
  * incomplete, which is a runtime failure (71), whatever the others found; 67 when every such check was refused a
  * privilege (the role may not read a table: each check's error names the GRANT).
  */
-export function exitCodeFor(s: ValidateReport['summary']): number {
+export function exitCodeFor(report: Pick<ValidateReport, 'summary'>): number {
+  const s = report.summary;
   if (s.failedToRun > 0) return s.privilegeDenied === s.failedToRun ? ExitCode.PRIVILEGE : ExitCode.DATABASE;
   if (s.errors > 0) return ExitCode.CHECK_FAILED;
   if (s.warnings > 0) return ExitCode.WARNINGS;

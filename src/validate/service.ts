@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import type pg from 'pg';
-import type { AxisorConfig } from '../config/types.ts';
 import { withClient } from '../db/connect.ts';
+import type { ServiceContext } from '../service.ts';
 import { ConfigError, NotFoundError, UsageError } from '../errors.ts';
 import { loadCatalog, uncheckableRelations, type Catalog } from './catalog.ts';
 import { relationshipChecks, type Check } from './checks.ts';
 import { parsePrismaSchema, type PrismaSchemaInfo } from './prisma-schema.ts';
-import { exitCodeFor, summarize, type CheckResult, type ValidateReport } from './report.ts';
+import { summarize, type CheckResult, type ValidateReport } from './report.ts';
 import { ruleChecks, type SkippedRule } from './rules.ts';
 import { runChecks } from './runner.ts';
 import { runAmcheck } from './amcheck.ts';
@@ -23,8 +23,6 @@ export interface ValidateOptions extends CheckSelection {
   /** schema.prisma to read relations from; `required` makes a missing file an error. */
   prismaSchema?: { path: string; required: boolean };
   amcheck?: boolean;
-  signal?: AbortSignal;
-  onProgress?: (done: number, total: number, unit: string) => void;
 }
 
 export interface CheckSet {
@@ -95,11 +93,13 @@ export function selectChecks(all: Check[], sel: CheckSelection): Check[] {
   return picked;
 }
 
-export async function validateDatabase(config: AxisorConfig, opts: ValidateOptions): Promise<{ report: ValidateReport; exitCode: number }> {
+/** Builds the checks the schema implies, runs the selected ones in one snapshot; the command's exit code is exitCodeFor(report). */
+export async function validateDatabase(opts: ValidateOptions, ctx: ServiceContext): Promise<ValidateReport> {
+  const { config } = ctx;
   const started = Date.now();
   const set = await withClient(config, (c) => buildChecks(c, config.schema, opts.prismaSchema), { applicationName: 'axisor-db validate' });
   const selected = selectChecks(set.checks, opts);
-  const run = await runChecks(config, selected, { samples: opts.samples, jobs: opts.jobs, signal: opts.signal, onProgress: opts.onProgress, applicationName: 'axisor-db validate' });
+  const run = await runChecks(config, selected, { samples: opts.samples, jobs: opts.jobs, signal: ctx.signal, onProgress: ctx.onProgress, applicationName: 'axisor-db validate' });
   const results: CheckResult[] = [...run.results];
   if (opts.amcheck) results.push(...await runAmcheck(config, opts.tables));
   const summary = summarize(results);
@@ -115,5 +115,5 @@ export async function validateDatabase(config: AxisorConfig, opts: ValidateOptio
     summary,
     durationMs: Date.now() - started,
   };
-  return { report, exitCode: exitCodeFor(summary) };
+  return report;
 }

@@ -13,10 +13,10 @@ const idx = (name: string, attnums: number[], extra: Partial<IndexInfo> = {}): I
 
 describe('findings', () => {
   test('exit code is Nagios-style: info → 0, warning → 1, critical → 2', () => {
-    expect(exitCodeFor([])).toBe(0);
-    expect(exitCodeFor([{ check: 'x', severity: 'info', message: '' }])).toBe(0);
-    expect(exitCodeFor([{ check: 'x', severity: 'info', message: '' }, { check: 'y', severity: 'warning', message: '' }])).toBe(1);
-    expect(exitCodeFor([{ check: 'y', severity: 'warning', message: '' }, { check: 'z', severity: 'critical', message: '' }])).toBe(2);
+    expect(exitCodeFor({ findings: [] })).toBe(0);
+    expect(exitCodeFor({ findings: [{ check: 'x', severity: 'info', message: '' }] })).toBe(0);
+    expect(exitCodeFor({ findings: [{ check: 'x', severity: 'info', message: '' }, { check: 'y', severity: 'warning', message: '' }] })).toBe(1);
+    expect(exitCodeFor({ findings: [{ check: 'y', severity: 'warning', message: '' }, { check: 'z', severity: 'critical', message: '' }] })).toBe(2);
   });
 });
 

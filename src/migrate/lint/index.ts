@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import type { AxisorConfig } from '../../config/types.ts';
+import type { ServiceContext } from '../../service.ts';
 import { withClient } from '../../db/connect.ts';
 import { NotFoundError } from '../../errors.ts';
 import { DATA_MIGRATIONS } from '../data/registry.ts';
@@ -33,7 +33,9 @@ export async function lintFiles(paths: string[], cwd: string): Promise<LintResul
 }
 
 /** `migrate lint` with no files: the pending migrations of --migrations-dir, judged against the live catalog. */
-export async function lintPending(config: AxisorConfig, migrationsDir: string, cwd: string): Promise<LintResult> {
+export async function lintPending(input: { migrationsDir: string; cwd: string }, ctx: ServiceContext): Promise<LintResult> {
+  const { config } = ctx;
+  const { migrationsDir, cwd } = input;
   const files = await readSchemaMigrations(migrationsDir);
   return withClient(config, async (client) => {
     const status = await readMigrateStatus(client, { database: config.connection.redactedUrl, schema: config.schema, migrationsDir, dataMigrations: DATA_MIGRATIONS, files });
