@@ -156,6 +156,11 @@ describe('axisor-db seed (CLI)', () => {
         await inline.drop();
       }
       expect(ok.json.result.trades.rows).toBe(48);
+      // ANALYZE ran on every table (over one or two sessions), after the commit.
+      expect(ok.json.result.phases.analyzeSessions).toBeGreaterThanOrEqual(1);
+      expect(ok.json.result.phases.copyMs).toBeGreaterThan(0);
+      const [{ n: analyzed }] = await query<{ n: number }>(db.url, `SELECT count(*)::int AS n FROM pg_stat_user_tables WHERE relname = ANY($1) AND last_analyze IS NOT NULL`, [TABLES]);
+      expect(analyzed).toBe(TABLES.length);
       expect(ok.json.result.tables.find((t: { table: string }) => t.table === 'User').rows).toBe(12);
       const refused = await runCli(['seed', '--database-url', db.url, '--users', '12', '--json']);
       expect(refused.exitCode).toBe(ExitCode.REFUSED);
