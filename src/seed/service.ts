@@ -44,8 +44,10 @@ export interface SeedResult {
   /** 'bulk': tables were empty; indexes and foreign keys were dropped, COPY ran, and they were rebuilt. 'constrained': COPY into the full schema. */
   loadPath: 'bulk' | 'constrained';
   truncated: boolean;
-  /** Where rows were generated: a worker thread (in parallel with the COPY) or inline. */
+  /** Where rows were generated: worker threads (in parallel with the COPY) or inline. */
   generator: 'thread' | 'inline';
+  /** How many generator threads (0 = inline). */
+  generatorThreads: number;
   tables: SeedTableResult[];
   templatesInserted: number;
   trades: {
@@ -250,6 +252,7 @@ async function seedInTransaction(client: pg.Client, s: SeedSettings, schema: str
     loadPath: bulk ? 'bulk' : 'constrained',
     truncated: truncate,
     generator,
+    generatorThreads: source.threads,
     tables,
     templatesInserted,
     trades: {

@@ -172,6 +172,26 @@ describe('axisor-db seed (CLI)', () => {
     }
   });
 
+  test('the built CLI generates in threads, block by block (several blocks per table here): the same bytes as inline generation', async () => {
+    const [cli, inline] = await Promise.all([createMigratedDatabase('seed_blocks_cli'), createMigratedDatabase('seed_blocks_inline')]);
+    try {
+      const opts = { users: 2000, tradesPerUser: 3, seed: 11 };
+      const r = await runCli(['seed', '--database-url', cli.url, '--users', String(opts.users), '--trades-per-user', String(opts.tradesPerUser), '--seed', String(opts.seed), '--json']);
+      expect(r.exitCode).toBe(0);
+      expect(r.json.result.generator).toBe('thread');
+      expect(r.json.result.generatorThreads).toBeGreaterThanOrEqual(1);
+      await seedDatabase(opts, { connection: inline.connection });
+      const [hc, hi] = await Promise.all([tableHashes(cli.url), tableHashes(inline.url)]);
+      expect(hc).toEqual(hi);
+      expect(hc.User!.startsWith('2000:')).toBe(true);
+      // Same physical order too (blocks are sent in order): the ids in heap order hash alike.
+      const heapOrder = async (url: string) => (await query(url, `SELECT md5(string_agg(id, ',' ORDER BY ctid)) AS u, (SELECT md5(string_agg(id, ',' ORDER BY ctid)) FROM "TradeLog") AS t FROM "User"`))[0];
+      expect(await heapOrder(cli.url)).toEqual(await heapOrder(inline.url));
+    } finally {
+      await Promise.all([cli.drop(), inline.drop()]);
+    }
+  });
+
   test('`axisor-db migrate` then `axisor-db seed`: the templates the data migrations wrote do not make the database "non-empty"', async () => {
     const db = await createTestDatabase('seed_after_migrate');
     try {
