@@ -55,9 +55,15 @@ export function blockChunk(table: SeedTable, s: SeedSettings, planOf: (u: number
   return { chunk: enc.take(), rows };
 }
 
-/** Users per block so that a block is about CHUNK_BYTES, estimated from user 0's rows. */
+/**
+ * Users per block so that a block is about CHUNK_BYTES, estimated from the first users' rows (up to 64 of them:
+ * some tables have rows for few users, e.g. Payment). Only the chunking depends on it, never the bytes.
+ */
 export function blockUsersFor(table: SeedTable, s: SeedSettings): number {
-  const enc = new BinaryCopyEncoder(64 * 1024);
-  table.write(enc, planUser(s, 0), { s, ids: new IdFactory(s.seed) });
-  return Math.max(1, Math.min(s.users, Math.round(CHUNK_BYTES / Math.max(1, enc.length))));
+  const sample = Math.min(s.users, 64);
+  const enc = new BinaryCopyEncoder(1 << 20);
+  const ctx = { s, ids: new IdFactory(s.seed) };
+  for (let u = 0; u < sample; u++) table.write(enc, planUser(s, u), ctx);
+  const perUser = Math.max(1, enc.length / sample);
+  return Math.max(1, Math.min(s.users, Math.floor((CHUNK_BYTES * 0.9) / perUser)));
 }
