@@ -222,22 +222,7 @@ async function seedInTransaction(client: pg.Client, s: SeedSettings, schema: str
   }
 
   const copyPhaseMs = Math.round(performance.now() - copy0);
-  const byKind = { keys: 0, indexes: 0, foreignKeys: 0 };
-  let rebuildMs = 0;
-  let tradeRebuildMs = 0;
-  const rebuilt: SeedResult['rebuild'] = [];
-  if (bulk) {
-    const r0 = performance.now();
-    await client.query(`SET LOCAL maintenance_work_mem = '${maintenanceWorkMemMb(1)}MB'`);
-    let done = 0;
-    await restoreTableDdl(client, schema, saved, (o, ms) => {
-      rebuilt.push({ table: o.table, name: o.name, kind: o.kind, ms: Math.round(ms) });
-      if (o.table === 'TradeLog') tradeRebuildMs += ms;
-      byKind[o.kind === 'index' ? 'indexes' : o.kind === 'foreign_key' ? 'foreignKeys' : 'keys'] += ms;
-      progress({ phase: 'rebuild', message: o.name, done: ++done, total: saved.length, unit: 'items' });
-    });
-    rebuildMs = Math.round(performance.now() - r0);
-  }
+  const { rebuilt, rebuildMs, tradeRebuildMs, byKind } = bulk ? await rebuild(client, schema, saved, progress) : NO_REBUILD;
   const trade = tables.find((t) => t.table === 'TradeLog')!;
   const totalRows = tables.reduce((n, t) => n + t.rows, 0) + templatesInserted;
   return {
@@ -281,6 +266,31 @@ async function seedInTransaction(client: pg.Client, s: SeedSettings, schema: str
     totalMs: Math.round(performance.now() - started),
     rowsPerSecond: 0,
   };
+}
+
+interface Rebuild {
+  rebuilt: SeedResult['rebuild'];
+  rebuildMs: number;
+  tradeRebuildMs: number;
+  byKind: { keys: number; indexes: number; foreignKeys: number };
+}
+
+const NO_REBUILD: Rebuild = { rebuilt: [], rebuildMs: 0, tradeRebuildMs: 0, byKind: { keys: 0, indexes: 0, foreignKeys: 0 } };
+
+/** The bulk path's rebuild of what was dropped (keys, indexes, then validated foreign keys), timed per object and per kind. */
+async function rebuild(client: pg.Client, schema: string, saved: readonly SavedObject[], progress: (e: ProgressEvent) => void): Promise<Rebuild> {
+  const r: Rebuild = { rebuilt: [], rebuildMs: 0, tradeRebuildMs: 0, byKind: { keys: 0, indexes: 0, foreignKeys: 0 } };
+  const r0 = performance.now();
+  await client.query(`SET LOCAL maintenance_work_mem = '${maintenanceWorkMemMb(1)}MB'`);
+  let done = 0;
+  await restoreTableDdl(client, schema, saved, (o, ms) => {
+    r.rebuilt.push({ table: o.table, name: o.name, kind: o.kind, ms: Math.round(ms) });
+    if (o.table === 'TradeLog') r.tradeRebuildMs += ms;
+    r.byKind[o.kind === 'index' ? 'indexes' : o.kind === 'foreign_key' ? 'foreignKeys' : 'keys'] += ms;
+    progress({ phase: 'rebuild', message: o.name, done: ++done, total: saved.length, unit: 'items' });
+  });
+  r.rebuildMs = Math.round(performance.now() - r0);
+  return r;
 }
 
 async function nonEmptyTables(client: pg.Client, schema: string): Promise<string[]> {

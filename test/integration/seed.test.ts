@@ -6,7 +6,7 @@ import { diffCatalogs, readCatalog } from '../../src/data/catalog.ts';
 import { ExitCode } from '../../src/errors.ts';
 import { seedDatabase, type SeedOptions } from '../../src/seed/index.ts';
 import { createTestDatabase, query, type TestDatabase } from '../helpers/db.ts';
-import { runCli } from '../helpers/cli.ts';
+import { runCli, spawnCli } from '../helpers/cli.ts';
 import { expectedCatalog } from '../helpers/prisma-model.ts';
 import { createMigratedDatabase, MIGRATIONS_DIR } from '../helpers/schema.ts';
 
@@ -42,6 +42,16 @@ async function catalogOf(url: string) {
     return await readCatalog(c, 'public');
   } finally {
     await c.end();
+  }
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 120_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
   }
 }
 
@@ -189,6 +199,36 @@ describe('axisor-db seed (CLI)', () => {
       expect(await heapOrder(cli.url)).toEqual(await heapOrder(inline.url));
     } finally {
       await Promise.all([cli.drop(), inline.drop()]);
+    }
+  });
+
+  // kill -9 of the CLI (no handler runs): the server rolls the one transaction back when the connection drops.
+  test.each([
+    ['during the COPY of TradeLog', `query LIKE 'COPY "public"."TradeLog"%'`],
+    ['during the rebuild of TradeLog\'s indexes and foreign keys', `(query LIKE 'CREATE INDEX%"TradeLog"%' OR query LIKE 'ALTER TABLE "public"."TradeLog" ADD CONSTRAINT%')`],
+  ])('kill -9 %s leaves the database as it was: no rows, every index and validated foreign key in place, and a new seed works', async (_when, where) => {
+    const db = await createMigratedDatabase('seed_kill');
+    try {
+      const before = await catalogOf(db.url);
+      const child = spawnCli(['seed', '--database-url', db.url, '--users', '20000', '--trades-per-user', '20', '--json']);
+      const pid = await waitFor('the seed to reach that step', async () => {
+        if (child.exitCode !== null) throw new Error(`the seed ended first (exit ${child.exitCode})`);
+        const [r] = await query<{ pid: number }>(db.url, `SELECT pid FROM pg_stat_activity WHERE application_name = 'axisor-db seed' AND state = 'active' AND ${where}`);
+        return r?.pid;
+      });
+      child.kill('SIGKILL');
+      await child;
+      await waitFor('the server to end the orphaned session', async () =>
+        ((await query(db.url, `SELECT 1 FROM pg_stat_activity WHERE pid = $1`, [pid])).length === 0 ? true : undefined));
+      const [n] = await query<{ n: number }>(db.url, `SELECT (${TABLES.filter((t) => t !== 'NotificationTemplate').map((t) => `(SELECT count(*) FROM "${t}")`).join(' + ')})::int AS n`);
+      expect(n!.n).toBe(0);
+      expect(diffCatalogs(before, await catalogOf(db.url))).toEqual([]);
+      const [fk] = await query(db.url, `SELECT count(*) FILTER (WHERE NOT convalidated)::int AS invalid, count(*)::int AS n FROM pg_constraint WHERE contype = 'f'`);
+      expect(fk).toEqual({ invalid: 0, n: 18 });
+      const r = await seedDatabase(SMALL, { connection: db.connection });
+      expect(r.loadPath).toBe('bulk');
+    } finally {
+      await db.drop();
     }
   });
 
