@@ -1,5 +1,15 @@
 /**
- * seed benchmark: `axisor-db seed` (the built CLI: binary COPY from a generator thread, bulk path) against the
+ * Two modes.
+ *
+ * COMPARE=<dir of another built checkout> (e.g. main's): that build's `axisor-db seed` and ours, interleaved
+ * (ours, theirs, ours, theirs: RUNS pairs, best of them reported), same database, `--truncate`, with per run: wall,
+ * rows/s, the 1-minute load average before and after, CPU seconds of the node process (user + sys, from /proc) and
+ * of the server processes working for it (the seed's sessions and their parallel workers, sampled from /proc every
+ * 0.2 s; only when the server runs on this host). Defaults: USERS=100000 TRADES=50 RUNS=2.
+ *
+ *   npm run build && COMPARE=/path/to/main npx tsx bench/seed.ts
+ *
+ * Without COMPARE, the seed benchmark: `axisor-db seed` (the built CLI: binary COPY from a generator thread, bulk path) against the
  * floor PostgreSQL offers without a client: ONE plain `INSERT INTO "TradeLog" ... SELECT ... FROM generate_series`
  * of the same number of trade rows into the same schema (all indexes and foreign keys in place), in the same run.
  *
@@ -10,7 +20,7 @@
  * work running at the same time lowers every figure (the ratios less so). Local PostgreSQL: BENCH_ADMIN_URL.
  */
 import { loadavg, availableParallelism } from 'node:os';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -18,10 +28,13 @@ import pg from 'pg';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ADMIN = process.env.BENCH_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const DB = 'axisor_bench_seed';
-const USERS = Number(process.env.USERS ?? 10_000);
+// Dropped and recreated: only names of this bench's own databases are accepted.
+const DB = process.env.SEED_BENCH_DB ?? 'axisor_bench_seed';
+if (!/^axisor_(bench_)?seed\w*$/.test(DB)) throw new Error(`SEED_BENCH_DB must start with axisor_seed or axisor_bench_seed (it is dropped): ${DB}`);
+const COMPARE = process.env.COMPARE;
+const USERS = Number(process.env.USERS ?? (COMPARE ? 100_000 : 10_000));
 const TRADES = Number(process.env.TRADES ?? 50);
-const RUNS = Number(process.env.RUNS ?? 3);
+const RUNS = Number(process.env.RUNS ?? (COMPARE ? 2 : 3));
 const ROWS = USERS * TRADES;
 const url = (() => { const u = new URL(ADMIN); u.pathname = `/${DB}`; return u.toString(); })();
 const CLEAN_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^PG|^DATABASE_URL$|^AXISOR_|^NODE_OPTIONS$/.test(k)));
@@ -48,6 +61,75 @@ await withDb(url, async (c) => {
   const dir = join(ROOT, 'prisma', 'migrations');
   for (const m of readdirSync(dir).filter((d) => !d.endsWith('.toml')).sort()) await c.query(readFileSync(join(dir, m, 'migration.sql'), 'utf8'));
 });
+
+const TICK = 100; // USER_HZ on Linux
+const procCpu = (pid: number): number | null => {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const v = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(v[11]) + Number(v[12])) / TICK; // utime, stime (fields 14, 15)
+  } catch {
+    return null;
+  }
+};
+
+/** One `seed` run of the build in `root`, with the CPU of node and of the server processes that worked for it. */
+async function compareRun(root: string): Promise<{ ms: number; rows: number; rps: number; nodeCpu: number; serverCpu: number | null; servers: number; load: string; phases: unknown }> {
+  const l0 = loadavg()[0]!.toFixed(2);
+  const seen = new Map<number, number>();
+  let stop = false;
+  const local = ['127.0.0.1', 'localhost', '::1'].includes(new URL(url).hostname) && existsSync('/proc/self/stat');
+  const sampler = (async () => {
+    if (!local) return;
+    await withDb(ADMIN, async (c) => {
+      while (!stop) {
+        const { rows } = await c.query<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND (application_name LIKE 'axisor-db seed%' OR backend_type = 'parallel worker')`, [DB]);
+        for (const { pid } of rows) {
+          const cpu = procCpu(pid);
+          if (cpu !== null) seen.set(pid, Math.max(seen.get(pid) ?? 0, cpu));
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    });
+  })();
+  const child = execa('node', [join(root, 'bin', 'axisor-db'), 'seed', '--database-url', url, '--users', String(USERS), '--trades-per-user', String(TRADES), '--truncate', '--json'],
+    { env: CLEAN_ENV, extendEnv: false, reject: false });
+  let nodeCpu = 0;
+  const poll = setInterval(() => { const c = child.pid ? procCpu(child.pid) : null; if (c !== null) nodeCpu = Math.max(nodeCpu, c); }, 100);
+  const r = await child;
+  clearInterval(poll);
+  stop = true;
+  await sampler;
+  if (r.exitCode !== 0) throw new Error(`${root}: axisor-db seed failed (${r.exitCode}): ${r.stderr}`);
+  const res = JSON.parse(String(r.stdout)).result;
+  // Our build reports its own CPU exactly; the /proc sample of an older build misses its last 0.1 s.
+  if (res.phases?.nodeCpuMs) nodeCpu = res.phases.nodeCpuMs / 1000;
+  const serverCpu = local ? [...seen.values()].reduce((a, b) => a + b, 0) : null;
+  return { ms: res.totalMs, rows: res.totalRows, rps: res.rowsPerSecond, nodeCpu, serverCpu, servers: seen.size, load: `${l0}->${loadavg()[0]!.toFixed(2)}`, phases: res.phases ?? { copyMs: res.copyMs, rebuildMs: res.rebuildMs, analyzeMs: res.analyzeMs } };
+}
+
+if (COMPARE) {
+  console.log(`seed, ours (${ROOT}) vs ${COMPARE}: ${fmt(USERS)} users x ${TRADES} trades, ${RUNS} pairs interleaved, ${availableParallelism()} CPUs, load ${load()}`);
+  const out: Record<'ours' | 'theirs', Awaited<ReturnType<typeof compareRun>>[]> = { ours: [], theirs: [] };
+  try {
+    for (let i = 1; i <= RUNS; i++) {
+      for (const [who, root] of [['ours', ROOT], ['theirs', COMPARE]] as const) {
+        const r = await compareRun(root);
+        out[who].push(r);
+        console.log(`${who.padEnd(6)} run ${i}: ${fmt(r.rows)} rows in ${(r.ms / 1000).toFixed(1)} s = ${fmt(r.rps)} rows/s; node CPU ${r.nodeCpu.toFixed(1)} s, ` +
+          `server CPU ${r.serverCpu === null ? 'n/a' : `${r.serverCpu.toFixed(1)} s (${r.servers} processes)`}; load ${r.load}; ${JSON.stringify(r.phases)}`);
+      }
+    }
+    const best = (xs: typeof out.ours) => xs.reduce((a, b) => (b.ms < a.ms ? b : a));
+    const [o, t] = [best(out.ours), best(out.theirs)];
+    console.log(`\nbest of ${RUNS}: ours ${(o.ms / 1000).toFixed(1)} s = ${fmt(o.rps)} rows/s (load ${o.load}); theirs ${(t.ms / 1000).toFixed(1)} s = ${fmt(t.rps)} rows/s (load ${t.load}); ` +
+      `ratio ${(o.ms / t.ms).toFixed(2)}`);
+  } finally {
+    if (!process.env.KEEP) await withDb(ADMIN, (c) => c.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`));
+  }
+  process.exit(0);
+}
 
 console.log(`seed benchmark: ${fmt(USERS)} users x ${TRADES} trades = ${fmt(ROWS)} TradeLog rows, ${RUNS} runs, ${availableParallelism()} CPUs, load average ${load()}`);
 const results: Array<{ copy: number; withRebuild: number; total: number; allRows: number; baseline: number; generator: string }> = [];

@@ -15,6 +15,8 @@ export function renderSeed(r: SeedResult, out: Output): void {
     ['TradeLog COPY', `${n(r.trades.rows)} rows in ${n(r.trades.copyMs)} ms = ${n(r.trades.copyRowsPerSecond)} rows/s`],
     ['TradeLog COPY + its index/FK rebuild', `${n(r.trades.withRebuildMs)} ms = ${n(r.trades.withRebuildRowsPerSecond)} rows/s`],
     ['all tables', `${n(r.totalRows)} rows; COPY ${n(r.copyMs)} ms, rebuild ${n(r.rebuildMs)} ms, ANALYZE ${n(r.analyzeMs)} ms`],
+    ['phases', `prepare ${n(r.phases.prepareMs)} ms, COPY ${n(r.phases.copyMs)}, keys ${n(r.phases.keysMs)}, indexes ${n(r.phases.indexesMs)}, ` +
+      `foreign keys ${n(r.phases.foreignKeysMs)}, commit ${n(r.phases.commitMs)}, ANALYZE ${n(r.phases.analyzeMs)} (${r.phases.analyzeSessions} sessions); Node CPU ${n(r.phases.nodeCpuMs)} ms`],
     ['end to end', `${n(r.totalMs)} ms = ${n(r.rowsPerSecond)} rows/s (all tables, everything included)`],
   ]));
 }

@@ -34,7 +34,7 @@ export class BinaryCopyEncoder {
   private pos = 0;
   private readonly digits = new Uint16Array(16);
 
-  constructor(initialBytes = 1 << 20) {
+  constructor(private readonly initialBytes = 1 << 20) {
     this.buf = Buffer.allocUnsafe(initialBytes);
   }
 
@@ -49,10 +49,13 @@ export class BinaryCopyEncoder {
     this.buf = next;
   }
 
-  /** The bytes written so far, handed over (no copy); the encoder continues in a fresh buffer. */
+  /**
+   * The bytes written so far, handed over (no copy); the encoder continues in a fresh buffer of the initial size
+   * (not of a size one outsized chunk grew it to: every later chunk would carry that much unused memory).
+   */
   take(): Buffer {
     const out = this.buf.subarray(0, this.pos);
-    this.buf = Buffer.allocUnsafe(this.buf.length);
+    this.buf = Buffer.allocUnsafe(this.initialBytes);
     this.pos = 0;
     return out;
   }

@@ -1,9 +1,10 @@
+import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import type pg from 'pg';
 import type { AxisorConfig, ConnectionSettings } from '../config/types.ts';
-import { withClient } from '../db/connect.ts';
+import { connectClient, withClient } from '../db/connect.ts';
 import { qualifiedName, quoteIdent } from '../db/ident.ts';
 import { AbortedError, NotFoundError, RefusedError } from '../errors.ts';
 import type { ProgressEvent } from '../progress.ts';
@@ -43,8 +44,10 @@ export interface SeedResult {
   /** 'bulk': tables were empty; indexes and foreign keys were dropped, COPY ran, and they were rebuilt. 'constrained': COPY into the full schema. */
   loadPath: 'bulk' | 'constrained';
   truncated: boolean;
-  /** Where rows were generated: a worker thread (in parallel with the COPY) or inline. */
+  /** Where rows were generated: worker threads (in parallel with the COPY) or inline. */
   generator: 'thread' | 'inline';
+  /** How many generator threads (0 = inline). */
+  generatorThreads: number;
   tables: SeedTableResult[];
   templatesInserted: number;
   trades: {
@@ -63,9 +66,28 @@ export interface SeedResult {
   /** Each recreated object and its build time (bulk path). */
   rebuild: Array<{ table: string; name: string; kind: SavedObject['kind']; ms: number }>;
   analyzeMs: number;
+  /** Where the time went (milliseconds, wall, unless named otherwise), for --json and the profile in docs/performance.md. */
+  phases: SeedPhases;
   /** Whole run: checks, COPY, rebuild, commit, ANALYZE. */
   totalMs: number;
   rowsPerSecond: number;
+}
+
+export interface SeedPhases {
+  /** Connect, check the tables exist, BEGIN, lock, emptiness check, TRUNCATE, capture and drop of indexes/keys, templates. */
+  prepareMs: number;
+  /** All COPYs (generation runs in parallel with them). */
+  copyMs: number;
+  /** Primary keys and unique constraints, then plain indexes, then foreign keys (validated): the bulk path's rebuild. */
+  keysMs: number;
+  indexesMs: number;
+  foreignKeysMs: number;
+  commitMs: number;
+  /** ANALYZE of every table after the commit, in `analyzeSessions` sessions at once. */
+  analyzeMs: number;
+  analyzeSessions: number;
+  /** CPU time (user + system) of this Node process over the run, all threads (generation included). */
+  nodeCpuMs: number;
 }
 
 const ALL_TABLES = [...SEED_TABLES.map((t) => t.name), 'NotificationTemplate'];
@@ -87,25 +109,67 @@ export async function seedDatabase(options: SeedOptions, deps: SeedDeps): Promis
   const schema = deps.schema ?? ('connection' in deps.connection ? deps.connection.schema : 'public');
   const progress = deps.onProgress ?? (() => {});
   const started = performance.now();
+  const cpu0 = process.cpuUsage();
   // Seeding runs longer than any statement timeout meant for the tool's queries.
+  const session = { applicationName: 'axisor-db seed', statementTimeoutMs: 0 };
   return withClient(deps.connection, async (client) => {
     await checkTables(client, schema);
     await client.query('BEGIN');
+    let result: SeedResult;
     try {
-      const result = await seedInTransaction(client, s, schema, progress, deps.signal, started, deps.threads);
+      result = await seedInTransaction(client, s, schema, progress, deps.signal, started, deps.threads);
+      const c0 = performance.now();
       await client.query('COMMIT');
-      const a0 = performance.now();
-      progress({ phase: 'analyze' });
-      for (const t of ALL_TABLES) await client.query(`ANALYZE ${qualifiedName(schema, t)}`);
-      result.analyzeMs = Math.round(performance.now() - a0);
-      result.totalMs = Math.round(performance.now() - started);
-      result.rowsPerSecond = rate(result.totalRows, result.totalMs);
-      return result;
+      result.phases.commitMs = Math.round(performance.now() - c0);
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {});
       throw err;
     }
-  }, { applicationName: 'axisor-db seed', statementTimeoutMs: 0 });
+    // After the commit (statistics of committed data; nothing here can undo the load): biggest tables first,
+    // spread over up to two sessions so that ANALYZE of TradeLog and of the other tables run at once.
+    const a0 = performance.now();
+    progress({ phase: 'analyze' });
+    const rows = new Map(result.tables.map((t) => [t.table, t.rows]));
+    const order = [...ALL_TABLES].sort((x, y) => (rows.get(y) ?? 0) - (rows.get(x) ?? 0));
+    result.phases.analyzeSessions = await analyzeTables(client, deps.connection, session, schema, order, Math.min(2, availableParallelism()));
+    result.analyzeMs = result.phases.analyzeMs = Math.round(performance.now() - a0);
+    result.totalMs = Math.round(performance.now() - started);
+    result.rowsPerSecond = rate(result.totalRows, result.totalMs);
+    const cpu = process.cpuUsage(cpu0);
+    result.phases.nodeCpuMs = Math.round((cpu.user + cpu.system) / 1000);
+    return result;
+  }, session);
+}
+
+/**
+ * ANALYZE `tables` (in this order) over the seed's own session plus up to `sessions - 1` more. An extra session
+ * that cannot connect (e.g. max_connections reached) is simply not used. Returns how many sessions took part.
+ */
+async function analyzeTables(client: pg.Client, connection: SeedDeps['connection'], session: { applicationName: string; statementTimeoutMs: number },
+  schema: string, tables: readonly string[], sessions: number): Promise<number> {
+  const queue = [...tables];
+  const drain = async (c: pg.Client) => {
+    for (let t = queue.shift(); t !== undefined; t = queue.shift()) await c.query(`ANALYZE ${qualifiedName(schema, t)}`);
+  };
+  let used = 1;
+  const extra = Array.from({ length: Math.max(0, sessions - 1) }, async () => {
+    let c: pg.Client;
+    try {
+      c = await connectClient(connection, session);
+    } catch {
+      return;
+    }
+    used++;
+    try {
+      await drain(c);
+    } finally {
+      await c.end().catch(() => {});
+    }
+  });
+  const settled = await Promise.allSettled([drain(client), ...extra]);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return used;
 }
 
 async function checkTables(client: pg.Client, schema: string): Promise<void> {
@@ -143,6 +207,8 @@ async function seedInTransaction(client: pg.Client, s: SeedSettings, schema: str
   }
   const templatesInserted = await insertTemplates(client, schema, s);
 
+  const prepareMs = Math.round(performance.now() - started);
+  const copy0 = performance.now();
   const source = createChunkSource(s, { threads: threads });
   const tables: SeedTableResult[] = [];
   const generator = source.threaded ? 'thread' : 'inline';
@@ -155,20 +221,8 @@ async function seedInTransaction(client: pg.Client, s: SeedSettings, schema: str
     await source.close();
   }
 
-  let rebuildMs = 0;
-  let tradeRebuildMs = 0;
-  const rebuilt: SeedResult['rebuild'] = [];
-  if (bulk) {
-    const r0 = performance.now();
-    await client.query(`SET LOCAL maintenance_work_mem = '${maintenanceWorkMemMb(1)}MB'`);
-    let done = 0;
-    await restoreTableDdl(client, schema, saved, (o, ms) => {
-      rebuilt.push({ table: o.table, name: o.name, kind: o.kind, ms: Math.round(ms) });
-      if (o.table === 'TradeLog') tradeRebuildMs += ms;
-      progress({ phase: 'rebuild', message: o.name, done: ++done, total: saved.length, unit: 'items' });
-    });
-    rebuildMs = Math.round(performance.now() - r0);
-  }
+  const copyPhaseMs = Math.round(performance.now() - copy0);
+  const { rebuilt, rebuildMs, tradeRebuildMs, byKind } = bulk ? await rebuild(client, schema, saved, progress) : NO_REBUILD;
   const trade = tables.find((t) => t.table === 'TradeLog')!;
   const totalRows = tables.reduce((n, t) => n + t.rows, 0) + templatesInserted;
   return {
@@ -183,6 +237,7 @@ async function seedInTransaction(client: pg.Client, s: SeedSettings, schema: str
     loadPath: bulk ? 'bulk' : 'constrained',
     truncated: truncate,
     generator,
+    generatorThreads: source.threads,
     tables,
     templatesInserted,
     trades: {
@@ -197,9 +252,45 @@ async function seedInTransaction(client: pg.Client, s: SeedSettings, schema: str
     rebuildMs,
     rebuild: rebuilt,
     analyzeMs: 0,
+    phases: {
+      prepareMs,
+      copyMs: copyPhaseMs,
+      keysMs: Math.round(byKind.keys),
+      indexesMs: Math.round(byKind.indexes),
+      foreignKeysMs: Math.round(byKind.foreignKeys),
+      commitMs: 0,
+      analyzeMs: 0,
+      analyzeSessions: 0,
+      nodeCpuMs: 0,
+    },
     totalMs: Math.round(performance.now() - started),
     rowsPerSecond: 0,
   };
+}
+
+interface Rebuild {
+  rebuilt: SeedResult['rebuild'];
+  rebuildMs: number;
+  tradeRebuildMs: number;
+  byKind: { keys: number; indexes: number; foreignKeys: number };
+}
+
+const NO_REBUILD: Rebuild = { rebuilt: [], rebuildMs: 0, tradeRebuildMs: 0, byKind: { keys: 0, indexes: 0, foreignKeys: 0 } };
+
+/** The bulk path's rebuild of what was dropped (keys, indexes, then validated foreign keys), timed per object and per kind. */
+async function rebuild(client: pg.Client, schema: string, saved: readonly SavedObject[], progress: (e: ProgressEvent) => void): Promise<Rebuild> {
+  const r: Rebuild = { rebuilt: [], rebuildMs: 0, tradeRebuildMs: 0, byKind: { keys: 0, indexes: 0, foreignKeys: 0 } };
+  const r0 = performance.now();
+  await client.query(`SET LOCAL maintenance_work_mem = '${maintenanceWorkMemMb(1)}MB'`);
+  let done = 0;
+  await restoreTableDdl(client, schema, saved, (o, ms) => {
+    r.rebuilt.push({ table: o.table, name: o.name, kind: o.kind, ms: Math.round(ms) });
+    if (o.table === 'TradeLog') r.tradeRebuildMs += ms;
+    r.byKind[o.kind === 'index' ? 'indexes' : o.kind === 'foreign_key' ? 'foreignKeys' : 'keys'] += ms;
+    progress({ phase: 'rebuild', message: o.name, done: ++done, total: saved.length, unit: 'items' });
+  });
+  r.rebuildMs = Math.round(performance.now() - r0);
+  return r;
 }
 
 async function nonEmptyTables(client: pg.Client, schema: string): Promise<string[]> {

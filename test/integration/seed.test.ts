@@ -6,7 +6,7 @@ import { diffCatalogs, readCatalog } from '../../src/data/catalog.ts';
 import { ExitCode } from '../../src/errors.ts';
 import { seedDatabase, type SeedOptions } from '../../src/seed/index.ts';
 import { createTestDatabase, query, type TestDatabase } from '../helpers/db.ts';
-import { runCli } from '../helpers/cli.ts';
+import { runCli, spawnCli } from '../helpers/cli.ts';
 import { expectedCatalog } from '../helpers/prisma-model.ts';
 import { createMigratedDatabase, MIGRATIONS_DIR } from '../helpers/schema.ts';
 import type { SeedResult } from '../helpers/results.ts';
@@ -43,6 +43,16 @@ async function catalogOf(url: string) {
     return await readCatalog(c, 'public');
   } finally {
     await c.end();
+  }
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 120_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
   }
 }
 
@@ -157,12 +167,67 @@ describe('axisor-db seed (CLI)', () => {
         await inline.drop();
       }
       expect(ok.json.result.trades.rows).toBe(48);
+      // ANALYZE ran on every table (over one or two sessions), after the commit.
+      expect(ok.json.result.phases.analyzeSessions).toBeGreaterThanOrEqual(1);
+      expect(ok.json.result.phases.copyMs).toBeGreaterThan(0);
+      const [{ n: analyzed }] = await query<{ n: number }>(db.url, `SELECT count(*)::int AS n FROM pg_stat_user_tables WHERE relname = ANY($1) AND last_analyze IS NOT NULL`, [TABLES]);
+      expect(analyzed).toBe(TABLES.length);
       expect(ok.json.result.tables.find((t) => t.table === 'User')!.rows).toBe(12);
       const refused = await runCli(['seed', '--database-url', db.url, '--users', '12', '--json']);
       expect(refused.exitCode).toBe(ExitCode.REFUSED);
       expect(refused.json.error.code).toBe('refused.not_empty');
       const both = await runCli(['seed', '--database-url', db.url, '--append', '--truncate']);
       expect(both.exitCode).toBe(ExitCode.USAGE);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  test('the built CLI generates in threads, block by block (several blocks per table here): the same bytes as inline generation', async () => {
+    const [cli, inline] = await Promise.all([createMigratedDatabase('seed_blocks_cli'), createMigratedDatabase('seed_blocks_inline')]);
+    try {
+      const opts = { users: 2000, tradesPerUser: 3, seed: 11 };
+      const r = await runCli<SeedResult>(['seed', '--database-url', cli.url, '--users', String(opts.users), '--trades-per-user', String(opts.tradesPerUser), '--seed', String(opts.seed), '--json']);
+      expect(r.exitCode).toBe(0);
+      expect(r.json.result.generator).toBe('thread');
+      expect(r.json.result.generatorThreads).toBeGreaterThanOrEqual(1);
+      await seedDatabase(opts, { connection: inline.connection });
+      const [hc, hi] = await Promise.all([tableHashes(cli.url), tableHashes(inline.url)]);
+      expect(hc).toEqual(hi);
+      expect(hc.User!.startsWith('2000:')).toBe(true);
+      // Same physical order too (blocks are sent in order): the ids in heap order hash alike.
+      const heapOrder = async (url: string) => (await query(url, `SELECT md5(string_agg(id, ',' ORDER BY ctid)) AS u, (SELECT md5(string_agg(id, ',' ORDER BY ctid)) FROM "TradeLog") AS t FROM "User"`))[0];
+      expect(await heapOrder(cli.url)).toEqual(await heapOrder(inline.url));
+    } finally {
+      await Promise.all([cli.drop(), inline.drop()]);
+    }
+  });
+
+  // kill -9 of the CLI (no handler runs): the server rolls the one transaction back when the connection drops.
+  test.each([
+    ['during the COPY of TradeLog', `query LIKE 'COPY "public"."TradeLog"%'`],
+    ['during the rebuild of TradeLog\'s indexes and foreign keys', `(query LIKE 'CREATE INDEX%"TradeLog"%' OR query LIKE 'ALTER TABLE "public"."TradeLog" ADD CONSTRAINT%')`],
+  ])('kill -9 %s leaves the database as it was: no rows, every index and validated foreign key in place, and a new seed works', async (_when, where) => {
+    const db = await createMigratedDatabase('seed_kill');
+    try {
+      const before = await catalogOf(db.url);
+      const child = spawnCli(['seed', '--database-url', db.url, '--users', '20000', '--trades-per-user', '20', '--json']);
+      const pid = await waitFor('the seed to reach that step', async () => {
+        if (child.exitCode !== null) throw new Error(`the seed ended first (exit ${child.exitCode})`);
+        const [r] = await query<{ pid: number }>(db.url, `SELECT pid FROM pg_stat_activity WHERE application_name = 'axisor-db seed' AND state = 'active' AND ${where}`);
+        return r?.pid;
+      });
+      child.kill('SIGKILL');
+      await child;
+      await waitFor('the server to end the orphaned session', async () =>
+        ((await query(db.url, `SELECT 1 FROM pg_stat_activity WHERE pid = $1`, [pid])).length === 0 ? true : undefined));
+      const [n] = await query<{ n: number }>(db.url, `SELECT (${TABLES.filter((t) => t !== 'NotificationTemplate').map((t) => `(SELECT count(*) FROM "${t}")`).join(' + ')})::int AS n`);
+      expect(n!.n).toBe(0);
+      expect(diffCatalogs(before, await catalogOf(db.url))).toEqual([]);
+      const [fk] = await query(db.url, `SELECT count(*) FILTER (WHERE NOT convalidated)::int AS invalid, count(*)::int AS n FROM pg_constraint WHERE contype = 'f'`);
+      expect(fk).toEqual({ invalid: 0, n: 18 });
+      const r = await seedDatabase(SMALL, { connection: db.connection });
+      expect(r.loadPath).toBe('bulk');
     } finally {
       await db.drop();
     }
