@@ -211,3 +211,26 @@ describe('CopyOutStream: COPY TO STDOUT read from the socket', () => {
     }
   });
 });
+
+describe('zstd level 1 with long-distance matching', () => {
+  test('only the default level adds it, and plain `zstd -d` (what restore and verify run) reads it back', async () => {
+    const { codecFor } = await import('../../src/backup/compress.ts');
+    const { execa } = await import('execa');
+    const l1 = codecFor('zstd');
+    expect(l1.compress!.args).toEqual(expect.arrayContaining(['-1', '-T1', '--long=21']));
+    expect(codecFor('zstd', 3).compress!.args).not.toContain('--long=21');
+    expect(codecFor('zstd', 3).compress!.args).toEqual(expect.arrayContaining(['-3', '-T1']));
+    // Rows that repeat a 40-byte key about 1 MB apart: beyond level 1's own 512 KB window, inside the 2 MB one.
+    const rand = rng(21);
+    const key = () => Array.from({ length: 4 }, () => Math.floor(rand() * 2 ** 32).toString(16).padStart(10, '0')).join('');
+    const keys = Array.from({ length: 20000 }, key);
+    const text = Buffer.from(Array.from({ length: 60000 }, (_, i) => `${i}\t${keys[i % 20000]}\t${Math.floor(rand() * 1e9)}\n`).join(''));
+    const packed = await execa(l1.compress!.bin, l1.compress!.args, { input: text, encoding: 'buffer', stripFinalNewline: false });
+    const plain = await execa('zstd', ['-q', '-c', '-1', '-T1'], { input: text, encoding: 'buffer', stripFinalNewline: false });
+    expect(text.length).toBeGreaterThan(3_000_000);
+    expect(packed.stdout.length).toBeLessThan(plain.stdout.length * 0.95);
+    const dec = l1.decompress!('-');
+    const back = await execa(dec.bin, dec.args, { input: Buffer.from(packed.stdout), encoding: 'buffer', stripFinalNewline: false });
+    expect(Buffer.compare(Buffer.from(back.stdout), text)).toBe(0);
+  });
+});
