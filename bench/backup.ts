@@ -25,6 +25,9 @@ const TRADES_PER_USER = 50;
 const ROWS = USERS * TRADES_PER_USER;
 const DB = process.env.BENCH_DB ?? 'axisor_bench_backup';
 const SRC = withDb(ADMIN, DB);
+// Restore targets named per run: several sessions may run this bench on one server at once.
+const OURS_DB = `axisor_bench_ours_${process.pid}`;
+const PGR_DB = `axisor_bench_pgr_${process.pid}`;
 
 function du(path: string): number {
   const st = statSync(path);
@@ -61,20 +64,20 @@ async function main(): Promise<void> {
     const fcBytes = du(join(work, 'fc.dump'));
 
     // Restores, interleaved: ours, pg_restore -j2 of the -Fd dump, twice.
-    made.push('axisor_bench_pgr', 'axisor_bench_ours');
+    made.push(PGR_DB, OURS_DB);
     const oursR: Array<{ t: number; r: any; l: string }> = [];
     const pgr: Array<{ t: number; l: string }> = [];
     for (let i = 0; i < 2; i++) {
-      await sql(ADMIN, 'DROP DATABASE IF EXISTS axisor_bench_ours WITH (FORCE)');
-      const [t, r, l] = await timed(() => cli(['restore', ours.id, '--target-db', 'axisor_bench_ours', '--jobs', '2', '--backup-dir', join(work, 'bk')], SRC));
+      await sql(ADMIN, `DROP DATABASE IF EXISTS ${OURS_DB} WITH (FORCE)`);
+      const [t, r, l] = await timed(() => cli(['restore', ours.id, '--target-db', OURS_DB, '--jobs', '2', '--backup-dir', join(work, 'bk')], SRC));
       oursR.push({ t, r, l });
-      await sql(ADMIN, 'DROP DATABASE IF EXISTS axisor_bench_pgr WITH (FORCE)');
-      await sql(ADMIN, 'CREATE DATABASE axisor_bench_pgr');
-      const [t2, , l2] = await timed(() => execa(PG_RESTORE, ['-j2', '--exit-on-error', '-d', withDb(ADMIN, 'axisor_bench_pgr'), join(work, 'fd')], { env }));
+      await sql(ADMIN, `DROP DATABASE IF EXISTS ${PGR_DB} WITH (FORCE)`);
+      await sql(ADMIN, `CREATE DATABASE ${PGR_DB}`);
+      const [t2, , l2] = await timed(() => execa(PG_RESTORE, ['-j2', '--exit-on-error', '-d', withDb(ADMIN, PGR_DB), join(work, 'fd')], { env }));
       pgr.push({ t: t2, l: l2 });
     }
-    await sql(ADMIN, 'DROP DATABASE IF EXISTS axisor_bench_pgr WITH (FORCE)');
-    await sql(ADMIN, 'DROP DATABASE IF EXISTS axisor_bench_ours WITH (FORCE)');
+    await sql(ADMIN, `DROP DATABASE IF EXISTS ${PGR_DB} WITH (FORCE)`);
+    await sql(ADMIN, `DROP DATABASE IF EXISTS ${OURS_DB} WITH (FORCE)`);
 
     // Incremental: a throwaway logical cluster, loaded from our backup, then a full (chain start), 1% updates, an incremental.
     const [opl] = await sql(ADMIN, `SELECT 1 AS x FROM pg_settings WHERE name = 'output_plugin_libraries'`);

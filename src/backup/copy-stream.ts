@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { PassThrough, pipeline as pipelineCb, Transform, type Readable, type Writable } from 'node:stream';
-import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { from as copyFrom } from 'pg-copy-streams';
 import { connectClient } from '../db/connect.ts';
 import { toDatabaseError } from '../db/errors.ts';
 import { pipeline } from 'node:stream/promises';
@@ -12,6 +12,7 @@ import { ConnectionError, ToolError } from '../errors.ts';
 import { childFailure, firstErrorLine, spawnPgTool, stderrTail, type PgTool } from '../pgtools/index.ts';
 import type { Codec } from './compress.ts';
 import { fsyncPath, FILE_MODE } from './fsx.ts';
+import { CopyOutStream } from './copy-out.ts';
 import { RowDigest } from './row-digest.ts';
 import { valueSettingsPgOptions, valueSettingsSql } from './value-settings.ts';
 
@@ -25,15 +26,6 @@ export function copySessionEnv(env: Readonly<Record<string, string | undefined>>
 
 /** The value settings (src/backup/value-settings.ts), plus: every COPY reads its table from the first page. */
 const COPY_EXTRA = [['synchronize_seqscans', 'off']] as const;
-
-/** Counts rows and computes the order-independent row digest on the way to the compressor. */
-class DigestingPassThrough extends Transform {
-  readonly digest = new RowDigest();
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
-    this.digest.update(chunk);
-    cb(null, chunk);
-  }
-}
 
 export interface ChunkDumpResult {
   rows: number;
@@ -138,7 +130,7 @@ function lostOrDb(err: unknown, what: string): unknown {
 }
 
 /**
- * One data stream of a full backup: COPY TO over our own connection (pg-copy-streams, in the exported snapshot)
+ * One data stream of a full backup: COPY TO over our own connection (CopyOutStream, in the exported snapshot)
  * -> row count + row digest -> compressor -> file hash -> sink, all streaming (nothing uncompressed touches the
  * disk, no second read). The sink is committed (fsynced) at the end.
  */
@@ -160,15 +152,13 @@ export async function dumpChunk(o: {
     const t1 = performance.now();
     comp = o.codec.compress ? spawnChild(o.codec.compress.bin, o.codec.compress.args, { env: { PATH: o.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: 'pipe', stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
     const digest = new RowDigest();
-    const counter = new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        const s = performance.now();
-        digest.update(chunk);
-        timings.digestMs += performance.now() - s;
-        o.onRawBytes?.(chunk.length);
-        cb(null, chunk);
-      },
-    });
+    // The COPY text is digested and counted inside the reader, on each compacted socket chunk (no stream hop).
+    const onText = (text: Buffer) => {
+      const s = performance.now();
+      digest.update(text);
+      timings.digestMs += performance.now() - s;
+      o.onRawBytes?.(text.length);
+    };
     const fileHash = createHash('sha256');
     let bytes = 0;
     const hasher = new Transform({
@@ -181,18 +171,18 @@ export async function dumpChunk(o: {
         cb(null, chunk);
       },
     });
-    const source = client.query(copyTo(o.copySql));
+    const source = client.query(new CopyOutStream(o.copySql, onText));
     try {
       if (comp) {
         await Promise.all([
-          pipeline(source, counter, comp.stdin as Writable),
+          pipeline(source, comp.stdin as Writable),
           o.encrypt ? pipeline(comp.stdout as Readable, o.encrypt, hasher, o.sink.stream) : pipeline(comp.stdout as Readable, hasher, o.sink.stream),
           checkExit(comp, o.codec.compress!.bin),
         ]);
       } else if (o.encrypt) {
-        await pipeline(source, counter, o.encrypt, hasher, o.sink.stream);
+        await pipeline(source, o.encrypt, hasher, o.sink.stream);
       } else {
-        await pipeline(source, counter, hasher, o.sink.stream);
+        await pipeline(source, hasher, o.sink.stream);
       }
     } catch (err) {
       killAll(comp);

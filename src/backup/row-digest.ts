@@ -6,8 +6,8 @@
  * give the same digest; one changed byte in one row changes it with probability 1 - 2^-64.
  *
  * The row hash is two 32-bit murmur3-style lanes with different constants (64 bits; two independent sums mod
- * 2^32). This runs in the backup's hot path on every byte, so it is a word-at-a-time loop with Math.imul and no
- * allocation per row; it is not a cryptographic hash (the sha256 of every file guards against tampering).
+ * 2^32). This runs in the backup's hot path on every byte, so it is a word-at-a-time loop (DataView loads, Math.imul)
+ * with no allocation per row; it is not a cryptographic hash (the sha256 of every file guards against tampering).
  * COPY text escapes newlines inside values (\n), so byte 10 only ever ends a row.
  */
 export const ROW_DIGEST_ALGORITHM = 'rowsum64-v1';
@@ -45,26 +45,31 @@ export class RowDigest {
     if (this.carry) {
       const row = Buffer.concat([this.carry, chunk.subarray(0, nl)]);
       this.carry = null;
-      this.addRow(row, 0, row.length);
+      this.addRow(viewOf(row), row, 0, row.length);
       start = nl + 1;
       nl = chunk.indexOf(10, start);
     }
+    const view = viewOf(chunk);
     while (nl !== -1) {
-      this.addRow(chunk, start, nl);
+      this.addRow(view, chunk, start, nl);
       start = nl + 1;
       nl = chunk.indexOf(10, start);
     }
     if (start < chunk.length) this.carry = Buffer.from(chunk.subarray(start));
   }
 
-  private addRow(b: Buffer, start: number, end: number): void {
+  /**
+   * One row's hash, added to the sums. Words are read little-endian through a DataView (one unaligned load per
+   * 4 bytes instead of four byte loads and shifts: about twice the throughput, same values).
+   */
+  private addRow(view: DataView, b: Buffer, start: number, end: number): void {
     let h1 = 0x9747b28c;
     let h2 = 0x2f8f1b4d;
     const len = end - start;
     const n4 = start + (len & ~3);
     let i = start;
     for (; i < n4; i += 4) {
-      const w = b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24);
+      const w = view.getInt32(i, true);
       let k = Math.imul(w, C1);
       k = Math.imul((k << 15) | (k >>> 17), C2);
       h1 ^= k;
@@ -98,10 +103,14 @@ export class RowDigest {
     if (this.carry && this.carry.length > 0) {
       const row = this.carry;
       this.carry = null;
-      this.addRow(row, 0, row.length);
+      this.addRow(viewOf(row), row, 0, row.length);
     }
     return hex8(this.s1) + hex8(this.s2);
   }
+}
+
+function viewOf(b: Buffer): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
 }
 
 function hex8(n: number): string {
