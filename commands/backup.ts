@@ -60,12 +60,11 @@ export function configure(cmd: Command, ctx: CliContext): void {
     await openLocation(config(), ctx.env);
     const progress = await out.progress();
     try {
-      const result = await runBackup(config(), {
+      const result = await runBackup({
         encryptionKey,
         type: opts.type, compression: opts.compress, compressLevel,
-        jobs, waitSeconds, startChain: opts.chain !== false,
-        env: ctx.env, toolVersion: VERSION, signal: ctx.signal, onProgress: progress.report, onWarning: (m) => out.warn(m),
-      });
+        jobs, waitSeconds, startChain: opts.chain !== false, toolVersion: VERSION,
+      }, { config: config(), env: ctx.env, signal: ctx.signal, onProgress: progress.report, onWarning: (m) => out.warn(m) });
       progress.stop(`backup ${result.id} done`);
       return { result, render: (r, o) => renderBackup({ ...r, warnings: [] }, o) };
     } finally {
@@ -99,7 +98,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
     const encryptionKey = await loadBackupKey(config());
     const progress = await out.progress();
     try {
-      const result = await verifyBackup(config(), { encryptionKey, id, drill: opts.drill !== false, jobs, maintenanceDb: opts.maintenanceDb, env: ctx.env, onProgress: progress.report, signal: ctx.signal });
+      const result = await verifyBackup({ encryptionKey, id, drill: opts.drill !== false, jobs, maintenanceDb: opts.maintenanceDb }, { config: config(), env: ctx.env, onProgress: progress.report, signal: ctx.signal });
       // Kept for `backup status --check` and the OpenMetrics textfile (last verify time and result).
       const [{ recordVerify }, { findBackup }] = await Promise.all([import('../src/backup/health.ts'), catalog()]);
       const { manifest } = await findBackup(config().backupDir, id);
@@ -126,7 +125,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
     };
     const [{ runPrune }, { renderPrune }] = await Promise.all([import('../src/backup/prune.ts'), views()]);
     await openLocation(config(), ctx.env);
-    return { result: await runPrune(config().backupDir, rules, Boolean(opts.dryRun)), render: renderPrune };
+    return { result: await runPrune({ rules, dryRun: Boolean(opts.dryRun) }, { config: config(), env: ctx.env, signal: ctx.signal }), render: renderPrune };
   }, { connects: false });
 
   const status = sub(cmd, 'status', 'incremental readiness, the chain, and every axisor-db slot on the server with its lag and retained WAL')
@@ -141,7 +140,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
     if (!opts.check && opts.format !== 'openmetrics') {
       if (opts.maxAge || opts.warnAge || opts.output) throw new UsageError('--max-age, --warn-age and --output go with --check or --format openmetrics', { hint: 'axisor-db backup status --check --max-age 26h' });
       const [{ backupStatus }, { renderStatus }] = await Promise.all([import('../src/backup/status.ts'), views()]);
-      return { result: await backupStatus(config()), render: renderStatus };
+      return { result: await backupStatus({}, { config: config(), env: ctx.env, signal: ctx.signal }), render: renderStatus };
     }
     if (opts.format === 'openmetrics' && !opts.output) throw new UsageError('--format openmetrics needs --output <file>', { hint: 'e.g. --output /var/lib/node_exporter/textfile/axisor_backup.prom' });
     const [{ backupHealth, writeHealthMetrics }, { DEFAULT_THRESHOLDS, formatNagios }] = await Promise.all([import('../src/backup/health.ts'), import('../src/backup-health/index.ts')]);

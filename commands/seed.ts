@@ -48,7 +48,7 @@ Everything runs in one transaction: an error or Ctrl-C leaves the database as it
         asOf: opts.asOf,
         mode,
         bulk: opts.bulk !== false,
-      }, { connection: cfg, onProgress: progress.report, signal: ctx.signal });
+      }, { config: cfg, env: ctx.env, onProgress: progress.report, signal: ctx.signal });
       progress.stop(`seeded ${result.totalRows.toLocaleString('en-US')} rows`);
       return { result, render: renderSeed };
     } catch (err) {

@@ -46,7 +46,7 @@ export interface HealthReport {
 
 /** `backup status --check` / `--format openmetrics`: the catalog, the chain's slot and the last verify, judged. */
 export async function backupHealth(config: AxisorConfig, thresholds: HealthThresholds, now: Date): Promise<HealthReport> {
-  const status = await backupStatus(config);
+  const status = await backupStatus({}, { config, env: {} });
   const catalog = await listCatalog(config.backupDir);
   const mine = catalog.filter((e) => e.manifest?.database === status.database).map((e) => e.manifest!);
   const chainSlot = status.slots.find((s) => s.role === 'chain') ?? null;

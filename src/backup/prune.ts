@@ -9,6 +9,7 @@ import { UsageError } from '../errors.ts';
 import { listCatalog, requireBackupDir, TMP_PREFIX } from './catalog.ts';
 import { fsyncPath, removeDir } from './fsx.ts';
 import type { Manifest } from './manifest.ts';
+import type { ServiceContext } from '../service.ts';
 
 export interface PruneRules {
   keepLast: number;
@@ -96,7 +97,15 @@ export function planPrune(manifests: Manifest[], rules: PruneRules): PruneDecisi
   });
 }
 
-export async function runPrune(backupDir: string, rules: PruneRules, dryRun: boolean): Promise<PruneResult> {
+export interface PruneInput {
+  rules: PruneRules;
+  /** Decide and report only; delete nothing. */
+  dryRun: boolean;
+}
+
+/** `axisor-db backup prune`: deletes what no retention rule keeps, in ctx.config.backupDir. */
+export async function runPrune({ rules, dryRun }: PruneInput, ctx: ServiceContext): Promise<PruneResult> {
+  const backupDir = ctx.config.backupDir;
   await requireBackupDir(backupDir);
   const catalog = await listCatalog(backupDir);
   const decisions = planPrune(catalog.filter((e) => e.manifest).map((e) => e.manifest!), rules);

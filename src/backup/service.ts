@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AxisorConfig } from '../config/types.ts';
+import type { ServiceContext } from '../service.ts';
 import { connectClient } from '../db/connect.ts';
 import { withAdvisoryLock } from '../db/advisory-lock.ts';
 import { AbortedError, AxisorError, LockHeldError, PrerequisiteError, UsageError } from '../errors.ts';
@@ -22,7 +23,7 @@ import { advanceSlot, writeIncrementalBackup, IncrementalNeedsFull } from './inc
 import { serverInfo } from './introspect.ts';
 import { MANIFEST_FILE, putManifest, writeManifest, type Manifest } from './manifest.ts';
 import { discardSlot, dropOtherSlots, logicalBlocker, newSlotName, persistSlot, publicationBlocker, slotPrefix } from './slots.ts';
-import type { BackupOptions, BackupResult, RunContext } from './types.ts';
+import type { BackupInput, BackupOptions, BackupResult, RunContext } from './types.ts';
 
 /**
  * Keeps exactly one slot per (database, backup directory): the one of the newest full backup that has one.
@@ -43,7 +44,11 @@ export function backupLockKey(database: string): string {
  * `axisor-db backup`: takes the per-database lock, writes the backup under a temporary name, then publishes it
  * atomically. Nothing is listed unless it is complete and fsynced.
  */
-export async function runBackup(config: AxisorConfig, opts: BackupOptions): Promise<BackupResult> {
+export async function runBackup(input: BackupInput, ctx: ServiceContext): Promise<BackupResult> {
+  return takeBackup(ctx.config, { ...input, env: ctx.env, signal: ctx.signal, onProgress: ctx.onProgress, onWarning: ctx.onWarning });
+}
+
+async function takeBackup(config: AxisorConfig, opts: BackupOptions): Promise<BackupResult> {
   if (!Number.isInteger(opts.jobs) || opts.jobs < 1) throw new UsageError(`--jobs must be a positive integer (got ${opts.jobs})`);
   const codec = codecFor(opts.compression, opts.compressLevel);
   const compressorVersion = await probeCodec(codec, opts.env);

@@ -1,4 +1,4 @@
-import type { AxisorConfig } from '../config/types.ts';
+import type { ServiceContext } from '../service.ts';
 import { withClient } from '../db/connect.ts';
 import { listCatalog } from './catalog.ts';
 import { chainHead } from './incremental.ts';
@@ -40,7 +40,8 @@ export interface StatusSlot extends SlotState {
 }
 
 /** `backup status`: the chain, its slot's lag and the WAL it retains (a stalled chain fills the disk). */
-export async function backupStatus(config: AxisorConfig): Promise<StatusResult> {
+export async function backupStatus(_input: Record<string, never>, ctx: ServiceContext): Promise<StatusResult> {
+  const config = ctx.config;
   return withClient(config, async (c) => {
     const info = await serverInfo(c);
     const catalog = (await listCatalog(config.backupDir)).filter((e) => e.manifest?.database === info.database);

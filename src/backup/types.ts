@@ -27,6 +27,9 @@ export interface BackupOptions {
   encryptionKey?: BackupKey | null;
 }
 
+/** runBackup's input: what the command parsed; the environment, progress, warnings and signal come from the ServiceContext. */
+export type BackupInput = Omit<BackupOptions, 'env' | 'signal' | 'onProgress' | 'onWarning'>;
+
 export interface BackupResult {
   id: string;
   type: BackupType;

@@ -1,4 +1,5 @@
 import type { AxisorConfig } from '../config/types.ts';
+import type { ServiceContext } from '../service.ts';
 import { withClient, withDatabase } from '../db/connect.ts';
 import { qualifiedName, quoteIdent } from '../db/ident.ts';
 import { AxisorError, PrivilegeError } from '../errors.ts';
@@ -115,7 +116,15 @@ function summarize(c: Omit<VerifyCompared, 'summary'>, chainLength: number, tabl
  * (for a chain: the full backup's content, checked before the incrementals are replayed). The scratch database
  * is always dropped (and marked, so a killed run's is swept by the next one).
  */
-export async function verifyBackup(config: AxisorConfig, o: VerifyOptions): Promise<VerifyResult> {
+/** verifyBackup's input: what the command parsed; the rest comes from the ServiceContext. */
+export type VerifyInput = Omit<VerifyOptions, 'env' | 'onProgress' | 'signal'>;
+
+/** `axisor-db backup verify`: every checksum, then (with the drill) a restore into a scratch database compared table by table. */
+export async function verifyBackup(input: VerifyInput, ctx: ServiceContext): Promise<VerifyResult> {
+  return verifyChain(ctx.config, { ...input, env: ctx.env, onProgress: ctx.onProgress, signal: ctx.signal });
+}
+
+async function verifyChain(config: AxisorConfig, o: VerifyOptions): Promise<VerifyResult> {
   const started = Date.now();
   await findBackup(config.backupDir, o.id);
   const chain = await resolveChain(config.backupDir, o.id);

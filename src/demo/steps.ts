@@ -72,14 +72,15 @@ export async function runSteps(i: StepsInput): Promise<void> {
   });
 
   await step('seed', 'Seed realistic data (COPY)', [`axisor-db seed ${db} --users ${i.users} --trades-per-user ${i.tradesPerUser} --seed 42`], async () => {
-    const r = await seedDatabase({ users: i.users, tradesPerUser: i.tradesPerUser, seed: 42 }, { connection: config, onProgress: i.onProgress, signal: i.signal });
+    const r = await seedDatabase({ users: i.users, tradesPerUser: i.tradesPerUser, seed: 42 }, { ...svc, onProgress: i.onProgress });
     return { figures: { users: r.users, trades: r.trades.rows, totalRows: r.totalRows, tradeRowsPerSecond: Math.round(r.trades.copyRowsPerSecond), loadPath: r.loadPath } };
   });
 
-  const backupBase = { compression: 'zstd' as const, jobs: 2, waitSeconds: 0, env: i.env, toolVersion: i.toolVersion, signal: i.signal, onProgress: i.onProgress };
+  const backupBase = { compression: 'zstd' as const, jobs: 2, waitSeconds: 0, toolVersion: i.toolVersion };
+  const backupCtx = { ...svc, onProgress: i.onProgress };
   let lastBackupId = '';
   await step('backup-full', 'Full backup (streamed, zstd, checksummed)', [`axisor-db backup --type full ${db} ${bk}`, `axisor-db backup list ${bk}`], async () => {
-    const r = await runBackup(config, { ...backupBase, type: 'full', startChain: true });
+    const r = await runBackup({ ...backupBase, type: 'full', startChain: true }, backupCtx);
     lastBackupId = r.id;
     return {
       figures: { id: r.id, bytes: r.bytes, rawBytes: r.rawBytes, rows: r.rows, tables: r.tables, seconds: +(r.durationMs / 1000).toFixed(2), chainSlot: r.slot },
@@ -104,7 +105,7 @@ export async function runSteps(i: StepsInput): Promise<void> {
     }
     let r: Awaited<ReturnType<typeof runBackup>>;
     try {
-      r = await runBackup(config, { ...backupBase, type: 'incremental', startChain: true });
+      r = await runBackup({ ...backupBase, type: 'incremental', startChain: true }, backupCtx);
     } catch (err) {
       // Any missing server prerequisite (a refused or absent wal2json, no REPLICATION, no chain because the full
       // backup could not create its slot...) is a skip with the fix, as on a wal_level=replica server.

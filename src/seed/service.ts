@@ -3,9 +3,10 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import type pg from 'pg';
-import type { AxisorConfig, ConnectionSettings } from '../config/types.ts';
+import type { AxisorConfig } from '../config/types.ts';
 import { connectClient, withClient } from '../db/connect.ts';
 import { qualifiedName, quoteIdent } from '../db/ident.ts';
+import { withTransaction } from '../db/transaction.ts';
 import { AbortedError, NotFoundError, RefusedError } from '../errors.ts';
 import type { ProgressEvent } from '../progress.ts';
 import { captureTableDdl, dropTableDdl, maintenanceWorkMemMb, restoreTableDdl, type SavedObject } from './bulk-load.ts';
@@ -13,14 +14,11 @@ import { createChunkSource, type ChunkSource } from './chunk-source.ts';
 import { IdFactory } from './ids.ts';
 import { resolveSeedOptions, type SeedOptions, type SeedSettings } from './options.ts';
 import { SEED_TABLES, TEMPLATES, type SeedTable } from './tables/index.ts';
+import type { ServiceContext } from '../service.ts';
 
-export interface SeedDeps {
-  connection: AxisorConfig | ConnectionSettings;
-  /** Schema of the Axisor tables (an AxisorConfig carries its own). */
-  schema?: string;
-  onProgress?: (e: ProgressEvent) => void;
-  signal?: AbortSignal;
-  /** Generate rows in a worker thread (default: yes when running from the build). */
+/** seedDatabase's input: the command's flags (connection, schema, progress and signal come from the ServiceContext). */
+export interface SeedInput extends SeedOptions {
+  /** Generate rows in worker threads (default: yes when running from the build). */
   threads?: boolean;
 }
 
@@ -74,7 +72,7 @@ export interface SeedResult {
 }
 
 export interface SeedPhases {
-  /** Connect, check the tables exist, BEGIN, lock, emptiness check, TRUNCATE, capture and drop of indexes/keys, templates. */
+  /** Connect, check the tables exist, open the transaction, lock, emptiness check, TRUNCATE, capture and drop of indexes/keys, templates. */
   prepareMs: number;
   /** All COPYs (generation runs in parallel with them). */
   copyMs: number;
@@ -104,34 +102,31 @@ const rate = (rows: number, ms: number) => (ms > 0 ? Math.round((rows / ms) * 10
  * Fills the Axisor tables with realistic, deterministic data by binary COPY, in ONE transaction: on any failure
  * (or SIGINT) nothing is left behind, including the dropped indexes and foreign keys of the bulk path.
  */
-export async function seedDatabase(options: SeedOptions, deps: SeedDeps): Promise<SeedResult> {
-  const s = resolveSeedOptions(options);
-  const schema = deps.schema ?? ('connection' in deps.connection ? deps.connection.schema : 'public');
-  const progress = deps.onProgress ?? (() => {});
+export async function seedDatabase(input: SeedInput, ctx: ServiceContext): Promise<SeedResult> {
+  const s = resolveSeedOptions(input);
+  const schema = ctx.config.schema;
+  const progress = ctx.onProgress ?? (() => {});
   const started = performance.now();
   const cpu0 = process.cpuUsage();
   // Seeding runs longer than any statement timeout meant for the tool's queries.
   const session = { applicationName: 'axisor-db seed', statementTimeoutMs: 0 };
-  return withClient(deps.connection, async (client) => {
+  return withClient(ctx.config, async (client) => {
     await checkTables(client, schema);
-    await client.query('BEGIN');
-    let result: SeedResult;
-    try {
-      result = await seedInTransaction(client, s, schema, progress, deps.signal, started, deps.threads);
-      const c0 = performance.now();
-      await client.query('COMMIT');
-      result.phases.commitMs = Math.round(performance.now() - c0);
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    }
+    // All or nothing: any error (or Ctrl-C) rolls back the load, the TRUNCATE and the dropped indexes and keys.
+    let c0 = 0;
+    const result = await withTransaction(client, { mapErrors: false }, async () => {
+      const r = await seedInTransaction({ client, s, schema, progress, signal: ctx.signal, started, threads: input.threads });
+      c0 = performance.now();
+      return r;
+    });
+    result.phases.commitMs = Math.round(performance.now() - c0);
     // After the commit (statistics of committed data; nothing here can undo the load): biggest tables first,
     // spread over up to two sessions so that ANALYZE of TradeLog and of the other tables run at once.
     const a0 = performance.now();
     progress({ phase: 'analyze' });
     const rows = new Map(result.tables.map((t) => [t.table, t.rows]));
     const order = [...ALL_TABLES].sort((x, y) => (rows.get(y) ?? 0) - (rows.get(x) ?? 0));
-    result.phases.analyzeSessions = await analyzeTables(client, deps.connection, session, schema, order, Math.min(2, availableParallelism()));
+    result.phases.analyzeSessions = await analyzeTables(client, ctx.config, session, schema, order, Math.min(2, availableParallelism()));
     result.analyzeMs = result.phases.analyzeMs = Math.round(performance.now() - a0);
     result.totalMs = Math.round(performance.now() - started);
     result.rowsPerSecond = rate(result.totalRows, result.totalMs);
@@ -145,7 +140,7 @@ export async function seedDatabase(options: SeedOptions, deps: SeedDeps): Promis
  * ANALYZE `tables` (in this order) over the seed's own session plus up to `sessions - 1` more. An extra session
  * that cannot connect (e.g. max_connections reached) is simply not used. Returns how many sessions took part.
  */
-async function analyzeTables(client: pg.Client, connection: SeedDeps['connection'], session: { applicationName: string; statementTimeoutMs: number },
+async function analyzeTables(client: pg.Client, connection: AxisorConfig, session: { applicationName: string; statementTimeoutMs: number },
   schema: string, tables: readonly string[], sessions: number): Promise<number> {
   const queue = [...tables];
   const drain = async (c: pg.Client) => {
@@ -182,7 +177,39 @@ async function checkTables(client: pg.Client, schema: string): Promise<void> {
   }
 }
 
-async function seedInTransaction(client: pg.Client, s: SeedSettings, schema: string, progress: (e: ProgressEvent) => void, signal: AbortSignal | undefined, started: number, threads: boolean | undefined): Promise<SeedResult> {
+/** One seed run's fixed inputs, passed to each step instead of seven positional parameters. */
+interface SeedRun {
+  client: pg.Client;
+  s: SeedSettings;
+  schema: string;
+  progress: (e: ProgressEvent) => void;
+  signal: AbortSignal | undefined;
+  /** performance.now() at the start of the run. */
+  started: number;
+  threads: boolean | undefined;
+}
+
+/** What the preparation decided and did: empty the tables (FREEZE possible), drop their DDL (bulk path). */
+interface Prepared {
+  ids: IdFactory;
+  truncate: boolean;
+  bulk: boolean;
+  saved: SavedObject[];
+  templatesInserted: number;
+}
+
+async function seedInTransaction(run: SeedRun): Promise<SeedResult> {
+  const prep = await prepareTables(run);
+  const prepareMs = Math.round(performance.now() - run.started);
+  const copy0 = performance.now();
+  const { tables, generator, generatorThreads } = await copyAllTables(run, prep.truncate);
+  const copyPhaseMs = Math.round(performance.now() - copy0);
+  const built = prep.bulk ? await rebuild(run.client, run.schema, prep.saved, run.progress) : NO_REBUILD;
+  return seedResult(run, prep, { tables, generator, generatorThreads, prepareMs, copyPhaseMs, built });
+}
+
+/** Locks the tables, refuses what the mode forbids, empties them and drops their indexes and keys (bulk path). */
+async function prepareTables({ client, s, schema, progress }: SeedRun): Promise<Prepared> {
   const q = (t: string) => qualifiedName(schema, t);
   const ids = new IdFactory(s.seed);
   await client.query(`LOCK TABLE ${ALL_TABLES.map(q).join(', ')} IN ${s.bulk || s.mode === 'truncate' ? 'ACCESS EXCLUSIVE' : 'SHARE ROW EXCLUSIVE'} MODE`);
@@ -206,12 +233,13 @@ async function seedInTransaction(client: pg.Client, s: SeedSettings, schema: str
     await dropTableDdl(client, schema, saved);
   }
   const templatesInserted = await insertTemplates(client, schema, s);
+  return { ids, truncate, bulk, saved, templatesInserted };
+}
 
-  const prepareMs = Math.round(performance.now() - started);
-  const copy0 = performance.now();
-  const source = createChunkSource(s, { threads: threads });
+/** COPY of every seeded table, in dependency order, from the (threaded or inline) generator. */
+async function copyAllTables({ client, s, schema, progress, signal, threads }: SeedRun, truncate: boolean) {
+  const source = createChunkSource(s, { threads });
   const tables: SeedTableResult[] = [];
-  const generator = source.threaded ? 'thread' : 'inline';
   try {
     for (const table of SEED_TABLES) {
       if (signal?.aborted) throw new AbortedError('seed interrupted; nothing was written');
@@ -220,44 +248,48 @@ async function seedInTransaction(client: pg.Client, s: SeedSettings, schema: str
   } finally {
     await source.close();
   }
+  return { tables, generator: (source.threaded ? 'thread' : 'inline') as SeedResult['generator'], generatorThreads: source.threads };
+}
 
-  const copyPhaseMs = Math.round(performance.now() - copy0);
-  const { rebuilt, rebuildMs, tradeRebuildMs, byKind } = bulk ? await rebuild(client, schema, saved, progress) : NO_REBUILD;
+function seedResult({ s, started }: SeedRun, prep: Prepared, d: {
+  tables: SeedTableResult[]; generator: SeedResult['generator']; generatorThreads: number; prepareMs: number; copyPhaseMs: number; built: Rebuild;
+}): SeedResult {
+  const { tables, built } = d;
   const trade = tables.find((t) => t.table === 'TradeLog')!;
-  const totalRows = tables.reduce((n, t) => n + t.rows, 0) + templatesInserted;
+  const totalRows = tables.reduce((n, t) => n + t.rows, 0) + prep.templatesInserted;
   return {
     seed: s.seed,
-    seedTag: ids.seedTag,
+    seedTag: prep.ids.seedTag,
     asOf: new Date(s.asOf).toISOString(),
     users: s.users,
     tradesPerUser: s.tradesPerUser,
     automationsPerUser: s.automationsPerUser,
     notificationsPerUser: s.notificationsPerUser,
     mode: s.mode,
-    loadPath: bulk ? 'bulk' : 'constrained',
-    truncated: truncate,
-    generator,
-    generatorThreads: source.threads,
+    loadPath: prep.bulk ? 'bulk' : 'constrained',
+    truncated: prep.truncate,
+    generator: d.generator,
+    generatorThreads: d.generatorThreads,
     tables,
-    templatesInserted,
+    templatesInserted: prep.templatesInserted,
     trades: {
       rows: trade.rows,
       copyMs: trade.copyMs,
       copyRowsPerSecond: trade.rowsPerSecond,
-      withRebuildMs: Math.round(trade.copyMs + tradeRebuildMs),
-      withRebuildRowsPerSecond: rate(trade.rows, trade.copyMs + tradeRebuildMs),
+      withRebuildMs: Math.round(trade.copyMs + built.tradeRebuildMs),
+      withRebuildRowsPerSecond: rate(trade.rows, trade.copyMs + built.tradeRebuildMs),
     },
     totalRows,
     copyMs: Math.round(tables.reduce((n, t) => n + t.copyMs, 0)),
-    rebuildMs,
-    rebuild: rebuilt,
+    rebuildMs: built.rebuildMs,
+    rebuild: built.rebuilt,
     analyzeMs: 0,
     phases: {
-      prepareMs,
-      copyMs: copyPhaseMs,
-      keysMs: Math.round(byKind.keys),
-      indexesMs: Math.round(byKind.indexes),
-      foreignKeysMs: Math.round(byKind.foreignKeys),
+      prepareMs: d.prepareMs,
+      copyMs: d.copyPhaseMs,
+      keysMs: Math.round(built.byKind.keys),
+      indexesMs: Math.round(built.byKind.indexes),
+      foreignKeysMs: Math.round(built.byKind.foreignKeys),
       commitMs: 0,
       analyzeMs: 0,
       analyzeSessions: 0,

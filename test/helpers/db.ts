@@ -3,6 +3,8 @@ import pg from 'pg';
 import { parseDatabaseUrl, redactedUrl } from '../../src/config/url.ts';
 import type { ConnectionSettings } from '../../src/config/types.ts';
 import { quoteIdent } from '../../src/db/ident.ts';
+import { resolveConfig } from '../../src/config/resolve.ts';
+import type { ServiceContext } from '../../src/service.ts';
 
 /** The server tests use: TEST_DATABASE_URL, or the local default. */
 export const ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -13,6 +15,11 @@ export function connectionFor(url: string): ConnectionSettings {
   const c = { ...base, sslMode: l.sslMode ?? 'disable', applicationName: 'axisor-db-test', connectTimeoutSeconds: 10, pgbouncer: false, redactedUrl: redactedUrl(base) } as ConnectionSettings;
   if (l.password !== undefined) Object.defineProperty(c, 'password', { value: l.password, enumerable: false });
   return c;
+}
+
+/** The context a service gets when called directly on `url`: the config `--database-url <url>` resolves to. */
+export function serviceContextFor(url: string, extra: Partial<Omit<ServiceContext, 'config'>> = {}): ServiceContext {
+  return { config: resolveConfig({ flags: { databaseUrl: url }, env: {}, cwd: new URL('../..', import.meta.url).pathname }), env: process.env, ...extra };
 }
 
 export function urlWithDatabase(url: string, database: string): string {

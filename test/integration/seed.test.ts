@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { diffCatalogs, readCatalog } from '../../src/data/catalog.ts';
 import { ExitCode } from '../../src/errors.ts';
 import { seedDatabase, type SeedOptions } from '../../src/seed/index.ts';
-import { createTestDatabase, query, type TestDatabase } from '../helpers/db.ts';
+import { createTestDatabase, query, serviceContextFor, type TestDatabase } from '../helpers/db.ts';
 import { runCli, spawnCli } from '../helpers/cli.ts';
 import { expectedCatalog } from '../helpers/prisma-model.ts';
 import { createMigratedDatabase, MIGRATIONS_DIR } from '../helpers/schema.ts';
@@ -68,7 +68,7 @@ async function rejection(p: Promise<unknown>): Promise<any> {
 describe('seedDatabase', () => {
   test('the same --seed gives identical data in two databases, and the bulk path leaves the schema exactly as migrated', async () => {
     const before = await catalogOf(a.url);
-    const [ra, rb] = await Promise.all([seedDatabase(SMALL, { connection: a.connection }), seedDatabase(SMALL, { connection: b.connection })]);
+    const [ra, rb] = await Promise.all([seedDatabase(SMALL, serviceContextFor(a.url)), seedDatabase(SMALL, serviceContextFor(b.url))]);
     expect(ra.loadPath).toBe('bulk');
     expect(ra.trades.rows).toBe(40 * 25);
     const [ha, hb] = await Promise.all([tableHashes(a.url), tableHashes(b.url)]);
@@ -105,12 +105,12 @@ describe('seedDatabase', () => {
 
   test('a non-empty database is refused (exit 77) and left unchanged; --append with a new seed adds; the same seed again is refused', async () => {
     const before = await tableHashes(b.url);
-    const refused = await rejection(seedDatabase({ ...SMALL, seed: 8 }, { connection: b.connection }));
+    const refused = await rejection(seedDatabase({ ...SMALL, seed: 8 }, serviceContextFor(b.url)));
     expect([refused.code, refused.exitCode]).toEqual(['refused.not_empty', ExitCode.REFUSED]);
     expect(await tableHashes(b.url)).toEqual(before);
-    const again = await rejection(seedDatabase({ ...SMALL, mode: 'append' }, { connection: b.connection }));
+    const again = await rejection(seedDatabase({ ...SMALL, mode: 'append' }, serviceContextFor(b.url)));
     expect([again.code, again.exitCode]).toEqual(['refused.seed_present', ExitCode.REFUSED]);
-    const r = await seedDatabase({ ...SMALL, users: 5, seed: 8, mode: 'append' }, { connection: b.connection });
+    const r = await seedDatabase({ ...SMALL, users: 5, seed: 8, mode: 'append' }, serviceContextFor(b.url));
     expect(r.loadPath).toBe('constrained');
     const [n] = await query(b.url, `SELECT count(*)::int AS users, (SELECT count(*) FROM "TradeLog")::int AS trades FROM "User"`);
     expect(n).toEqual({ users: 45, trades: 45 * 25 });
@@ -118,7 +118,7 @@ describe('seedDatabase', () => {
 
   test('--truncate replaces the data; a different seed gives different data', async () => {
     const before = await tableHashes(b.url);
-    await seedDatabase({ ...SMALL, seed: 9, mode: 'truncate' }, { connection: b.connection });
+    await seedDatabase({ ...SMALL, seed: 9, mode: 'truncate' }, serviceContextFor(b.url));
     const after = await tableHashes(b.url);
     expect(after.User).not.toEqual(before.User);
     expect(after.TradeLog!.startsWith(`${40 * 25}:`)).toBe(true);
@@ -128,13 +128,12 @@ describe('seedDatabase', () => {
     const fresh = await createMigratedDatabase('seed_abort');
     try {
       const ac = new AbortController();
-      const err = await rejection(seedDatabase(SMALL, {
-        connection: fresh.connection,
+      const err = await rejection(seedDatabase(SMALL, serviceContextFor(fresh.url, {
         signal: ac.signal,
         onProgress: (e) => {
           if (e.phase === 'copy' && e.message === 'Notification') ac.abort();
         },
-      }));
+      })));
       expect(err.exitCode).toBe(ExitCode.ABORTED);
       const [r] = await query(fresh.url, `SELECT (SELECT count(*) FROM "User")::int + (SELECT count(*) FROM "Notification")::int AS n`);
       expect(r!.n).toBe(0);
@@ -145,7 +144,7 @@ describe('seedDatabase', () => {
   });
 
   test('bad options are usage errors (exit 64) before anything is touched', async () => {
-    const err = await rejection(seedDatabase({ users: 0 }, { connection: a.connection }));
+    const err = await rejection(seedDatabase({ users: 0 }, serviceContextFor(a.url)));
     expect(err.exitCode).toBe(ExitCode.USAGE);
   });
 });
@@ -160,7 +159,7 @@ describe('axisor-db seed (CLI)', () => {
       expect(ok.json.result.generator).toBe('thread');
       const inline = await createMigratedDatabase('seed_inline');
       try {
-        const r = await seedDatabase({ users: 12, tradesPerUser: 4, seed: 5 }, { connection: inline.connection });
+        const r = await seedDatabase({ users: 12, tradesPerUser: 4, seed: 5 }, serviceContextFor(inline.url));
         expect(r.generator).toBe('inline');
         expect(await tableHashes(inline.url)).toEqual(await tableHashes(db.url));
       } finally {
@@ -191,7 +190,7 @@ describe('axisor-db seed (CLI)', () => {
       expect(r.exitCode).toBe(0);
       expect(r.json.result.generator).toBe('thread');
       expect(r.json.result.generatorThreads).toBeGreaterThanOrEqual(1);
-      await seedDatabase(opts, { connection: inline.connection });
+      await seedDatabase(opts, serviceContextFor(inline.url));
       const [hc, hi] = await Promise.all([tableHashes(cli.url), tableHashes(inline.url)]);
       expect(hc).toEqual(hi);
       expect(hc.User!.startsWith('2000:')).toBe(true);
@@ -226,7 +225,7 @@ describe('axisor-db seed (CLI)', () => {
       expect(diffCatalogs(before, await catalogOf(db.url))).toEqual([]);
       const [fk] = await query(db.url, `SELECT count(*) FILTER (WHERE NOT convalidated)::int AS invalid, count(*)::int AS n FROM pg_constraint WHERE contype = 'f'`);
       expect(fk).toEqual({ invalid: 0, n: 18 });
-      const r = await seedDatabase(SMALL, { connection: db.connection });
+      const r = await seedDatabase(SMALL, serviceContextFor(db.url));
       expect(r.loadPath).toBe('bulk');
     } finally {
       await db.drop();

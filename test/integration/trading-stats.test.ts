@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { DatabaseManager, Prisma, type TradingStats } from '../../src/data/index.ts';
 import { seedDatabase } from '../../src/seed/index.ts';
-import { query, type TestDatabase } from '../helpers/db.ts';
+import { query, serviceContextFor, type TestDatabase } from '../helpers/db.ts';
 import { createMigratedDatabase } from '../helpers/schema.ts';
 
 const D = Prisma.Decimal.clone({ precision: 60, rounding: Prisma.Decimal.ROUND_HALF_UP });
@@ -13,7 +13,7 @@ let userIds: string[];
 
 beforeAll(async () => {
   db = await createMigratedDatabase('stats');
-  await seedDatabase({ users: 12, tradesPerUser: 41, seed: 3 }, { connection: db.connection });
+  await seedDatabase({ users: 12, tradesPerUser: 41, seed: 3 }, serviceContextFor(db.url));
   dm = await DatabaseManager.connect(db.connection);
   userIds = (await query(db.url, `SELECT id FROM "User" ORDER BY id`)).map((r) => r.id as string);
   // A simulated (paper) trade of the first user: it must not count as their trading.
