@@ -4,6 +4,7 @@ import { PassThrough, pipeline as pipelineCb, Transform, type Readable, type Wri
 import { from as copyFrom } from 'pg-copy-streams';
 import { connectClient } from '../db/connect.ts';
 import { toDatabaseError } from '../db/errors.ts';
+import { withTransaction } from '../db/transaction.ts';
 import { pipeline } from 'node:stream/promises';
 import type { ResultPromise } from 'execa';
 import { spawnChild } from '../pgtools/children.ts';
@@ -147,10 +148,6 @@ export async function dumpChunk(o: {
   const timings: StreamTimings = { connectMs: 0, copyMs: 0, digestMs: 0, fileHashMs: 0, fsyncMs: 0 };
   let comp: ResultPromise | null = null;
   try {
-    await client.query(`${copySessionSql(o.encoding)}; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '${o.snapshot.replace(/'/g, "''")}'`);
-    timings.connectMs = performance.now() - t0;
-    const t1 = performance.now();
-    comp = o.codec.compress ? spawnChild(o.codec.compress.bin, o.codec.compress.args, { env: { PATH: o.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: 'pipe', stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
     const digest = new RowDigest();
     // The COPY text is digested and counted inside the reader, on each compacted socket chunk (no stream hop).
     const onText = (text: Buffer) => {
@@ -171,24 +168,31 @@ export async function dumpChunk(o: {
         cb(null, chunk);
       },
     });
-    const source = client.query(new CopyOutStream(o.copySql, onText));
-    try {
-      if (comp) {
-        await Promise.all([
-          pipeline(source, comp.stdin as Writable),
-          o.encrypt ? pipeline(comp.stdout as Readable, o.encrypt, hasher, o.sink.stream) : pipeline(comp.stdout as Readable, hasher, o.sink.stream),
-          checkExit(comp, o.codec.compress!.bin),
-        ]);
-      } else if (o.encrypt) {
-        await pipeline(source, o.encrypt, hasher, o.sink.stream);
-      } else {
-        await pipeline(source, hasher, o.sink.stream);
+    let t1 = 0;
+    // The exported snapshot of the backup, read only. Closed, not rolled back, on failure: the session may be in
+    // the middle of the COPY.
+    await withTransaction(client, { sessionSql: copySessionSql(o.encoding), isolationLevel: 'repeatable read', readOnly: true, snapshot: o.snapshot, onError: 'abandon', mapErrors: false }, async () => {
+      timings.connectMs = performance.now() - t0;
+      t1 = performance.now();
+      comp = o.codec.compress ? spawnChild(o.codec.compress.bin, o.codec.compress.args, { env: { PATH: o.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: 'pipe', stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
+      const source = client.query(new CopyOutStream(o.copySql, onText));
+      try {
+        if (comp) {
+          await Promise.all([
+            pipeline(source, comp.stdin as Writable),
+            o.encrypt ? pipeline(comp.stdout as Readable, o.encrypt, hasher, o.sink.stream) : pipeline(comp.stdout as Readable, hasher, o.sink.stream),
+            checkExit(comp, o.codec.compress!.bin),
+          ]);
+        } else if (o.encrypt) {
+          await pipeline(source, o.encrypt, hasher, o.sink.stream);
+        } else {
+          await pipeline(source, hasher, o.sink.stream);
+        }
+      } catch (err) {
+        killAll(comp);
+        throw lostOrDb(err, 'COPY TO');
       }
-    } catch (err) {
-      killAll(comp);
-      throw lostOrDb(err, 'COPY TO');
-    }
-    await client.query('COMMIT');
+    });
     timings.copyMs = performance.now() - t1;
     const t2 = performance.now();
     await o.sink.commit();
@@ -223,27 +227,40 @@ export async function loadChunk(o: {
   let d: ResultPromise | null = null;
   try {
     await client.query(copySessionSql(o.encoding));
-    if (o.freeze) await client.query(`BEGIN; TRUNCATE ONLY ${o.table}`);
     const connectMs = performance.now() - t0;
-    const t1 = performance.now();
-    const dec = o.codec.decompress ? o.codec.decompress('-') : null;
-    d = dec ? spawnChild(dec.bin, dec.args, { env: { PATH: o.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: 'pipe', stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
-    const sink = client.query(copyFrom(`COPY ${o.table} (${o.columns}) FROM STDIN${o.freeze ? ' WITH (FREEZE)' : ''}`));
-    try {
-      if (d) {
-        await Promise.all([
-          pipeline(o.source, d.stdin as Writable),
-          pipeline(d.stdout as Readable, sink),
-          checkExit(d, dec!.bin),
-        ]);
-      } else {
-        await pipeline(o.source, sink);
+    let t1 = 0;
+    const load = async () => {
+      t1 = performance.now();
+      const dec = o.codec.decompress ? o.codec.decompress('-') : null;
+      d = dec ? spawnChild(dec.bin, dec.args, { env: { PATH: o.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: 'pipe', stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
+      const sink = client.query(copyFrom(`COPY ${o.table} (${o.columns}) FROM STDIN${o.freeze ? ' WITH (FREEZE)' : ''}`));
+      try {
+        if (d) {
+          await Promise.all([
+            pipeline(o.source, d.stdin as Writable),
+            pipeline(d.stdout as Readable, sink),
+            checkExit(d, dec!.bin),
+          ]);
+        } else {
+          await pipeline(o.source, sink);
+        }
+      } catch (err) {
+        killAll(d);
+        o.source.destroy();
+        throw lostOrDb(err, `COPY FROM into ${o.table}`);
       }
-      if (o.freeze) await client.query('COMMIT');
-    } catch (err) {
-      killAll(d);
-      o.source.destroy();
-      throw lostOrDb(err, `COPY FROM into ${o.table}`);
+    };
+    // FREEZE needs the table emptied in the loading transaction. Closed, not rolled back, on failure: the session
+    // may be in the middle of the COPY.
+    if (o.freeze) {
+      await withTransaction(client, { onError: 'abandon', mapErrors: false }, async () => {
+        await client.query(`TRUNCATE ONLY ${o.table}`);
+        await load();
+      }).catch((err) => {
+        throw lostOrDb(err, `COPY FROM into ${o.table}`); // the COMMIT's failure, named like the COPY's
+      });
+    } else {
+      await load();
     }
     return { connectMs, copyMs: performance.now() - t1, frozen: o.freeze };
   } finally {

@@ -2,6 +2,7 @@ import { createReadStream, rmSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connectClient } from '../db/connect.ts';
+import { withTransaction } from '../db/transaction.ts';
 import { qualifiedName, quoteIdent } from '../db/ident.ts';
 import { findPgTool, runPgTool, type PgTool } from '../pgtools/index.ts';
 import { makeOwnedTempDir } from '../pgtools/tempdirs.ts';
@@ -86,71 +87,72 @@ export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<M
   ph.snapshotMs = Math.round(performance.now() - t);
   const meta = await connectClient(config, { applicationName: 'axisor-db backup (meta)', statementTimeoutMs: 0 });
   try {
-    await meta.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    await meta.query(`SET TRANSACTION SNAPSHOT '${snap.name.replace(/'/g, "''")}'`);
-    const consistentAt = (await meta.query<{ t: string }>(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t`)).rows[0]!.t;
-    const tables = await listTables(meta);
-    // Like pg_dump: hold ACCESS SHARE on every table until the end, so no DDL changes what we are reading.
-    if (tables.length > 0) await meta.query(`LOCK TABLE ${tables.map((t) => `ONLY ${qualifiedName(t.schema, t.name)}`).join(', ')} IN ACCESS SHARE MODE`);
-    const fingerprint = await schemaFingerprint(meta);
-    const [{ n: largeObjects }] = (await meta.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_largeobject_metadata')).rows as [{ n: number }];
-    if (largeObjects > 0) {
-      const m = `${largeObjects} large objects (pg_largeobject) are not included in this backup`;
-      ctx.warnings.push(m);
-      opts.onWarning?.(m);
-    }
-    const blockSize = Number((await meta.query<{ b: string }>(`SELECT current_setting('block_size') AS b`)).rows[0]!.b);
-    if (!ctx.repo) await mkdir(join(ctx.tmpDir, 'data'), { mode: DIR_MODE });
-    let schemaStored: { sha256: string; bytes: number } | null = null;
+    // The catalog, the table locks and the sequences are read in the snapshot every data stream imports.
+    const read = await withTransaction(meta, { isolationLevel: 'repeatable read', readOnly: true, snapshot: snap.name, mapErrors: false }, async () => {
+      const consistentAt = (await meta.query<{ t: string }>(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t`)).rows[0]!.t;
+      const tables = await listTables(meta);
+      // Like pg_dump: hold ACCESS SHARE on every table until the end, so no DDL changes what we are reading.
+      if (tables.length > 0) await meta.query(`LOCK TABLE ${tables.map((t) => `ONLY ${qualifiedName(t.schema, t.name)}`).join(', ')} IN ACCESS SHARE MODE`);
+      const fingerprint = await schemaFingerprint(meta);
+      const [{ n: largeObjects }] = (await meta.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_largeobject_metadata')).rows as [{ n: number }];
+      if (largeObjects > 0) {
+        const m = `${largeObjects} large objects (pg_largeobject) are not included in this backup`;
+        ctx.warnings.push(m);
+        opts.onWarning?.(m);
+      }
+      const blockSize = Number((await meta.query<{ b: string }>(`SELECT current_setting('block_size') AS b`)).rows[0]!.b);
+      if (!ctx.repo) await mkdir(join(ctx.tmpDir, 'data'), { mode: DIR_MODE });
+      let schemaStored: { sha256: string; bytes: number } | null = null;
 
-    ph.catalogMs = Math.round(performance.now() - t - ph.snapshotMs);
-    let rawDone = 0;
-    let doneChunks = 0;
-    const plan = p.schemaOnly ? [] : planChunks(tables, opts.jobs, blockSize);
-    const estimate = plan.reduce((sum, c) => sum + c.bytes, 0);
-    const report = (phase: string) => opts.onProgress?.(dumpProgress(phase, { rawDone, estimate, doneChunks, chunks: plan.length }));
-    const chunkResults = new Map<string, Awaited<ReturnType<typeof dumpChunk>> & { file: string }>();
-    const tasks: Array<() => Promise<void>> = [
-      async () => {
-        if (ctx.repo) {
-          schemaStored = await dumpSchemaToRepository(ctx, pgDump, snap.name);
-          return;
-        }
-        // The schema archive is small; pg_dump's own gzip is fine for it, and -Fc keeps pg_restore's section/-L selection.
-        const s0 = performance.now();
-        await runPgTool(pgDump, ['-Fc', '-s', `--snapshot=${snap.name}`, '-f', join(ctx.tmpDir, 'schema.dump'), '--no-sync'], conn, { baseEnv: opts.env });
-        await chmod(join(ctx.tmpDir, 'schema.dump'), FILE_MODE); // pg_dump honours the umask; backups are owner-only
-        await fsyncPath(join(ctx.tmpDir, 'schema.dump'));
-        if (opts.encryptionKey) await encryptFileInPlace(join(ctx.tmpDir, 'schema.dump'), opts.encryptionKey);
-        ph.schemaMs = Math.round(performance.now() - s0);
-      },
-      ...plan.map((c) => async () => {
-        const t = tables[c.table]!;
-        const file = `data/${String(c.table).padStart(4, '0')}-${String(c.chunk).padStart(3, '0')}.copy${ctx.codec.ext}`;
-        const r = await dumpChunk({
-          conn, encoding: p.info.encoding, env: opts.env, snapshot: snap.name, copySql: copyOutSql(t, c), codec: ctx.codec, encrypt: encryptStage(opts.encryptionKey),
-          sink: ctx.repo ? storeSink((body) => ctx.repo!.repo.put(`${ctx.repo!.prefix}${file}`, body, { signal: opts.signal })) : fileSink(join(ctx.tmpDir, file)),
-          onRawBytes: (n) => {
-            rawDone += n;
-            report('dump');
-          },
-        });
-        chunkResults.set(`${c.table}:${c.chunk}`, { ...r, file });
-        ph.streams = (ph.streams ?? 0) + 1;
-        for (const [k, v] of Object.entries(r.timings)) ph[`stream${k[0]!.toUpperCase()}${k.slice(1)}`] = Math.round((ph[`stream${k[0]!.toUpperCase()}${k.slice(1)}`] ?? 0) + v);
-        doneChunks++;
-        report('dump');
-      }),
-    ];
-    opts.onProgress?.({ phase: 'dump', message: `${tables.length} tables, ${plan.length} data streams, ${opts.jobs} jobs` });
-    t = performance.now();
-    await runLimited(tasks, opts.jobs + (p.schemaOnly ? 0 : 1), opts.signal);
-    ph.dataMs = Math.round(performance.now() - t);
-    const cpu = process.cpuUsage(cpu0);
-    ph.nodeCpuMs = Math.round((cpu.user + cpu.system) / 1000);
-    const sequences = await readSequences(meta);
-    await meta.query('COMMIT');
-    return buildManifest(ctx, p, { tables, chunkResults, sequences, fingerprint, consistentAt, snapshot: snap, pgDump, schemaStored });
+      ph.catalogMs = Math.round(performance.now() - t - ph.snapshotMs);
+      let rawDone = 0;
+      let doneChunks = 0;
+      const plan = p.schemaOnly ? [] : planChunks(tables, opts.jobs, blockSize);
+      const estimate = plan.reduce((sum, c) => sum + c.bytes, 0);
+      const report = (phase: string) => opts.onProgress?.(dumpProgress(phase, { rawDone, estimate, doneChunks, chunks: plan.length }));
+      const chunkResults = new Map<string, Awaited<ReturnType<typeof dumpChunk>> & { file: string }>();
+      const tasks: Array<() => Promise<void>> = [
+        async () => {
+          if (ctx.repo) {
+            schemaStored = await dumpSchemaToRepository(ctx, pgDump, snap.name);
+            return;
+          }
+          // The schema archive is small; pg_dump's own gzip is fine for it, and -Fc keeps pg_restore's section/-L selection.
+          const s0 = performance.now();
+          await runPgTool(pgDump, ['-Fc', '-s', `--snapshot=${snap.name}`, '-f', join(ctx.tmpDir, 'schema.dump'), '--no-sync'], conn, { baseEnv: opts.env });
+          await chmod(join(ctx.tmpDir, 'schema.dump'), FILE_MODE); // pg_dump honours the umask; backups are owner-only
+          await fsyncPath(join(ctx.tmpDir, 'schema.dump'));
+          if (opts.encryptionKey) await encryptFileInPlace(join(ctx.tmpDir, 'schema.dump'), opts.encryptionKey);
+          ph.schemaMs = Math.round(performance.now() - s0);
+        },
+        ...plan.map((c) => async () => {
+          const t = tables[c.table]!;
+          const file = `data/${String(c.table).padStart(4, '0')}-${String(c.chunk).padStart(3, '0')}.copy${ctx.codec.ext}`;
+          const r = await dumpChunk({
+            conn, encoding: p.info.encoding, env: opts.env, snapshot: snap.name, copySql: copyOutSql(t, c), codec: ctx.codec, encrypt: encryptStage(opts.encryptionKey),
+            sink: ctx.repo ? storeSink((body) => ctx.repo!.repo.put(`${ctx.repo!.prefix}${file}`, body, { signal: opts.signal })) : fileSink(join(ctx.tmpDir, file)),
+            onRawBytes: (n) => {
+              rawDone += n;
+              report('dump');
+            },
+          });
+          chunkResults.set(`${c.table}:${c.chunk}`, { ...r, file });
+          ph.streams = (ph.streams ?? 0) + 1;
+          for (const [k, v] of Object.entries(r.timings)) ph[`stream${k[0]!.toUpperCase()}${k.slice(1)}`] = Math.round((ph[`stream${k[0]!.toUpperCase()}${k.slice(1)}`] ?? 0) + v);
+          doneChunks++;
+          report('dump');
+        }),
+      ];
+      opts.onProgress?.({ phase: 'dump', message: `${tables.length} tables, ${plan.length} data streams, ${opts.jobs} jobs` });
+      t = performance.now();
+      await runLimited(tasks, opts.jobs + (p.schemaOnly ? 0 : 1), opts.signal);
+      ph.dataMs = Math.round(performance.now() - t);
+      const cpu = process.cpuUsage(cpu0);
+      ph.nodeCpuMs = Math.round((cpu.user + cpu.system) / 1000);
+      const sequences = await readSequences(meta);
+      return { tables, chunkResults, sequences, fingerprint, consistentAt, schemaStored };
+    });
+    return buildManifest(ctx, p, { ...read, snapshot: snap, pgDump });
   } finally {
     await meta.end().catch(() => {});
     await snap.release();

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { AxisorConfig } from '../config/types.ts';
 import { connectClient } from '../db/connect.ts';
+import { beginSql } from '../db/transaction.ts';
 import { quoteIdent } from '../db/ident.ts';
 import { type AxisorError, PrerequisiteError, PrivilegeError } from '../errors.ts';
 import { displayIdent } from '../db/ident.ts';
@@ -201,7 +202,8 @@ export async function exportSnapshot(config: AxisorConfig, slotName: string | nu
   }
   const c = await connectClient(config, { applicationName: 'axisor-db backup (snapshot)', statementTimeoutMs: 0 });
   try {
-    await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    // Held open (never committed) until release(): the exported snapshot lives as long as this transaction.
+    await c.query(beginSql({ isolationLevel: 'repeatable read', readOnly: true }));
     const { rows } = await c.query<{ s: string }>('SELECT pg_export_snapshot() AS s');
     return { name: rows[0]!.s, lsn: null, slot: null, release: () => c.end().catch(() => {}) };
   } catch (err) {

@@ -35,6 +35,12 @@ export interface TransactionOptions {
    * Default true: a server error becomes a DatabaseError keeping SQLSTATE, detail and hint.
    */
   mapErrors?: boolean;
+  /**
+   * What a failure inside `fn` does to the transaction. 'rollback' (default): ROLLBACK, the session stays usable.
+   * 'abandon': nothing is sent; the caller closes the connection, which ends the transaction. For a connection used
+   * for one COPY: a session that failed in the middle of a COPY cannot take a ROLLBACK (it would wait forever).
+   */
+  onError?: 'rollback' | 'abandon';
 }
 
 type Queryable = pg.Client | pg.PoolClient;
@@ -96,7 +102,7 @@ export async function withTransaction<T>(target: pg.Pool | Queryable, opts: Tran
     await client.query(opts.rollbackAtEnd ? 'ROLLBACK' : 'COMMIT');
     return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
+    if (opts.onError !== 'abandon') await client.query('ROLLBACK').catch(() => {});
     if (opts.mapErrors === false) throw err;
     throw (err as { exitCode?: number })?.exitCode !== undefined ? err : Object.assign(toDatabaseError(err), { cause: err });
   }

@@ -16,6 +16,7 @@ import type { ProgressFn } from '../progress.ts';
 import { loadChain, type NotValidForeignKey } from './load.ts';
 import { assertToTimeReplayable, type ReplayStats } from './replay.ts';
 import { assertRestorableTarget, countUserObjects, createDatabase, databaseExists, dropDatabase, markSideDatabase, sideName, sweepSideDatabases } from './target.ts';
+import { withTransaction } from '../db/transaction.ts';
 
 export interface RestoreOptions {
   id: string | null;
@@ -228,8 +229,7 @@ function swapFailure(err: unknown, admin: pg.Client, target: string, what: strin
  */
 async function swapIntoTarget(admin: pg.Client, side: string, target: string, exists: boolean): Promise<void> {
   const old = exists ? sideName(target, 'old') : null;
-  await admin.query('BEGIN');
-  try {
+  await withTransaction(admin, { mapErrors: false }, async () => {
     if (old) {
       await admin.query(`ALTER DATABASE ${quoteIdent(target)} RENAME TO ${quoteIdent(old)}`).catch((err) => {
         throw swapFailure(err, admin, target, 'replace');
@@ -238,11 +238,7 @@ async function swapIntoTarget(admin: pg.Client, side: string, target: string, ex
     }
     await admin.query(`ALTER DATABASE ${quoteIdent(side)} RENAME TO ${quoteIdent(target)}`);
     await admin.query(`COMMENT ON DATABASE ${quoteIdent(target)} IS NULL`);
-    await admin.query('COMMIT');
-  } catch (err) {
-    await admin.query('ROLLBACK').catch(() => {});
-    throw err;
-  }
+  });
   if (old) {
     await dropDatabase(admin, old).catch((err) => {
       // The restored copy is in place; only the replaced one (marked, so the next run sweeps it) is left over.

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { quoteIdent, quoteLiteral } from '../db/ident.ts';
 import { RefusedError } from '../errors.ts';
 import { ownerAlive, ownerStamp, type OwnerStamp } from '../pgtools/owner.ts';
+import { withTransaction } from '../db/transaction.ts';
 
 /** A database name derived from `base` that fits PostgreSQL's 63-byte limit. */
 export function sideName(base: string, tag: string): string {
@@ -73,15 +74,10 @@ export async function markSideDatabase(admin: pg.Client, name: string, purpose: 
     await admin.query(comment);
     return;
   }
-  await admin.query('BEGIN');
-  try {
+  await withTransaction(admin, { mapErrors: false }, async () => {
     await admin.query('SET LOCAL synchronous_commit = on');
     await admin.query(comment);
-    await admin.query('COMMIT');
-  } catch (err) {
-    await admin.query('ROLLBACK').catch(() => {});
-    throw err;
-  }
+  });
 }
 
 /**
