@@ -1,12 +1,12 @@
 /**
  * Profile helper: `npx tsx bench/copy-profile.ts <url> <table> [digest] [pgcs]`: one COPY TO over our own connection,
- * the backup's transport (src/backup/copy-out.ts; `pgcs`: pg-copy-streams' copy-to instead, the transport before
+ * the backup's transport (src/archive/copy-out.ts; `pgcs`: pg-copy-streams' copy-to instead, the transport before
  * it), the text discarded, optionally with the row digest; prints wall time and Node CPU.
  */
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { CopyOutStream } from '../src/backup/copy-out.ts';
-import { RowDigest } from '../src/backup/row-digest.ts';
+import { CopyOutStream } from '../src/archive/copy-out.ts';
+import { RowDigest } from '../src/archive/row-digest.ts';
 const url = process.argv[2]!; const table = process.argv[3]!; const digest = process.argv.includes('digest'); const pgcs = process.argv.includes('pgcs');
 const c = new pg.Client({ connectionString: url }); await c.connect();
 const t0 = performance.now(); const cpu0 = process.cpuUsage();

@@ -1,22 +1,22 @@
 import { Option, type Command } from 'commander';
-import { BACKUP_TYPES, type BackupType } from '../src/backup/id.ts';
-import type { Compression } from '../src/backup/manifest.ts';
+import { BACKUP_TYPES, type BackupType } from '../src/archive/id.ts';
+import type { Compression } from '../src/archive/manifest.ts';
 import { defineAction } from '../src/cli/action.ts';
 import type { CliContext } from '../src/cli/context.ts';
 import { addConnectionOptions, addOutputOptions, DEFAULT_JOBS, durationFlag, intFlag } from '../src/cli/options.ts';
 import { ExitCode, NotFoundError, UsageError } from '../src/errors.ts';
 import { VERSION } from '../src/version.ts';
 
-/** src/backup/compress.ts's COMPRESSIONS (a unit test keeps them equal): importing it would load execa for --help. */
+/** src/archive/compress.ts's COMPRESSIONS (a unit test keeps them equal): importing it would load execa for --help. */
 export const COMPRESSION_CHOICES = ['zstd', 'gzip', 'none'] as const satisfies readonly Compression[];
 
 // The services (pg, execa, ...) are imported when an action runs, not for `axisor-db backup --help`.
-const catalog = () => import('../src/backup/catalog.ts');
+const catalog = () => import('../src/archive/catalog.ts');
 const views = () => import('../src/render/backup.ts');
 /** An s3:// --backup-dir: open and probe the repository (the AWS SDK loads only then). A local directory: nothing. */
 async function openLocation(config: import('../src/config/types.ts').AxisorConfig, env: Readonly<Record<string, string | undefined>>): Promise<void> {
   if (config.backupLocation.kind !== 's3') return;
-  await (await import('../src/backup/repo.ts')).openBackupLocation(config, env);
+  await (await import('../src/archive/repo.ts')).openBackupLocation(config, env);
 }
 
 function common(cmd: Command): Command {
@@ -55,7 +55,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
     const compressLevel = intFlag(opts.compressLevel, '--compress-level', { min: 0 });
     const jobs = intFlag(opts.jobs, '--jobs', { max: 64 }, DEFAULT_JOBS);
     const waitSeconds = intFlag(opts.wait, '--wait', { min: 0 });
-    const [{ runBackup }, { renderBackup }, { loadBackupKey }] = await Promise.all([import('../src/backup/service.ts'), views(), import('../src/backup/encryption.ts')]);
+    const [{ runBackup }, { renderBackup }, { loadBackupKey }] = await Promise.all([import('../src/backup/service.ts'), views(), import('../src/archive/encryption.ts')]);
     const encryptionKey = await loadBackupKey(config());
     await openLocation(config(), ctx.env);
     const progress = await out.progress();
@@ -94,7 +94,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
     const jobs = intFlag(opts.jobs, '--jobs', { max: 64 }, DEFAULT_JOBS);
     await openLocation(config(), ctx.env);
     const id = args[0] ?? (await latestBackupId(config().backupDir));
-    const [{ verifyBackup }, { renderVerify }, { loadBackupKey }] = await Promise.all([import('../src/backup/verify.ts'), views(), import('../src/backup/encryption.ts')]);
+    const [{ verifyBackup }, { renderVerify }, { loadBackupKey }] = await Promise.all([import('../src/restore/verify.ts'), views(), import('../src/archive/encryption.ts')]);
     const encryptionKey = await loadBackupKey(config());
     const progress = await out.progress();
     try {

@@ -39,9 +39,9 @@ export function configure(cmd: Command, ctx: CliContext): void {
     if (args[0] && opts.latest) throw new UsageError('give a backup id or --latest, not both');
     const jobs = intFlag(opts.jobs, '--jobs', {}, DEFAULT_JOBS);
     // Imported when the action runs, not for `axisor-db restore --help` (start-up time).
-    const [{ runRestore }, { loadBackupKey }] = await Promise.all([import('../src/restore/service.ts'), import('../src/backup/encryption.ts')]);
+    const [{ runRestore }, { loadBackupKey }] = await Promise.all([import('../src/restore/service.ts'), import('../src/archive/encryption.ts')]);
     const encryptionKey = await loadBackupKey(config());
-    if (config().backupLocation.kind === 's3') await (await import('../src/backup/repo.ts')).openBackupLocation(config(), ctx.env);
+    if (config().backupLocation.kind === 's3') await (await import('../src/archive/repo.ts')).openBackupLocation(config(), ctx.env);
     const progress = await out.progress();
     try {
       const result = await runRestore(config(), {

@@ -38,4 +38,4 @@ process.exitCode = await main(process.argv, {
   signal: controller.signal,
 });
 // An S3 backup location keeps HTTP connections alive: close them so the process ends.
-await (await import('./backup/repo.ts')).closeBackupLocations();
+await (await import('./archive/repo.ts')).closeBackupLocations();

@@ -1,5 +1,5 @@
-import type { BackupType } from '../backup/id.ts';
-import type { Manifest } from '../backup/manifest.ts';
+import type { BackupType } from '../archive/id.ts';
+import type { Manifest } from '../archive/manifest.ts';
 
 /**
  * `backup status --check`: a Nagios-style verdict from data the catalog and the server already give
@@ -10,7 +10,7 @@ export const NAGIOS = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 } as const;
 export type NagiosStatus = (typeof NAGIOS)[keyof typeof NAGIOS];
 export const NAGIOS_LABEL: Record<NagiosStatus, string> = { 0: 'OK', 1: 'WARNING', 2: 'CRITICAL', 3: 'UNKNOWN' };
 
-/** What health needs of a complete backup (a subset of src/backup/manifest.ts's Manifest). */
+/** What health needs of a complete backup (a subset of src/archive/manifest.ts's Manifest). */
 export interface HealthBackup {
   id: string;
   type: BackupType;

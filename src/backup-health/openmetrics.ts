@@ -1,4 +1,4 @@
-import type { BackupType } from '../backup/id.ts';
+import type { BackupType } from '../archive/id.ts';
 import type { HealthBackup, HealthInput, HealthResult } from './check.ts';
 
 /**

@@ -1,8 +1,8 @@
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { quoteLiteral } from '../db/ident.ts';
-import type { ChangeStats, TableEntry } from './manifest.ts';
-import { beginFinalLsn, CopyRowSplitter, frame, lengthPrefix, messageTag, parseMessage, pgoutputOptions, rowRelid, type Relation } from './pgoutput.ts';
+import type { ChangeStats, TableEntry } from '../archive/manifest.ts';
+import { beginFinalLsn, CopyRowSplitter, frame, lengthPrefix, messageTag, parseMessage, pgoutputOptions, rowRelid, type Relation } from '../archive/pgoutput.ts';
 import type { CompressedWriter } from './writer.ts';
 
 export interface CaptureParams {

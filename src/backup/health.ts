@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { checkBackupHealth, renderOpenMetrics, toHealthBackup, type HealthInput, type HealthResult, type HealthThresholds, type HealthVerify } from '../backup-health/index.ts';
 import { writeFileAtomic } from '../backup-health/write.ts';
 import type { AxisorConfig } from '../config/types.ts';
-import { listCatalog } from './catalog.ts';
-import { DIR_MODE } from './fsx.ts';
+import { listCatalog } from '../archive/catalog.ts';
+import { DIR_MODE } from '../archive/fsx.ts';
 import { backupStatus } from './status.ts';
-import { repoAt } from './repo.ts';
+import { repoAt } from '../archive/repo.ts';
 
 /** Where `backup verify` leaves its last result for `backup status --check` (the repository's own area, never listed). */
 function verifyRecordPath(backupDir: string, database: string): string {

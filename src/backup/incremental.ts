@@ -2,15 +2,15 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import { AxisorError, ConfigError, ExitCode, PrerequisiteError } from '../errors.ts';
 import { capturePgoutput, type ForeignTable } from './capture.ts';
-import type { CatalogEntry } from './catalog.ts';
-import { lsnToBigInt } from './changes.ts';
+import type { CatalogEntry } from '../archive/catalog.ts';
+import { lsnToBigInt } from '../archive/changes.ts';
 import { listTables, readSequences, schemaFingerprint, tablesWithoutIdentity, unloggedTables, type ServerInfo } from './introspect.ts';
-import type { Manifest, ReplayGap, TableEntry } from './manifest.ts';
-import { lsnText, PGOUTPUT_FORMAT, pgTimeToIso } from './pgoutput.ts';
+import type { Manifest, ReplayGap, TableEntry } from '../archive/manifest.ts';
+import { lsnText, PGOUTPUT_FORMAT, pgTimeToIso } from '../archive/pgoutput.ts';
 import { listSlots, logicalBlocker, PLUGIN, PUBLICATION, publicationBlocker } from './slots.ts';
-import { pinValueSettings } from './value-settings.ts';
+import { pinValueSettings } from '../archive/value-settings.ts';
 import { encryptionField, type RunContext } from './types.ts';
-import { encryptStage, manifestEncryptionOf } from './encryption.ts';
+import { encryptStage, manifestEncryptionOf } from '../archive/encryption.ts';
 import { openCompressedWriter } from './writer.ts';
 
 /** Thrown when the chain cannot continue but a new full backup would do (the schema changed). */

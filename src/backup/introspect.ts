@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { qualifiedName } from '../db/ident.ts';
-import type { SequenceEntry } from './manifest.ts';
+import type { SequenceEntry } from '../archive/manifest.ts';
 
 /** Ordinary tables whose rows a backup carries: user schemas, not temporary, not owned by an extension. */
 const TABLES_SQL = `

@@ -1,14 +1,14 @@
-import { repoAt } from './repo.ts';
-import { MANIFEST_FILE, MANIFEST_SUM_FILE } from './manifest.ts';
-import { MANIFEST_MAC_FILE } from './encryption.ts';
-import { isBackupId } from './id.ts';
+import { repoAt } from '../archive/repo.ts';
+import { MANIFEST_FILE, MANIFEST_SUM_FILE } from '../archive/manifest.ts';
+import { MANIFEST_MAC_FILE } from '../archive/encryption.ts';
+import { isBackupId } from '../archive/id.ts';
 import { sweepAbandoned, unpublishAndDelete } from '../storage/publish.ts';
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../errors.ts';
-import { listCatalog, requireBackupDir, TMP_PREFIX } from './catalog.ts';
-import { fsyncPath, removeDir } from './fsx.ts';
-import type { Manifest } from './manifest.ts';
+import { listCatalog, requireBackupDir, TMP_PREFIX } from '../archive/catalog.ts';
+import { fsyncPath, removeDir } from '../archive/fsx.ts';
+import type { Manifest } from '../archive/manifest.ts';
 import type { ServiceContext } from '../service.ts';
 
 export interface PruneRules {

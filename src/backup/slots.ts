@@ -2,11 +2,12 @@ import type pg from 'pg';
 import type { AxisorConfig } from '../config/types.ts';
 import { connectClient } from '../db/connect.ts';
 import { beginSql } from '../db/transaction.ts';
+import { PUBLICATION } from '../archive/publication.ts';
 import { quoteIdent } from '../db/ident.ts';
 import { type AxisorError, PrerequisiteError, PrivilegeError } from '../errors.ts';
 import { displayIdent } from '../db/ident.ts';
 import { mapPrivilege } from '../db/privilege.ts';
-import { sha256Hex } from './manifest.ts';
+import { sha256Hex } from '../archive/manifest.ts';
 import type { ServerInfo } from './introspect.ts';
 
 /**
@@ -18,8 +19,7 @@ import type { ServerInfo } from './introspect.ts';
  */
 export const PLUGIN = 'pgoutput';
 
-/** The publication pgoutput decodes through; FOR ALL TABLES so a table created later is captured too. */
-export const PUBLICATION = 'axisor_backup';
+export { PUBLICATION };
 export const CREATE_PUBLICATION_SQL = `CREATE PUBLICATION ${PUBLICATION} FOR ALL TABLES`;
 
 /** Slots of axisor-db start with this, whatever their database or backup directory (`backup status` lists them all). */

@@ -1,6 +1,6 @@
 import type { ServiceContext } from '../service.ts';
 import { withClient } from '../db/connect.ts';
-import { listCatalog } from './catalog.ts';
+import { listCatalog } from '../archive/catalog.ts';
 import { chainHead } from './incremental.ts';
 import { serverInfo, tablesWithoutIdentity, listTables, unloggedTables } from './introspect.ts';
 import { listServerSlots, logicalBlocker, publicationBlocker, slotPrefix, type SlotState } from './slots.ts';

@@ -2,9 +2,9 @@ import { manifestEncryption, type BackupKey } from '../crypto/key.ts';
 import type { Repository } from '../storage/types.ts';
 import type { AxisorConfig } from '../config/types.ts';
 import type { ProgressFn } from '../progress.ts';
-import type { Codec } from './compress.ts';
-import type { BackupType } from './id.ts';
-import type { Compression, Manifest } from './manifest.ts';
+import type { Codec } from '../archive/compress.ts';
+import type { BackupType } from '../archive/id.ts';
+import type { Compression, Manifest } from '../archive/manifest.ts';
 
 export interface BackupOptions {
   type: BackupType;

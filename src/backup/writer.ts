@@ -4,9 +4,9 @@ import { PassThrough, Transform, type Readable, type Writable } from 'node:strea
 import { spawnChild } from '../pgtools/children.ts';
 import { ToolError } from '../errors.ts';
 import { stderrTail } from '../pgtools/index.ts';
-import type { Codec } from './compress.ts';
-import { toSink } from './copy-stream.ts';
-import { FILE_MODE, fsyncPath } from './fsx.ts';
+import type { Codec } from '../archive/compress.ts';
+import { toSink } from '../archive/copy-stream.ts';
+import { FILE_MODE, fsyncPath } from '../archive/fsx.ts';
 
 export interface CompressedWriter {
   write(data: string | Buffer): Promise<void>;

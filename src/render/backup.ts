@@ -1,10 +1,10 @@
 import { formatBytes, renderKeyValues, renderTable, type Output } from './index.ts';
-import type { CatalogEntry } from '../backup/catalog.ts';
-import type { Manifest } from '../backup/manifest.ts';
+import type { CatalogEntry } from '../archive/catalog.ts';
+import type { Manifest } from '../archive/manifest.ts';
 import type { PruneResult } from '../backup/prune.ts';
 import type { StatusResult } from '../backup/status.ts';
 import type { BackupResult } from '../backup/types.ts';
-import type { VerifyResult } from '../backup/verify.ts';
+import type { VerifyResult } from '../restore/verify.ts';
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 

@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import type { TableEntry } from '../backup/manifest.ts';
-import { parseMessage, pgTimeToIso, pgTimeToUnixMicros, type Relation, type TupleValue } from '../backup/pgoutput.ts';
-import { sha256Hex } from '../backup/manifest.ts';
+import type { TableEntry } from '../archive/manifest.ts';
+import { parseMessage, pgTimeToIso, pgTimeToUnixMicros, type Relation, type TupleValue } from '../archive/pgoutput.ts';
+import { sha256Hex } from '../archive/manifest.ts';
 import { qualifiedName, quoteIdent } from '../db/ident.ts';
 import { IntegrityError } from '../errors.ts';
 import type { ReplayStats } from './replay.ts';

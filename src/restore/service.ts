@@ -1,12 +1,12 @@
-import { authenticateChain } from '../backup/encryption.ts';
+import { authenticateChain } from '../archive/encryption.ts';
 import type { BackupKey } from '../crypto/key.ts';
 import type pg from 'pg';
-import { assertChainIntact } from '../backup/checksums.ts';
-import { classifyFailure } from '../backup/classify.ts';
+import { assertChainIntact } from '../archive/checksums.ts';
+import { classifyFailure } from '../archive/classify.ts';
 import { sweepTempDirsOnce } from '../pgtools/tempdirs.ts';
-import { findBackup, findLatest, resolveChain } from '../backup/catalog.ts';
-import { microsToIso, timestampMicros } from '../backup/changes.ts';
-import type { Manifest } from '../backup/manifest.ts';
+import { findBackup, findLatest, resolveChain } from '../archive/catalog.ts';
+import { microsToIso, timestampMicros } from '../archive/changes.ts';
+import type { Manifest } from '../archive/manifest.ts';
 import type { AxisorConfig } from '../config/types.ts';
 import { withClient, withDatabase } from '../db/connect.ts';
 import { displayIdent, quoteIdent } from '../db/ident.ts';
@@ -15,7 +15,7 @@ import { mapPrivilege, toPrivilegeError } from '../db/privilege.ts';
 import type { ProgressFn } from '../progress.ts';
 import { loadChain, type NotValidForeignKey } from './load.ts';
 import { assertToTimeReplayable, type ReplayStats } from './replay.ts';
-import { assertRestorableTarget, countUserObjects, createDatabase, databaseExists, dropDatabase, markSideDatabase, sideName, sweepSideDatabases } from './target.ts';
+import { assertRestorableTarget, countUserObjects, createDatabase, databaseExists, dropDatabase, markSideDatabase, sideName, sweepSideDatabases } from '../db/side-databases.ts';
 import { withTransaction } from '../db/transaction.ts';
 
 export interface RestoreOptions {

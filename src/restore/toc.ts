@@ -1,4 +1,4 @@
-import type { TableEntry } from '../backup/manifest.ts';
+import type { TableEntry } from '../archive/manifest.ts';
 
 /**
  * Builds a pg_restore -L list that keeps the chosen tables and everything that is not table-specific (types,

@@ -8,7 +8,7 @@ import { AbortedError, LockHeldError, NoSpaceError, NotFoundError, PathError } f
 import { checkKey, countingBody, checkLockName, checkPrefix, DEFAULT_STALE_MS, describeHolder, selfHolder, sleep, uniqueToken, writerGone } from './keys.ts';
 import { INTERNAL_PREFIX, type ByteRange, type CleanupOptions, type CleanupReport, type LockHandle, type LockHolder, type LockOptions, type ObjectInfo, type PutOptions, type PutResult, type Repository } from './types.ts';
 
-/** Backups hold the whole database: owner-only, whatever the process umask says (same as src/backup/fsx.ts). */
+/** Backups hold the whole database: owner-only, whatever the process umask says (same as src/archive/fsx.ts). */
 export const DIR_MODE = 0o700;
 export const FILE_MODE = 0o600;
 const INTERNAL = INTERNAL_PREFIX.slice(0, -1);

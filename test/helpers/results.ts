@@ -8,10 +8,10 @@ import type { Check } from '../../src/validate/checks.ts';
 import type { CheckSet } from '../../src/validate/service.ts';
 
 export type { BackupResult } from '../../src/backup/types.ts';
-export type { Manifest } from '../../src/backup/manifest.ts';
+export type { Manifest } from '../../src/archive/manifest.ts';
 export type { PruneResult } from '../../src/backup/prune.ts';
 export type { StatusResult } from '../../src/backup/status.ts';
-export type { VerifyResult } from '../../src/backup/verify.ts';
+export type { VerifyResult } from '../../src/restore/verify.ts';
 export type { ListResult } from '../../src/render/backup.ts';
 export type { RestoreResult } from '../../src/restore/service.ts';
 export type { ValidateReport } from '../../src/validate/report.ts';

@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startThrowawayCluster, type ThrowawayCluster } from '../../src/pgtools/index.ts';
-import { sha256Hex } from '../../src/backup/manifest.ts';
+import { sha256Hex } from '../../src/archive/manifest.ts';
 import { ADMIN_URL, urlWithDatabase } from '../helpers/db.ts';
 import { cli, contentFingerprint, FIXTURE_DATA_SQL, FIXTURE_SQL, q } from '../helpers/backup.ts';
 import type { BackupResult, RestoreResult, VerifyResult } from '../helpers/results.ts';

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { startThrowawayCluster, type ThrowawayCluster } from '../../src/pgtools/index.ts';
 import { ADMIN_URL, urlWithDatabase } from '../helpers/db.ts';
 import { cli, contentFingerprint, FIXTURE_DATA_SQL, FIXTURE_SQL, q } from '../helpers/backup.ts';
-import { sha256Hex, writeManifest, type Manifest } from '../../src/backup/manifest.ts';
-import { microsToIso, timestampMicros } from '../../src/backup/changes.ts';
+import { sha256Hex, writeManifest, type Manifest } from '../../src/archive/manifest.ts';
+import { microsToIso, timestampMicros } from '../../src/archive/changes.ts';
 import type { BackupResult, RestoreResult, StatusResult, VerifyResult } from '../helpers/results.ts';
 
 // Incremental chains need wal_level = logical: a throwaway cluster. This server build only lets trusted

@@ -80,7 +80,7 @@ test('verify: the backup role (no CREATEDB) gets 67 with the checksums that pass
   expectPrivilege(v, 'ALTER ROLE axisor_backup CREATEDB;');
   expect(v.json.error.message).toMatch(/checksums of \d+ files .* passed; the restore drill did not run/);
   expect(v.json.error.hint).toContain('--no-drill');
-  // The details of a drill the role may not run: the checksums that passed, and the drill (src/backup/verify.ts).
+  // The details of a drill the role may not run: the checksums that passed, and the drill (src/restore/verify.ts).
   const details = v.json.error.details as Pick<Jsonified<VerifyResult>, 'checksums' | 'drill'>;
   expect(details.checksums.ok).toBe(true);
   expect(details.drill.ran).toBe(false);

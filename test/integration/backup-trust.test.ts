@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { sha256Hex } from '../../src/backup/manifest.ts';
+import { sha256Hex } from '../../src/archive/manifest.ts';
 import { createAxisorSchema, seedSmall, withPg } from '../helpers/axisor-data.ts';
 import { runCli, type Jsonified } from '../helpers/cli.ts';
 import { createTestDatabase, dropDatabase, urlWithDatabase, ADMIN_URL, type TestDatabase } from '../helpers/db.ts';

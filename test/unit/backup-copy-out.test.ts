@@ -1,8 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
 import { PassThrough } from 'node:stream';
 import type { Connection } from 'pg';
-import { CopyOutStream } from '../../src/backup/copy-out.ts';
-import { RowDigest } from '../../src/backup/row-digest.ts';
+import { CopyOutStream } from '../../src/archive/copy-out.ts';
+import { RowDigest } from '../../src/archive/row-digest.ts';
 
 /**
  * rowsum64-v1 as first written (byte loads, one row at a time, the carry as its own buffer): the reference the
@@ -214,7 +214,7 @@ describe('CopyOutStream: COPY TO STDOUT read from the socket', () => {
 
 describe('zstd level 1 with long-distance matching', () => {
   test('only the default level adds it, and plain `zstd -d` (what restore and verify run) reads it back', async () => {
-    const { codecFor } = await import('../../src/backup/compress.ts');
+    const { codecFor } = await import('../../src/archive/compress.ts');
     const { execa } = await import('execa');
     const l1 = codecFor('zstd');
     expect(l1.compress!.args).toEqual(expect.arrayContaining(['-1', '-T1', '--long=21']));

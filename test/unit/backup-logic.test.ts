@@ -1,9 +1,9 @@
 import { describe, expect, test } from '@jest/globals';
-import { lsnToBigInt, microsToIso, parseExact, scanHeader, timestampMicros } from '../../src/backup/changes.ts';
+import { lsnToBigInt, microsToIso, parseExact, scanHeader, timestampMicros } from '../../src/archive/changes.ts';
 import { copyOutSql, dumpProgress, planChunks } from '../../src/backup/full.ts';
 import { ProgressTracker } from '../../src/render/progress.ts';
-import { isConfinedPath, validateManifestPaths, type Manifest, type TableEntry } from '../../src/backup/manifest.ts';
-import { addDigests, RowDigest } from '../../src/backup/row-digest.ts';
+import { isConfinedPath, validateManifestPaths, type Manifest, type TableEntry } from '../../src/archive/manifest.ts';
+import { addDigests, RowDigest } from '../../src/archive/row-digest.ts';
 import { ownerAlive, ownerTag, parseOwnerTag } from '../../src/pgtools/owner.ts';
 import { firstErrorLine } from '../../src/pgtools/run.ts';
 import { makeOwnedTempDir, sweepTempDirs } from '../../src/pgtools/tempdirs.ts';
@@ -104,8 +104,8 @@ describe('catalog order', () => {
     const { mkdtemp, mkdir } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
-    const { listCatalog } = await import('../../src/backup/catalog.ts');
-    const { writeManifest, MANIFEST_FORMAT } = await import('../../src/backup/manifest.ts');
+    const { listCatalog } = await import('../../src/archive/catalog.ts');
+    const { writeManifest, MANIFEST_FORMAT } = await import('../../src/archive/manifest.ts');
     const dir = await mkdtemp(join(tmpdir(), 'axisor-cat-'));
     // 'ffff' sorts after '0000' as a string, but it started first.
     const ids = [['20260101T000000Z-incr-ffff', '2026-01-01T00:00:00.100Z'], ['20260101T000000Z-incr-0000', '2026-01-01T00:00:00.900Z']];
@@ -271,7 +271,7 @@ describe('leftovers of killed runs', () => {
 
 describe('failure classification', () => {
   test('a server that goes away mid-run is recognised in node-postgres and libpq wording', async () => {
-    const { isConnectionLost, classifyFailure } = await import('../../src/backup/classify.ts');
+    const { isConnectionLost, classifyFailure } = await import('../../src/archive/classify.ts');
     const { ToolError, ConnectionError } = await import('../../src/errors.ts');
     expect(isConnectionLost(new Error('Connection terminated unexpectedly'))).toBe(true);
     expect(isConnectionLost(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }))).toBe(true);
@@ -285,7 +285,7 @@ describe('failure classification', () => {
     expect((atStart as InstanceType<typeof ConnectionError>).code).toBe('connection.refused');
   });
   test('ENOSPC is 74 with the free space; EACCES, ENOTDIR and EEXIST are 73 naming path and OS user; anything else passes through', async () => {
-    const { classifyFailure, pathError } = await import('../../src/backup/classify.ts');
+    const { classifyFailure, pathError } = await import('../../src/archive/classify.ts');
     const { tmpdir } = await import('node:os');
     const full = await classifyFailure(Object.assign(new Error('write ENOSPC'), { code: 'ENOSPC' }), { dir: tmpdir(), needBytes: 5e9, what: 'backup of x', outcome: 'nothing was published' });
     expect(full).toMatchObject({ code: 'no_space.disk_full', exitCode: 74 });

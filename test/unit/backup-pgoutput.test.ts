@@ -1,8 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
-import { CopyRowSplitter, frame, lsnText, parseMessage, pgTimeToIso, RecordSplitter } from '../../src/backup/pgoutput.ts';
-import type { Manifest } from '../../src/backup/manifest.ts';
+import { CopyRowSplitter, frame, lsnText, parseMessage, pgTimeToIso, RecordSplitter } from '../../src/archive/pgoutput.ts';
+import type { Manifest } from '../../src/archive/manifest.ts';
 import { assertToTimeReplayable } from '../../src/restore/replay.ts';
-import { timestampMicros } from '../../src/backup/changes.ts';
+import { timestampMicros } from '../../src/archive/changes.ts';
 
 // Builders of pgoutput protocol-1 messages (https://www.postgresql.org/docs/15/protocol-logicalrep-message-formats.html).
 const i8 = (n: number) => Buffer.from([n]);

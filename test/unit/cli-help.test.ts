@@ -20,6 +20,6 @@ test.each([undefined, 80, 120, 60, 0])('the fast top-level help equals commander
 
 test('backup --compress offers exactly the codecs the backup service knows', async () => {
   const { COMPRESSION_CHOICES } = await import('../../commands/backup.ts');
-  const { COMPRESSIONS } = await import('../../src/backup/compress.ts');
+  const { COMPRESSIONS } = await import('../../src/archive/compress.ts');
   expect([...COMPRESSION_CHOICES]).toEqual([...COMPRESSIONS]);
 });

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import { quoteIdent, quoteLiteral } from '../db/ident.ts';
+import { quoteIdent, quoteLiteral } from './ident.ts';
 import { RefusedError } from '../errors.ts';
 import { ownerAlive, ownerStamp, type OwnerStamp } from '../pgtools/owner.ts';
-import { withTransaction } from '../db/transaction.ts';
+import { withTransaction } from './transaction.ts';
 
 /** A database name derived from `base` that fits PostgreSQL's 63-byte limit. */
 export function sideName(base: string, tag: string): string {

@@ -25,7 +25,7 @@ export function copySessionEnv(env: Readonly<Record<string, string | undefined>>
   return { ...env, PGCLIENTENCODING: encoding, PGOPTIONS: valueSettingsPgOptions({ extra: COPY_EXTRA }) };
 }
 
-/** The value settings (src/backup/value-settings.ts), plus: every COPY reads its table from the first page. */
+/** The value settings (src/archive/value-settings.ts), plus: every COPY reads its table from the first page. */
 const COPY_EXTRA = [['synchronize_seqscans', 'off']] as const;
 
 export interface ChunkDumpResult {
