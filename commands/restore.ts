@@ -44,11 +44,10 @@ export function configure(cmd: Command, ctx: CliContext): void {
     if (config().backupLocation.kind === 's3') await (await import('../src/archive/repo.ts')).openBackupLocation(config(), ctx.env);
     const progress = await out.progress();
     try {
-      const result = await runRestore(config(), {
+      const result = await runRestore({
         id: args[0] ?? null, latest: Boolean(opts.latest), targetDb: opts.targetDb, clean: Boolean(opts.clean), toTime: opts.toTime ?? null, tables: opts.table ?? [],
-        jobs, noOwner: opts.owner === false, noAcl: opts.acl === false, maintenanceDb: opts.maintenanceDb,
-        env: ctx.env, onProgress: progress.report, signal: ctx.signal, encryptionKey,
-      });
+        jobs, noOwner: opts.owner === false, noAcl: opts.acl === false, maintenanceDb: opts.maintenanceDb, encryptionKey,
+      }, { config: config(), env: ctx.env, onProgress: progress.report, signal: ctx.signal });
       progress.stop(`restored ${result.id} into ${result.targetDb}`);
       if (out.json) for (const w of result.warnings) out.warn(w); // the human view prints them itself
       return { result, render };

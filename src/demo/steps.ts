@@ -156,10 +156,9 @@ export async function runSteps(i: StepsInput): Promise<void> {
       const exists = await withClient(i.target.server, async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [i.restoredDb])).rowCount);
       if (exists) throw new RefusedError('demo_db_exists', `database "${i.restoredDb}" exists and was not created by the demo`, { hint: 'drop it yourself or choose another --demo-db' });
     }
-    const r = await runRestore(config, {
-      id: lastBackupId, latest: false, targetDb: i.restoredDb, clean: false, toTime: null, tables: [], jobs: 2, noOwner: false,
-      maintenanceDb: 'postgres', env: i.env, onProgress: i.onProgress, signal: i.signal,
-    });
+    const r = await runRestore({
+      id: lastBackupId, latest: false, targetDb: i.restoredDb, clean: false, toTime: null, tables: [], jobs: 2, noOwner: false, maintenanceDb: 'postgres',
+    }, { ...svc, onProgress: i.onProgress });
     await i.markRestored();
     const restoredConn = withDatabase(config.connection, i.restoredDb);
     const got = await withClient(restoredConn, (c) => tableFingerprints(c, config.schema, Object.keys(expected)));

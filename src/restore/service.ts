@@ -17,6 +17,7 @@ import { loadChain, type NotValidForeignKey } from './load.ts';
 import { assertToTimeReplayable, type ReplayStats } from './replay.ts';
 import { assertRestorableTarget, countUserObjects, createDatabase, databaseExists, dropDatabase, markSideDatabase, sideName, sweepSideDatabases } from '../db/side-databases.ts';
 import { withTransaction } from '../db/transaction.ts';
+import type { ServiceContext } from '../service.ts';
 
 export interface RestoreOptions {
   id: string | null;
@@ -36,6 +37,9 @@ export interface RestoreOptions {
   /** --encryption-key-file: the key an encrypted backup was written with. */
   encryptionKey?: BackupKey | null;
 }
+
+/** runRestore's input: what the command parsed; the environment, progress and signal come from the ServiceContext. */
+export type RestoreInput = Omit<RestoreOptions, 'env' | 'onProgress' | 'signal'>;
 
 export interface RestoreResult {
   id: string;
@@ -81,7 +85,11 @@ export function resolveTables(m: Manifest, names: string[], defaultSchema: strin
  * when everything succeeded rename it to the target (dropping the old target with --clean). A failure at any
  * step drops the side database and leaves the target exactly as it was.
  */
-export async function runRestore(config: AxisorConfig, o: RestoreOptions): Promise<RestoreResult> {
+export async function runRestore(input: RestoreInput, ctx: ServiceContext): Promise<RestoreResult> {
+  return restoreChain(ctx.config, { ...input, env: ctx.env, onProgress: ctx.onProgress, signal: ctx.signal });
+}
+
+async function restoreChain(config: AxisorConfig, o: RestoreOptions): Promise<RestoreResult> {
   const started = Date.now();
   if (!o.id && !o.latest) throw new UsageError('name a backup id, or pass --latest', { hint: 'axisor-db backup list shows the ids' });
   if (!Number.isInteger(o.jobs) || o.jobs < 1) throw new UsageError(`--jobs must be a positive integer (got ${o.jobs})`);
