@@ -2,7 +2,7 @@ import { authenticateChain } from '../archive/encryption.ts';
 import type { BackupKey } from '../crypto/key.ts';
 import type pg from 'pg';
 import { assertChainIntact } from '../archive/checksums.ts';
-import { classifyFailure } from '../archive/classify.ts';
+import { classifyFailure, type FailureContext } from '../archive/classify.ts';
 import { sweepTempDirsOnce } from '../pgtools/tempdirs.ts';
 import { findBackup, findLatest, resolveChain } from '../archive/catalog.ts';
 import { microsToIso, timestampMicros } from '../archive/changes.ts';
@@ -13,7 +13,7 @@ import { displayIdent, quoteIdent } from '../db/ident.ts';
 import { NotFoundError, PrivilegeError, RefusedError, UsageError } from '../errors.ts';
 import { mapPrivilege, toPrivilegeError } from '../db/privilege.ts';
 import type { ProgressFn } from '../progress.ts';
-import { loadChain, type NotValidForeignKey } from './load.ts';
+import { loadChain, type LoadResult, type NotValidForeignKey } from './load.ts';
 import { assertToTimeReplayable, type ReplayStats } from './replay.ts';
 import { assertRestorableTarget, countUserObjects, createDatabase, databaseExists, dropDatabase, markSideDatabase, sideName, sweepSideDatabases } from '../db/side-databases.ts';
 import { withTransaction } from '../db/transaction.ts';
@@ -94,6 +94,37 @@ async function restoreChain(config: AxisorConfig, o: RestoreOptions): Promise<Re
   if (!o.id && !o.latest) throw new UsageError('name a backup id, or pass --latest', { hint: 'axisor-db backup list shows the ids' });
   if (!Number.isInteger(o.jobs) || o.jobs < 1) throw new UsageError(`--jobs must be a positive integer (got ${o.jobs})`);
   sweepTempDirsOnce();
+  const plan = await planRestore(config, o);
+  const failure: FailureContext = { what: `restore into ${o.targetDb}`, outcome: 'the target was not changed', server: `${config.connection.host}:${config.connection.port}`, connected: false };
+  try {
+    return await withClient(config, async (admin) => {
+      failure.connected = true;
+      const exists = await checkTarget(admin, config, o);
+      const swept = await sweepSideDatabases(admin).catch((err) => ({ dropped: [] as string[], problems: [`could not look for side databases of killed runs: ${(err as Error).message}`] }));
+      plan.warnings.push(...swept.problems);
+      o.onProgress?.({ phase: 'checksums', message: `${plan.chain.length} backup(s)` });
+      const t0 = performance.now();
+      const reports = await assertChainIntact(plan.chain, o.onProgress);
+      const phases: Record<string, number> = { checksumsMs: Math.round(performance.now() - t0) };
+      const loaded = await loadAndSwap(admin, config, o, plan, exists, phases);
+      return restoreResult(o, plan, { exists, loaded, reports, sweptDatabases: swept.dropped, phases, started });
+    }, { applicationName: 'axisor-db restore', statementTimeoutMs: 0, database: o.maintenanceDb });
+  } catch (err) {
+    throw await classifyFailure(err, failure);
+  }
+}
+
+/** What to restore, decided from the backup catalog alone (nothing on the server yet). */
+interface RestorePlan {
+  chain: Array<{ dir: string; manifest: Manifest }>;
+  toTimeMicros: bigint | null;
+  only: Set<string> | null;
+  schemaOnly: boolean;
+  warnings: string[];
+}
+
+/** The chain to restore, authenticated, trimmed to --to-time, and the tables of --table: every refusal before any database is touched. */
+async function planRestore(config: AxisorConfig, o: RestoreOptions): Promise<RestorePlan> {
   const picked = o.id ? await findBackup(config.backupDir, o.id) : await findLatest(config.backupDir, config.connection.database);
   let chain = await resolveChain(config.backupDir, picked.manifest.id);
   // Wrong or no key for an encrypted backup, or a manifest that fails its MAC: refused before anything is created.
@@ -110,9 +141,7 @@ async function restoreChain(config: AxisorConfig, o: RestoreOptions): Promise<Re
     if (toTimeMicros < timestampMicros(base.consistentAt)) {
       throw new RefusedError('to_time_before_backup', `--to-time ${o.toTime} is before backup ${base.id} was consistent (${base.consistentAt})`, { hint: 'restore an older chain, or a later --to-time' });
     }
-    // Incrementals entirely after the target are not needed.
-    const keep = chain.findIndex((l, i) => i > 0 && l.manifest.commitTimes?.first && timestampMicros(l.manifest.commitTimes.first) > toTimeMicros!);
-    if (keep > 0) chain = chain.slice(0, keep);
+    chain = trimChainToTime(chain, toTimeMicros);
     // A --to-time inside a table's life between two incrementals (its changes were not captured) is refused here,
     // before any database is created, not after the base was loaded.
     assertToTimeReplayable(chain.map((l) => l.manifest), toTimeMicros);
@@ -121,65 +150,71 @@ async function restoreChain(config: AxisorConfig, o: RestoreOptions): Promise<Re
   const schemaOnly = chain[0]!.manifest.type === 'schema-only';
   const warnings: string[] = [];
   if (schemaOnly) warnings.push(`backup ${chain[0]!.manifest.id} is schema-only: this restore creates the schema and restores NO rows`);
-  const failure = { what: `restore into ${o.targetDb}`, outcome: 'the target was not changed', server: `${config.connection.host}:${config.connection.port}`, connected: false };
+  return { chain, toTimeMicros, only, schemaOnly, warnings };
+}
 
-  try {
-    return await withClient(config, async (admin) => {
-      failure.connected = true;
-      // Cheap refusals first, before any file is read or anything is created.
-      await assertRestorableTarget(admin, o.targetDb);
-      const exists = await databaseExists(admin, o.targetDb);
-      // Renaming and dropping the replaced target needs its owner (or a superuser): refused here, not after the work.
-      if (exists && o.clean) await assertMayReplace(admin, o.targetDb);
-      if (exists) {
-        await assertNoSessions(admin, o.targetDb);
-        const objects = await withClient(withDatabase(config.connection, o.targetDb), countUserObjects, { applicationName: 'axisor-db restore' });
-        if (objects > 0 && !o.clean) {
-          throw new RefusedError('target_not_empty', `database ${o.targetDb} is not empty (${objects} relations)`, { hint: 'pass --clean to replace it (it is dropped only after the restore succeeded), or choose another --target-db' });
-        }
-      }
-      const swept = await sweepSideDatabases(admin).catch((err) => ({ dropped: [] as string[], problems: [`could not look for side databases of killed runs: ${(err as Error).message}`] }));
-      const sweptDatabases = swept.dropped;
-      warnings.push(...swept.problems);
-      o.onProgress?.({ phase: 'checksums', message: `${chain.length} backup(s)` });
-      let t0 = performance.now();
-      const reports = await assertChainIntact(chain, o.onProgress);
-      const phases: Record<string, number> = { checksumsMs: Math.round(performance.now() - t0) };
-      t0 = performance.now();
+/** Incrementals whose first commit is after `toTimeMicros` are not needed: the chain up to the last one that may hold changes before it. */
+export function trimChainToTime<T extends { manifest: Pick<Manifest, 'commitTimes'> }>(chain: T[], toTimeMicros: bigint): T[] {
+  const firstAfter = chain.findIndex((l, i) => i > 0 && l.manifest.commitTimes?.first && timestampMicros(l.manifest.commitTimes.first) > toTimeMicros);
+  return firstAfter > 0 ? chain.slice(0, firstAfter) : chain;
+}
 
-      const side = sideName(o.targetDb, 'restore');
-      await mapPrivilege({ role: config.connection.user, action: `create the database the restore goes into (${side})` }, () => createDatabase(admin, side, chain[0]!.manifest.encoding, 'restore', o.targetDb));
-      phases.createMs = Math.round(performance.now() - t0);
-      let loaded;
-      try {
-        loaded = await loadChain(side, chain, { config, env: o.env, jobs: o.jobs, only, toTimeMicros, noOwner: o.noOwner, noAcl: o.noAcl, targetName: o.targetDb, onProgress: o.onProgress, signal: o.signal, encryptionKey: o.encryptionKey });
-        Object.assign(phases, loaded.phases);
-        o.onProgress?.({ phase: 'swap', message: o.targetDb });
-        t0 = performance.now();
-        await swapIntoTarget(admin, side, o.targetDb, exists);
-        phases.swapMs = Math.round(performance.now() - t0);
-      } catch (err) {
-        await dropDatabase(admin, side).catch(() => {});
-        throw err;
-      }
-      warnings.push(...loaded.warnings);
-      if (loaded.notValidForeignKeys.length > 0) {
-        warnings.push(`the backed-up data violates ${loaded.notValidForeignKeys.length} foreign key(s), created NOT VALID: ${loaded.notValidForeignKeys.map((f) => `${f.table}.${f.constraint}`).join(', ')}; run \`axisor-db validate\` on ${o.targetDb} to list the rows`);
-      }
-      const m = chain[0]!.manifest;
-      const last = chain[chain.length - 1]!.manifest;
-      return {
-        id: last.id, chain: chain.map((l) => l.manifest.id), targetDb: o.targetDb, replacedExisting: exists,
-        tables: m.tables.filter((t) => !only || only.has(`${t.schema}.${t.name}`)).map((t) => ({ schema: t.schema, name: t.name })),
-        toTime: toTimeMicros === null ? null : microsToIso(toTimeMicros), replay: loaded.replay, droppedForeignKeys: loaded.droppedForeignKeys,
-        notValidForeignKeys: loaded.notValidForeignKeys, schemaOnly, rows: schemaOnly ? 0 : last.tables.filter((t) => !only || only.has(`${t.schema}.${t.name}`)).reduce((s, t) => s + t.rows, 0),
-        sweptDatabases, skippedExtensions: loaded.skippedExtensions, warnings,
-        checkedFiles: reports.reduce((s, r) => s + r.files, 0), checkedBytes: reports.reduce((s, r) => s + r.bytes, 0), durationMs: Date.now() - started, phases,
-      };
-    }, { applicationName: 'axisor-db restore', statementTimeoutMs: 0, database: o.maintenanceDb });
-  } catch (err) {
-    throw await classifyFailure(err, failure);
+/** The cheap refusals about the target, before any file is read or anything is created. Returns whether it exists. */
+async function checkTarget(admin: pg.Client, config: AxisorConfig, o: RestoreOptions): Promise<boolean> {
+  await assertRestorableTarget(admin, o.targetDb);
+  const exists = await databaseExists(admin, o.targetDb);
+  // Renaming and dropping the replaced target needs its owner (or a superuser): refused here, not after the work.
+  if (exists && o.clean) await assertMayReplace(admin, o.targetDb);
+  if (exists) {
+    await assertNoSessions(admin, o.targetDb);
+    const objects = await withClient(withDatabase(config.connection, o.targetDb), countUserObjects, { applicationName: 'axisor-db restore' });
+    if (objects > 0 && !o.clean) {
+      throw new RefusedError('target_not_empty', `database ${o.targetDb} is not empty (${objects} relations)`, { hint: 'pass --clean to replace it (it is dropped only after the restore succeeded), or choose another --target-db' });
+    }
   }
+  return exists;
+}
+
+/** Creates the side database, loads the chain into it and swaps it into the target's place; on any failure the side database is dropped. */
+async function loadAndSwap(admin: pg.Client, config: AxisorConfig, o: RestoreOptions, plan: RestorePlan, exists: boolean, phases: Record<string, number>): Promise<LoadResult> {
+  let t0 = performance.now();
+  const side = sideName(o.targetDb, 'restore');
+  await mapPrivilege({ role: config.connection.user, action: `create the database the restore goes into (${side})` }, () => createDatabase(admin, side, plan.chain[0]!.manifest.encoding, 'restore', o.targetDb));
+  phases.createMs = Math.round(performance.now() - t0);
+  try {
+    const loaded = await loadChain(side, plan.chain, { config, env: o.env, jobs: o.jobs, only: plan.only, toTimeMicros: plan.toTimeMicros, noOwner: o.noOwner, noAcl: o.noAcl, targetName: o.targetDb, onProgress: o.onProgress, signal: o.signal, encryptionKey: o.encryptionKey });
+    Object.assign(phases, loaded.phases);
+    o.onProgress?.({ phase: 'swap', message: o.targetDb });
+    t0 = performance.now();
+    await swapIntoTarget(admin, side, o.targetDb, exists);
+    phases.swapMs = Math.round(performance.now() - t0);
+    return loaded;
+  } catch (err) {
+    await dropDatabase(admin, side).catch(() => {});
+    throw err;
+  }
+}
+
+function restoreResult(o: RestoreOptions, plan: RestorePlan, d: {
+  exists: boolean; loaded: LoadResult; reports: Array<{ files: number; bytes: number }>; sweptDatabases: string[]; phases: Record<string, number>; started: number;
+}): RestoreResult {
+  const { chain, only, schemaOnly, toTimeMicros, warnings } = plan;
+  const { loaded, reports } = d;
+  warnings.push(...loaded.warnings);
+  if (loaded.notValidForeignKeys.length > 0) {
+    warnings.push(`the backed-up data violates ${loaded.notValidForeignKeys.length} foreign key(s), created NOT VALID: ${loaded.notValidForeignKeys.map((f) => `${f.table}.${f.constraint}`).join(', ')}; run \`axisor-db validate\` on ${o.targetDb} to list the rows`);
+  }
+  const m = chain[0]!.manifest;
+  const last = chain[chain.length - 1]!.manifest;
+  const kept = (t: { schema: string; name: string }) => !only || only.has(`${t.schema}.${t.name}`);
+  return {
+    id: last.id, chain: chain.map((l) => l.manifest.id), targetDb: o.targetDb, replacedExisting: d.exists,
+    tables: m.tables.filter(kept).map((t) => ({ schema: t.schema, name: t.name })),
+    toTime: toTimeMicros === null ? null : microsToIso(toTimeMicros), replay: loaded.replay, droppedForeignKeys: loaded.droppedForeignKeys,
+    notValidForeignKeys: loaded.notValidForeignKeys, schemaOnly, rows: schemaOnly ? 0 : last.tables.filter(kept).reduce((s, t) => s + t.rows, 0),
+    sweptDatabases: d.sweptDatabases, skippedExtensions: loaded.skippedExtensions, warnings,
+    checkedFiles: reports.reduce((s, r) => s + r.files, 0), checkedBytes: reports.reduce((s, r) => s + r.bytes, 0), durationMs: Date.now() - d.started, phases: d.phases,
+  };
 }
 
 /** A target with open sessions cannot be renamed away or replaced: refuse before any work (77), naming them. */
