@@ -1,0 +1,168 @@
+import { parseTocVerbose, type TocEntry } from './toc.ts';
+
+/**
+ * Post-data work of one table, as pg_restore -j splits it: one index, constraint, trigger or policy (with the
+ * comments on it), run as soon as that table's rows are loaded instead of after every table's data.
+ */
+export interface PostDataItem {
+  /** `schema.table` the item belongs to (by the catalog OIDs the manifest recorded for the table). */
+  table: string;
+  /** TOC entry ids, the object first and then the comments/labels that depend on it, in list order. */
+  ids: number[];
+  /** The entry's type: INDEX, CONSTRAINT, TRIGGER, POLICY. */
+  desc: string;
+  /** A readable name for messages: `INDEX public.TradeLog_user_id_idx`. */
+  label: string;
+  /**
+   * CREATE INDEX takes SHARE on its table (two builds of one table can run at once, as pg_restore -j does);
+   * ALTER TABLE ... ADD CONSTRAINT, CREATE TRIGGER and CREATE POLICY take stronger locks (pg_restore's
+   * identify_locking_dependencies): they run alone on their table.
+   */
+  exclusive: boolean;
+}
+
+export interface PostDataPlan {
+  /** Per-table items, in TOC order. */
+  items: PostDataItem[];
+  /** The list lines that are no table's item (pre-data, foreign tables, partitioned indexes, rules, ...): restored after all items. */
+  rest: string;
+}
+
+/** The post-data entry types that belong to one table and are scheduled per table. */
+const PER_TABLE = new Set(['INDEX', 'CONSTRAINT', 'TRIGGER', 'POLICY']);
+/** Entries that go with the object they depend on (they print after it in the archive). */
+const ATTACHED = new Set(['COMMENT', 'SECURITY LABEL']);
+
+/**
+ * Splits a pg_restore -L list (without foreign keys: see splitForeignKeys) into per-table post-data items and
+ * the rest. `verbose` is the archive's `pg_restore -l -v` (entries with their dependencies); an entry is a
+ * table's item when its catalog OID is one the manifest recorded for that table (indexes, non-FK constraints,
+ * triggers, policies) and its type is one of PER_TABLE; comments and security labels on it go with it.
+ * Everything else stays in `rest`, in its order, so the dependency order inside it is pg_restore's.
+ */
+export function planPostData(verbose: string, list: string, tables: ReadonlyArray<{ schema: string; name: string; objects: number[] }>): PostDataPlan {
+  const byId = new Map<number, TocEntry>(parseTocVerbose(verbose).map((e) => [e.id, e]));
+  const tableOfOid = new Map<number, string>();
+  for (const t of tables) for (const o of t.objects.slice(1)) tableOfOid.set(Number(o), `${t.schema}.${t.name}`);
+  const items: PostDataItem[] = [];
+  const itemOfId = new Map<number, PostDataItem>();
+  const rest: string[] = [];
+  for (const line of list.split('\n')) {
+    const m = /^(\d+); (\d+) (\d+) /.exec(line);
+    if (!m) {
+      if (line !== '') rest.push(line);
+      continue;
+    }
+    const id = Number(m[1]);
+    const e = byId.get(id);
+    const table = tableOfOid.get(Number(m[3]));
+    if (e && table && PER_TABLE.has(e.desc)) {
+      const item: PostDataItem = { table, ids: [id], desc: e.desc, label: label(e), exclusive: e.desc !== 'INDEX' };
+      items.push(item);
+      itemOfId.set(id, item);
+      continue;
+    }
+    const owner = e && ATTACHED.has(e.desc) && e.deps.length > 0 ? e.deps.map((d) => itemOfId.get(d)) : [];
+    if (owner.length > 0 && owner.every((o) => o !== undefined && o === owner[0])) {
+      owner[0]!.ids.push(id);
+      itemOfId.set(id, owner[0]!);
+      continue;
+    }
+    rest.push(line);
+  }
+  return { items, rest: `${rest.join('\n')}\n` };
+}
+
+function label(e: TocEntry): string {
+  const parts = e.rest.split(' ');
+  const [schema, ...name] = parts.length > 2 ? parts.slice(0, -1) : parts;
+  return `${e.desc} ${schema}.${name.join(' ')}`;
+}
+
+/** A lock a task takes on a table, as far as scheduling goes: shared ones coexist, an exclusive one is alone. */
+export interface TaskLock {
+  table: string;
+  exclusive: boolean;
+}
+
+/** One unit of restore work: a data stream, a post-data item, a foreign key. */
+export interface Task {
+  id: string;
+  /** Tasks that must have finished first. */
+  deps: string[];
+  locks: TaskLock[];
+  /** Larger first among the runnable ones (the critical path: the biggest table's work). */
+  weight: number;
+}
+
+/**
+ * The next task to start, or null: its dependencies are done, its locks do not conflict with a running task's
+ * (an exclusive lock conflicts with any other lock on the same table), and it has the largest weight (ties: the
+ * earlier in `pending`). Pure: the scheduler's policy, unit-tested.
+ */
+export function nextTask<T extends Task>(pending: readonly T[], done: ReadonlySet<string>, running: readonly Task[]): T | null {
+  let best: T | null = null;
+  for (const t of pending) {
+    if (best && t.weight <= best.weight) continue;
+    if (!t.deps.every((d) => done.has(d))) continue;
+    if (t.locks.some((l) => running.some((r) => r.locks.some((rl) => rl.table === l.table && (rl.exclusive || l.exclusive))))) continue;
+    best = t;
+  }
+  return best;
+}
+
+/**
+ * Runs tasks with at most `limit` at once, in the order nextTask picks. The first failure stops new starts and
+ * is rethrown after the running ones settle. A task whose dependencies can never finish is a bug (a cycle).
+ */
+export async function runTasks<T extends Task>(tasks: readonly T[], limit: number, run: (t: T, running: readonly T[]) => Promise<void>, signal?: AbortSignal): Promise<void> {
+  const ids = new Set(tasks.map((t) => t.id));
+  for (const t of tasks) for (const d of t.deps) if (!ids.has(d)) throw new Error(`internal: task ${t.id} depends on unknown task ${d}`);
+  const pending = [...tasks];
+  const done = new Set<string>();
+  const running: T[] = [];
+  let failure: unknown = null;
+  let wake: (() => void) | null = null;
+  const inFlight = new Set<Promise<void>>();
+  while (failure === null && pending.length > 0) {
+    if (signal?.aborted) {
+      failure = signal.reason ?? new Error('aborted');
+      break;
+    }
+    const t = running.length < Math.max(1, limit) ? nextTask(pending, done, running) : null;
+    if (t) {
+      pending.splice(pending.indexOf(t), 1);
+      running.push(t);
+      const p: Promise<void> = run(t, running).then(() => {
+        done.add(t.id);
+      }, (err) => {
+        if (failure === null) failure = err;
+      }).finally(() => {
+        running.splice(running.indexOf(t), 1);
+        inFlight.delete(p);
+        wake?.();
+      });
+      inFlight.add(p);
+      continue;
+    }
+    if (running.length === 0) throw new Error(`internal: restore tasks ${pending.map((x) => x.id).join(', ')} can never start (dependency cycle)`);
+    await new Promise<void>((r) => {
+      wake = r;
+    });
+    wake = null;
+  }
+  await Promise.all([...inFlight]);
+  if (failure !== null) throw failure;
+}
+
+/**
+ * Which tables split over several streams are loaded by one session, the streams one after the other in one
+ * COPY FREEZE transaction, instead of in parallel without FREEZE. AXISOR_RESTORE_SPLIT=parallel|serial
+ * overrides (for measurements).
+ */
+export function serialStreams(tables: ReadonlyArray<{ key: string; streams: number[] }>, jobs: number, mode = process.env.AXISOR_RESTORE_SPLIT): Set<string> {
+  const split = tables.filter((t) => t.streams.length > 1);
+  if (mode === 'parallel' || jobs < 2) return new Set();
+  if (mode === 'serial') return new Set(split.map((t) => t.key));
+  return new Set();
+}
