@@ -21,7 +21,7 @@ import type { ProgressFn } from '../progress.ts';
 import { maintenanceWorkMemMb } from '../seed/bulk-load.ts';
 import { replayChain, type ReplayStats } from './replay.ts';
 import { filterTocList, planExtensionSkip, tocExtensions } from './toc.ts';
-import { planPostData, runTasks, serialStreams, type PostDataItem, type Task } from './schedule.ts';
+import { planPostData, postDataLock, runTasks, serialStreams, withRanks, type PostDataItem, type Task } from './schedule.ts';
 
 export interface LoadOptions {
   config: AxisorConfig;
@@ -219,7 +219,12 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
     const key = (t: { schema: string; name: string }) => `${t.schema}.${t.name}`;
     const bytesOf = new Map(tables.map((t) => [key(t), t.chunks.reduce((s, c) => s + c.rawBytes, 0)]));
     const serial = serialStreams(tables.map((t) => ({ key: key(t), streams: t.chunks.map((c) => c.rawBytes) })), o.jobs);
-    type Work = Task & { run: (c: () => Promise<import('pg').Client>) => Promise<void> };
+    // Estimated costs (in bytes of COPY text; measured on seeded data, docs/performance.md): an index build or key
+    // about an eighth of loading its table, a foreign-key validation about a twenty-fifth. withRanks turns them
+    // into critical-path weights.
+    type Work = Omit<Task, 'weight'> & { cost: number; run: (c: () => Promise<import('pg').Client>) => Promise<void> };
+    const INDEX_COST = 0.12;
+    const FK_COST = 0.04;
     const work: Work[] = [];
     const dataIds = new Map<string, string[]>();
     for (const t of tables) {
@@ -228,11 +233,11 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
       if (t.chunks.length === 0) {
         dataIds.set(k, []); // a schema-only backup: no rows to load
       } else if (t.chunks.length === 1 || serial.has(k)) {
-        work.push({ id: `data:${k}`, deps: [], locks: [{ table: k, exclusive: true }], weight: w, run: () => loadTable(t, t.chunks.map((c) => c.file), true) });
+        work.push({ id: `data:${k}`, deps: [], locks: [{ table: k, mode: 'AccessExclusive' }], cost: w, run: () => loadTable(t, t.chunks.map((c) => c.file), true) });
         dataIds.set(k, [`data:${k}`]);
       } else {
         const ids = t.chunks.map((c, i) => {
-          work.push({ id: `data:${k}:${i}`, deps: [], locks: [{ table: k, exclusive: false }], weight: w + c.rawBytes / 1e6, run: () => loadTable(t, [c.file], false) });
+          work.push({ id: `data:${k}:${i}`, deps: [], locks: [{ table: k, mode: 'RowExclusive' }], cost: c.rawBytes, run: () => loadTable(t, [c.file], false) });
           return `data:${k}:${i}`;
         });
         dataIds.set(k, ids);
@@ -253,7 +258,7 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
           // Within a table: an exclusive item (ALTER TABLE) after the items listed before it, and every item after
           // the exclusive items listed before it (TOC order, as pg_restore -j's lock dependencies).
           ...post.items.slice(0, i).flatMap((p, j) => p.table === it.table && (it.exclusive || p.exclusive) ? [`post:${j}:${p.label}`] : [])];
-        work.push({ id, deps, locks: [{ table: it.table, exclusive: it.exclusive }], weight: bytesOf.get(it.table) ?? 0,
+        work.push({ id, deps, locks: [{ table: it.table, mode: postDataLock(it.desc) }], cost: (bytesOf.get(it.table) ?? 0) * (it.desc === 'INDEX' || it.desc === 'CONSTRAINT' ? INDEX_COST : 0.001),
           run: async (client) => {
             const c = await client();
             await mapPrivilege({ ...ctx, action: `restore ${it.label}` }, () => c.query(it.sql)).catch((err) => {
@@ -266,23 +271,44 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
     const restId = 'post:rest';
     const allPost = [...postIds.values()].flat();
     if (post && post.restHasWork) {
-      work.push({ id: restId, deps: [...(o.afterData ? [afterDataId] : allData), ...allPost], locks: [], weight: 0, run: () => runRest(o.jobs) });
+      work.push({ id: restId, deps: [...(o.afterData ? [afterDataId] : allData), ...allPost], locks: [], cost: 0, run: () => runRest(o.jobs) });
     }
-    // Foreign keys: each after its table's and the referenced table's indexes (the referenced key must exist),
-    // locking both (SHARE ROW EXCLUSIVE conflicts with itself and with CREATE INDEX's SHARE), biggest table first.
+    // Foreign keys: each after its table's and the referenced table's post-data (the referenced key must exist).
+    // Added NOT VALID first (catalog only: SHARE ROW EXCLUSIVE on both tables for an instant), then validated
+    // (the scan: SHARE UPDATE EXCLUSIVE on the table, ROW SHARE on the referenced one), so a validation of the big
+    // table runs next to index builds and keys of the tables it references. Same catalog in the end (convalidated);
+    // a key the data violates stays NOT VALID and is reported.
     scheduleForeignKeys(fks, new Map(tables.map((t) => [key(t), t.rows]))).forEach((group, gi) => group.forEach((fk, i) => {
       const ref = fk.ref;
       const deps = [...(o.afterData ? [afterDataId] : []), ...(dataIds.get(fk.table) ?? []), ...(postIds.get(fk.table) ?? []), ...(ref ? [...(dataIds.get(ref) ?? []), ...(postIds.get(ref) ?? [])] : [...allData, ...allPost]),
         ...(post?.restHasWork || !post ? [restId] : [])];
-      work.push({ id: `fk:${gi}:${i}`, deps, locks: [{ table: fk.table, exclusive: true }, ...(ref && ref !== fk.table ? [{ table: ref, exclusive: true }] : [])], weight: bytesOf.get(fk.table) ?? 0,
+      const w = (bytesOf.get(fk.table) ?? 0) * FK_COST;
+      const other = ref && ref !== fk.table ? ref : null;
+      // The keys of one table validate one after the other (SHARE UPDATE EXCLUSIVE conflicts with itself): a chain.
+      const prev = i > 0 ? [`fkv:${gi}:${i - 1}`] : [];
+      if (!/^ALTER TABLE ONLY /.test(fk.sql)) {
+        work.push({ id: `fkv:${gi}:${i}`, deps: [...deps, ...prev], locks: [{ table: fk.table, mode: 'ShareRowExclusive' }, ...(other ? [{ table: other, mode: 'ShareRowExclusive' as const }] : [])], cost: w,
+          run: async (client) => {
+            const nv = await createForeignKey(await client(), fk);
+            if (nv) notValid.push(nv);
+          } });
+        return;
+      }
+      work.push({ id: `fk:${gi}:${i}`, deps, locks: [{ table: fk.table, mode: 'ShareRowExclusive' }, ...(other ? [{ table: other, mode: 'ShareRowExclusive' as const }] : [])], cost: 0,
         run: async (client) => {
-          const nv = await createForeignKey(await client(), fk);
+          await (await client()).query(fk.sql.replace(/;\s*$/, ' NOT VALID;')).catch((err) => {
+            throw toDatabaseError(err, `creating foreign key ${fk.constraint} on ${fk.table}`);
+          });
+        } });
+      work.push({ id: `fkv:${gi}:${i}`, deps: [`fk:${gi}:${i}`, ...prev], locks: [{ table: fk.table, mode: 'ShareUpdateExclusive' }, ...(other ? [{ table: other, mode: 'RowShare' as const }] : [])], cost: w,
+        run: async (client) => {
+          const nv = await validateForeignKey(await client(), fk);
           if (nv) notValid.push(nv);
         } });
     }));
     if (!post) {
       // Fallback (the archive's post-data script was not one block per entry): post-data as one pg_restore -j run.
-      work.push({ id: restId, deps: o.afterData ? [afterDataId] : allData, locks: [], weight: 0, run: () => runRest(o.jobs) });
+      work.push({ id: restId, deps: o.afterData ? [afterDataId] : allData, locks: [], cost: 0, run: () => runRest(o.jobs) });
     }
     const runRest = async (jobs: number) => {
       await schemaStep(() => runPgTool(pgRestore, ['--section=post-data', ...(post ? common.map((a) => (a === listFile ? restListFile : a)) : common), '-j', String(jobs), '-d', db, schemaFile], conn,
@@ -304,7 +330,7 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
       return n;
     };
     if (o.afterData) {
-      work.push({ id: afterDataId, deps: allData, locks: [], weight: Number.MAX_SAFE_INTEGER, run: async () => {
+      work.push({ id: afterDataId, deps: allData, locks: [], cost: 0, run: async () => {
         const a0 = performance.now();
         await o.afterData!(db, tables);
         phases.afterDataMs = Math.round(performance.now() - a0);
@@ -316,12 +342,12 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
     const marks: Record<string, number> = {};
     t0 = performance.now();
     try {
-      await runTasks(work, o.jobs, async (w) => {
+      await runTasks(withRanks(work), o.jobs, async (w) => {
         if (w.id.startsWith('post:') && marks.postStart === undefined) {
           marks.postStart = performance.now();
           o.onProgress?.({ phase: 'indexes', message: 'indexes and constraints' });
         }
-        if (w.id.startsWith('fk:') && marks.fkStart === undefined) {
+        if (w.id.startsWith('fk') && marks.fkStart === undefined) {
           marks.fkStart = performance.now();
           o.onProgress?.({ phase: 'foreign keys', message: `${fks.length} foreign keys` });
         }
@@ -336,7 +362,7 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
         if (trace) appendFileSync(trace, `${Math.round(s0 - t0)}\t${Math.round(now - t0)}\t${w.id}\n`);
         if (dataLeft.delete(w.id) && dataLeft.size === 0) marks.dataEnd = now;
         if (w.id.startsWith('post:')) marks.postEnd = now;
-        if (w.id.startsWith('fk:')) marks.fkEnd = now;
+        if (w.id.startsWith('fk')) marks.fkEnd = now;
       }, o.signal);
     } finally {
       await Promise.all(opened.map((c) => c.end().catch(() => {})));
@@ -436,8 +462,9 @@ export function scheduleForeignKeys(fks: ForeignKeyStatement[], rowsByTable: Rea
 }
 
 /**
- * Creates one foreign key. One that the data violates (SQLSTATE 23503) is created NOT VALID instead: new rows
- * are checked, the existing violators stay and are reported (returned), and `axisor-db validate` lists them.
+ * createForeignKey creates a foreign key in one step (a partitioned table's: PostgreSQL 15 has no NOT VALID ones
+ * there); validateForeignKey validates one created NOT VALID. One that the data violates (SQLSTATE 23503) stays NOT VALID: new
+ * rows are checked, the existing violators stay and are reported (returned), and `axisor-db validate` lists them.
  * Any other failure fails the restore.
  */
 async function createForeignKey(c: import('pg').Client, fk: ForeignKeyStatement): Promise<NotValidForeignKey | null> {
@@ -448,6 +475,19 @@ async function createForeignKey(c: import('pg').Client, fk: ForeignKeyStatement)
     if ((err as { code?: string }).code !== '23503') throw toDatabaseError(err, `creating foreign key ${fk.constraint} on ${fk.table}`);
     const e = err as { message: string; detail?: string };
     await c.query(fk.sql.replace(/;\s*$/, ' NOT VALID;'));
+    return { table: fk.table, constraint: fk.constraint, reason: `${e.message}${e.detail ? `: ${e.detail}` : ''}` };
+  }
+}
+
+async function validateForeignKey(c: import('pg').Client, fk: ForeignKeyStatement): Promise<NotValidForeignKey | null> {
+  const alter = /^ALTER TABLE (?:ONLY )?(.+?)\s+ADD CONSTRAINT /s.exec(fk.sql)?.[1];
+  if (!alter) throw new Error(`internal: cannot read the table of foreign key ${fk.constraint}: ${fk.sql}`);
+  try {
+    await c.query(`ALTER TABLE ${alter} VALIDATE CONSTRAINT ${quoteIdent(fk.constraint)}`);
+    return null;
+  } catch (err) {
+    if ((err as { code?: string }).code !== '23503') throw toDatabaseError(err, `validating foreign key ${fk.constraint} on ${fk.table}`);
+    const e = err as { message: string; detail?: string };
     return { table: fk.table, constraint: fk.constraint, reason: `${e.message}${e.detail ? `: ${e.detail}` : ''}` };
   }
 }

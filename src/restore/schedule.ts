@@ -15,8 +15,8 @@ export interface PostDataItem {
   label: string;
   /**
    * CREATE INDEX takes SHARE on its table (two builds of one table can run at once, as pg_restore -j does);
-   * ALTER TABLE ... ADD CONSTRAINT, CREATE TRIGGER and CREATE POLICY take stronger locks (pg_restore's
-   * identify_locking_dependencies): they run alone on their table.
+   * ALTER TABLE ... ADD CONSTRAINT, CREATE TRIGGER and CREATE POLICY take locks that conflict with it (pg_restore's
+   * identify_locking_dependencies): they run alone on their table, in TOC order with the others (postDataLock).
    */
   exclusive: boolean;
 }
@@ -79,10 +79,28 @@ function label(e: TocEntry): string {
   return `${e.desc} ${schema}.${name.join(' ')}`;
 }
 
-/** A lock a task takes on a table, as far as scheduling goes: shared ones coexist, an exclusive one is alone. */
+/** PostgreSQL's table lock modes a restore task takes (the server's own; the scheduler only avoids waiting on them). */
+export type LockMode = 'RowShare' | 'RowExclusive' | 'ShareUpdateExclusive' | 'Share' | 'ShareRowExclusive' | 'AccessExclusive';
+
+/** PostgreSQL's conflict table (docs: Explicit Locking, table-level lock modes), for the modes above. */
+const CONFLICTS: Record<LockMode, readonly LockMode[]> = {
+  RowShare: ['AccessExclusive'],
+  RowExclusive: ['Share', 'ShareRowExclusive', 'AccessExclusive'],
+  ShareUpdateExclusive: ['ShareUpdateExclusive', 'Share', 'ShareRowExclusive', 'AccessExclusive'],
+  Share: ['RowExclusive', 'ShareUpdateExclusive', 'ShareRowExclusive', 'AccessExclusive'],
+  ShareRowExclusive: ['RowExclusive', 'ShareUpdateExclusive', 'Share', 'ShareRowExclusive', 'AccessExclusive'],
+  AccessExclusive: ['RowShare', 'RowExclusive', 'ShareUpdateExclusive', 'Share', 'ShareRowExclusive', 'AccessExclusive'],
+};
+
+/** The lock a post-data item's statement takes on its table: CREATE INDEX SHARE, CREATE TRIGGER SHARE ROW EXCLUSIVE, ALTER TABLE ... ADD CONSTRAINT and CREATE POLICY ACCESS EXCLUSIVE. */
+export function postDataLock(desc: string): LockMode {
+  return desc === 'INDEX' ? 'Share' : desc === 'TRIGGER' ? 'ShareRowExclusive' : 'AccessExclusive';
+}
+
+/** A lock a task takes on a table. */
 export interface TaskLock {
   table: string;
-  exclusive: boolean;
+  mode: LockMode;
 }
 
 /** One unit of restore work: a data stream, a post-data item, a foreign key. */
@@ -91,13 +109,37 @@ export interface Task {
   /** Tasks that must have finished first. */
   deps: string[];
   locks: TaskLock[];
-  /** Larger first among the runnable ones (the critical path: the biggest table's work). */
+  /** Larger first among the runnable ones: see withRanks. */
   weight: number;
 }
 
 /**
+ * Weights for list scheduling by critical path (upward rank): a task's estimated cost plus the largest weight of
+ * the tasks that depend on it. So a small table the big table's foreign keys reference loads and gets its key
+ * early (the big table's key chain waits for it), while tables nothing waits for fill the sessions when the big
+ * table's work cannot use them (its foreign keys validate one at a time, an ALTER TABLE runs alone).
+ */
+export function withRanks<T extends Omit<Task, 'weight'> & { cost: number }>(tasks: readonly T[]): Array<T & { weight: number }> {
+  const dependents = new Map<string, T[]>();
+  for (const t of tasks) for (const d of t.deps) dependents.set(d, [...(dependents.get(d) ?? []), t]);
+  const rank = new Map<string, number>();
+  const visiting = new Set<string>();
+  const rankOf = (t: T): number => {
+    const known = rank.get(t.id);
+    if (known !== undefined) return known;
+    if (visiting.has(t.id)) throw new Error(`internal: restore tasks form a dependency cycle at ${t.id}`);
+    visiting.add(t.id);
+    const r = t.cost + Math.max(0, ...(dependents.get(t.id) ?? []).map(rankOf));
+    visiting.delete(t.id);
+    rank.set(t.id, r);
+    return r;
+  };
+  return tasks.map((t) => Object.assign(t, { weight: rankOf(t) }));
+}
+
+/**
  * The next task to start, or null: its dependencies are done, its locks do not conflict with a running task's
- * (an exclusive lock conflicts with any other lock on the same table), and it has the largest weight (ties: the
+ * (PostgreSQL's conflict table: the task would only wait on the server), and it has the largest weight (ties: the
  * earlier in `pending`). Pure: the scheduler's policy, unit-tested.
  */
 export function nextTask<T extends Task>(pending: readonly T[], done: ReadonlySet<string>, running: readonly Task[]): T | null {
@@ -105,7 +147,7 @@ export function nextTask<T extends Task>(pending: readonly T[], done: ReadonlySe
   for (const t of pending) {
     if (best && t.weight <= best.weight) continue;
     if (!t.deps.every((d) => done.has(d))) continue;
-    if (t.locks.some((l) => running.some((r) => r.locks.some((rl) => rl.table === l.table && (rl.exclusive || l.exclusive))))) continue;
+    if (t.locks.some((l) => running.some((r) => r.locks.some((rl) => rl.table === l.table && CONFLICTS[l.mode].includes(rl.mode))))) continue;
     best = t;
   }
   return best;
@@ -157,12 +199,17 @@ export async function runTasks<T extends Task>(tasks: readonly T[], limit: numbe
 
 /**
  * Which tables split over several streams are loaded by one session, the streams one after the other in one
- * COPY FREEZE transaction, instead of in parallel without FREEZE. AXISOR_RESTORE_SPLIT=parallel|serial
- * overrides (for measurements).
+ * COPY FREEZE transaction (rows written frozen: no hint-bit rewrite of every page by the first index build or
+ * foreign-key scan), instead of in parallel without FREEZE: only when the other sessions have as much other
+ * data to load meanwhile (the other tables' COPY text at least this table's per other session), else a core
+ * idles while one session loads the big table (measured on seeded data, docs/performance.md).
+ * AXISOR_RESTORE_SPLIT=parallel|serial overrides (for measurements).
  */
 export function serialStreams(tables: ReadonlyArray<{ key: string; streams: number[] }>, jobs: number, mode = process.env.AXISOR_RESTORE_SPLIT): Set<string> {
   const split = tables.filter((t) => t.streams.length > 1);
   if (mode === 'parallel' || jobs < 2) return new Set();
   if (mode === 'serial') return new Set(split.map((t) => t.key));
-  return new Set();
+  const sum = (xs: number[]) => xs.reduce((s, x) => s + x, 0);
+  const all = sum(tables.map((t) => sum(t.streams)));
+  return new Set(split.filter((t) => all - sum(t.streams) >= sum(t.streams) * (jobs - 1)).map((t) => t.key));
 }

@@ -1,5 +1,5 @@
 import { expect, test } from '@jest/globals';
-import { nextTask, planPostData, runTasks, serialStreams, type Task } from '../../src/restore/schedule.ts';
+import { nextTask, planPostData, postDataLock, runTasks, serialStreams, withRanks, type LockMode, type Task } from '../../src/restore/schedule.ts';
 import { splitPostDataScript } from '../../src/restore/load.ts';
 
 // `pg_restore -l -v` of a seeded schema (pg_dump 15.20), cut down: two tables, their keys and indexes, a comment on
@@ -44,32 +44,39 @@ test('planPostData: indexes and non-FK constraints by table (catalog OIDs), comm
   expect(planPostData(VERBOSE, LIST, TABLES.slice(0, 1)).items.map((i) => i.table)).toEqual(['public.User', 'public.User']);
 });
 
-const t = (id: string, deps: string[], locks: Array<[string, boolean]>, weight: number): Task => ({ id, deps, locks: locks.map(([table, exclusive]) => ({ table, exclusive })), weight });
+const t = (id: string, deps: string[], locks: Array<[string, LockMode]>, weight: number): Task => ({ id, deps, locks: locks.map(([table, mode]) => ({ table, mode })), weight });
+const AE = 'AccessExclusive';
 
-test('nextTask: dependencies done, no lock conflict with what runs, biggest weight first', () => {
+test('nextTask: dependencies done, no lock conflict with what runs (PostgreSQL\'s table), biggest weight first', () => {
   const pending = [
-    t('data:small', [], [['s', true]], 10),
-    t('data:big', [], [['b', true]], 100),
-    t('idx:big:1', ['data:big'], [['b', false]], 100),
-    t('idx:big:2', ['data:big'], [['b', false]], 100),
-    t('pk:big', ['data:big', 'idx:big:1'], [['b', true]], 100),
-    t('fk:big->small', ['data:big', 'data:small', 'pk:big'], [['b', true], ['s', true]], 100),
+    t('data:small', [], [['s', AE]], 10),
+    t('data:big', [], [['b', AE]], 100),
+    t('idx:big:1', ['data:big'], [['b', postDataLock('INDEX')]], 100),
+    t('idx:big:2', ['data:big'], [['b', postDataLock('INDEX')]], 100),
+    t('pk:big', ['data:big', 'idx:big:1'], [['b', postDataLock('CONSTRAINT')]], 100),
+    t('fk:big->small', ['data:big', 'data:small', 'pk:big'], [['b', 'ShareRowExclusive'], ['s', 'ShareRowExclusive']], 100),
+    t('fkv:big->small', ['fk:big->small'], [['b', 'ShareUpdateExclusive'], ['s', 'RowShare']], 100),
   ];
   expect(nextTask(pending, new Set(), [])!.id).toBe('data:big');
   expect(nextTask(pending.slice(0, 1).concat(pending.slice(2)), new Set(), [pending[1]!])!.id).toBe('data:small');
-  // Two index builds of one table together (SHARE); the exclusive ALTER TABLE not while one runs.
+  // Two index builds of one table together (SHARE); the ALTER TABLE not while one runs.
   const done = new Set(['data:big', 'data:small']);
   expect(nextTask(pending.slice(2), done, [pending[3]!])!.id).toBe('idx:big:1');
   expect(nextTask([pending[4]!], new Set([...done, 'idx:big:1']), [pending[3]!])).toBeNull();
   expect(nextTask([pending[4]!], new Set([...done, 'idx:big:1']), [])!.id).toBe('pk:big');
-  // A foreign key locks both tables: not while anything runs on the referenced one.
-  expect(nextTask([pending[5]!], new Set([...done, 'pk:big']), [t('idx:small', [], [['s', false]], 1)])).toBeNull();
+  // Adding a foreign key locks both tables: not while an index of the referenced one builds; validating it only
+  // takes ROW SHARE there (next to index builds), but SHARE UPDATE EXCLUSIVE on its own table (not next to one).
+  const idxSmall = t('idx:small', [], [['s', 'Share']], 1);
+  expect(nextTask([pending[5]!], new Set([...done, 'pk:big']), [idxSmall])).toBeNull();
+  expect(nextTask([pending[6]!], new Set([...done, 'fk:big->small']), [idxSmall])!.id).toBe('fkv:big->small');
+  expect(nextTask([pending[6]!], new Set([...done, 'fk:big->small']), [pending[3]!])).toBeNull();
+  expect(nextTask([pending[6]!], new Set([...done, 'fk:big->small']), [t('pk:small', [], [['s', AE]], 1)])).toBeNull();
 });
 
 test('runTasks: never more than the limit at once, dependencies and locks respected, failure stops new starts', async () => {
   const tasks = [
-    t('a', [], [['x', true]], 3), t('b', [], [['y', false]], 2), t('c', ['a'], [['x', false]], 5), t('d', ['a'], [['x', false]], 5),
-    t('e', ['c', 'd'], [['x', true], ['y', true]], 1),
+    t('a', [], [['x', AE]], 3), t('b', [], [['y', 'RowExclusive']], 2), t('c', ['a'], [['x', 'Share']], 5), t('d', ['a'], [['x', 'Share']], 5),
+    t('e', ['c', 'd'], [['x', AE], ['y', AE]], 1),
   ];
   const log: string[] = [];
   let peak = 0;
@@ -116,9 +123,25 @@ test('splitPostDataScript: one batch per item with the session settings before i
   expect(splitPostDataScript(script, [...plan.items, plan.items[0]!])).toBeNull();
 });
 
-test('serialStreams: a split table loads in one FREEZE transaction only when asked and jobs >= 2', () => {
-  const tables = [{ key: 'a', streams: [5, 5, 5] }, { key: 'b', streams: [1] }];
-  expect([...serialStreams(tables, 2, 'serial')]).toEqual(['a']);
+test('serialStreams: a split table loads in one FREEZE transaction only when the other sessions have as much other data', () => {
+  const tables = [{ key: 'a', streams: [5, 5, 5] }, { key: 'b', streams: [15] }, { key: 'c', streams: [1] }];
+  expect([...serialStreams(tables, 2, undefined)]).toEqual(['a']); // 16 >= 15
+  expect([...serialStreams(tables, 3, undefined)]).toEqual([]); // 16 < 30: the third session would idle
+  expect([...serialStreams([{ key: 'a', streams: [5, 5, 5] }, { key: 'b', streams: [7] }], 2, undefined)]).toEqual([]); // seeded data's shape
   expect([...serialStreams(tables, 1, 'serial')]).toEqual([]);
   expect([...serialStreams(tables, 2, 'parallel')]).toEqual([]);
+  expect([...serialStreams(tables, 3, 'serial')]).toEqual(['a']);
+});
+
+test('withRanks: cost plus the heaviest dependent, so what the big table\'s chain waits for comes first', () => {
+  const tasks = withRanks([
+    { id: 'data:big', deps: [], locks: [], cost: 100 },
+    { id: 'data:ref', deps: [], locks: [], cost: 5 },
+    { id: 'data:leaf', deps: [], locks: [], cost: 20 },
+    { id: 'pk:ref', deps: ['data:ref'], locks: [], cost: 1 },
+    { id: 'idx:big', deps: ['data:big'], locks: [], cost: 12 },
+    { id: 'fk:big', deps: ['idx:big', 'pk:ref'], locks: [], cost: 4 },
+  ]);
+  expect(Object.fromEntries(tasks.map((t) => [t.id, t.weight]))).toEqual({ 'data:big': 116, 'data:ref': 10, 'data:leaf': 20, 'pk:ref': 5, 'idx:big': 16, 'fk:big': 4 });
+  expect(() => withRanks([{ id: 'a', deps: ['b'], locks: [], cost: 1 }, { id: 'b', deps: ['a'], locks: [], cost: 1 }])).toThrow(/cycle/);
 });
