@@ -93,9 +93,12 @@ export async function restoreCapabilities(c: import('pg').Client, names: string[
 
 
 /**
- * Restores a chain into an existing, empty database: schema before data (pg_restore --section=pre-data), the
- * data streams in parallel (decompressor | psql COPY), indexes and constraints (post-data, pg_restore -j),
- * then the incrementals' changes and the sequences in one transaction.
+ * Restores a chain into an existing, empty database: schema before data (pg_restore --section=pre-data), then
+ * `jobs` sessions work through the data streams (COPY FROM, FREEZE where one session loads the table), each
+ * table's indexes and constraints as soon as its rows are in, and the foreign keys once both of their tables are
+ * (schedule.ts: dependencies, PostgreSQL's lock conflicts, critical path first), the rest of post-data through
+ * pg_restore; then the incrementals' changes and the sequences in one transaction. With `afterData` (the drill),
+ * nothing of post-data starts before every stream has finished and the hook has run.
  */
 export async function loadChain(db: string, chain: Array<{ dir: string; manifest: Manifest }>, o: LoadOptions): Promise<LoadResult> {
   const base = chain[0]!;
@@ -258,7 +261,7 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
           // Within a table: an exclusive item (ALTER TABLE) after the items listed before it, and every item after
           // the exclusive items listed before it (TOC order, as pg_restore -j's lock dependencies).
           ...post.items.slice(0, i).flatMap((p, j) => p.table === it.table && (it.exclusive || p.exclusive) ? [`post:${j}:${p.label}`] : [])];
-        work.push({ id, deps, locks: [{ table: it.table, mode: postDataLock(it.desc) }], cost: (bytesOf.get(it.table) ?? 0) * (it.desc === 'INDEX' || it.desc === 'CONSTRAINT' ? INDEX_COST : 0.001),
+        work.push({ id, deps, locks: [{ table: it.table, mode: postDataLock(it.desc) }], cost: (bytesOf.get(it.table) ?? 0) * (it.desc === 'INDEX' || it.desc === 'CONSTRAINT' ? INDEX_COST * (1 + (keyColumns(it.sql) - 1) / 2) : 0.001),
           run: async (client) => {
             const c = await client();
             await mapPrivilege({ ...ctx, action: `restore ${it.label}` }, () => c.query(it.sql)).catch((err) => {
@@ -273,14 +276,17 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
     if (post && post.restHasWork) {
       work.push({ id: restId, deps: [...(o.afterData ? [afterDataId] : allData), ...allPost], locks: [], cost: 0, run: () => runRest(o.jobs) });
     }
-    // Foreign keys: each after its table's and the referenced table's post-data (the referenced key must exist).
+    // Foreign keys: each after its table's rows and the referenced table's post-data (the referenced key must exist).
     // Added NOT VALID first (catalog only: SHARE ROW EXCLUSIVE on both tables for an instant), then validated
     // (the scan: SHARE UPDATE EXCLUSIVE on the table, ROW SHARE on the referenced one), so a validation of the big
     // table runs next to index builds and keys of the tables it references. Same catalog in the end (convalidated);
     // a key the data violates stays NOT VALID and is reported.
     scheduleForeignKeys(fks, new Map(tables.map((t) => [key(t), t.rows]))).forEach((group, gi) => group.forEach((fk, i) => {
       const ref = fk.ref;
-      const deps = [...(o.afterData ? [afterDataId] : []), ...(dataIds.get(fk.table) ?? []), ...(postIds.get(fk.table) ?? []), ...(ref ? [...(dataIds.get(ref) ?? []), ...(postIds.get(ref) ?? [])] : [...allData, ...allPost]),
+      // Not after the table's own indexes: a validation does not use them, and it conflicts with their builds
+      // anyway (SHARE UPDATE EXCLUSIVE vs SHARE), so the big table's keys validate one after the other while the
+      // other sessions load and index the small tables, and its index builds run two at a time at the end.
+      const deps = [...(o.afterData ? [afterDataId] : []), ...(dataIds.get(fk.table) ?? []), ...(ref ? [...(dataIds.get(ref) ?? []), ...(postIds.get(ref) ?? [])] : [...allData, ...allPost]),
         ...(post?.restHasWork || !post ? [restId] : [])];
       const w = (bytesOf.get(fk.table) ?? 0) * FK_COST;
       const other = ref && ref !== fk.table ? ref : null;
@@ -490,6 +496,25 @@ async function validateForeignKey(c: import('pg').Client, fk: ForeignKeyStatemen
     const e = err as { message: string; detail?: string };
     return { table: fk.table, constraint: fk.constraint, reason: `${e.message}${e.detail ? `: ${e.detail}` : ''}` };
   }
+}
+
+/**
+ * How many columns an index or key of a post-data statement sorts on (`USING btree (a, b)`, `PRIMARY KEY (id)`):
+ * a two-column build costs more than a one-column one, so it starts first (no lone long build at the end).
+ */
+export function keyColumns(sql: string): number {
+  const m = /(?:USING \w+|PRIMARY KEY|UNIQUE(?: NULLS NOT DISTINCT)?) \(/.exec(sql);
+  if (!m) return 1;
+  let depth = 1;
+  let n = 1;
+  for (let i = m.index + m[0].length; i < sql.length && depth > 0; i++) {
+    const ch = sql[i];
+    if (ch === '(') depth++;
+    else if (ch === ')') depth--;
+    else if (ch === ',' && depth === 1) n++;
+    else if (ch === '"') while (++i < sql.length && sql[i] !== '"');
+  }
+  return n;
 }
 
 /** A per-table post-data item with its SQL (pg_restore's script of its entries, with the session settings before it). */

@@ -1,6 +1,6 @@
 import { expect, test } from '@jest/globals';
 import { nextTask, planPostData, postDataLock, runTasks, serialStreams, withRanks, type LockMode, type Task } from '../../src/restore/schedule.ts';
-import { splitPostDataScript } from '../../src/restore/load.ts';
+import { keyColumns, splitPostDataScript } from '../../src/restore/load.ts';
 
 // `pg_restore -l -v` of a seeded schema (pg_dump 15.20), cut down: two tables, their keys and indexes, a comment on
 // an index, a foreign key, and a partitioned index attachment the plan must leave to pg_restore.
@@ -144,4 +144,11 @@ test('withRanks: cost plus the heaviest dependent, so what the big table\'s chai
   ]);
   expect(Object.fromEntries(tasks.map((t) => [t.id, t.weight]))).toEqual({ 'data:big': 116, 'data:ref': 10, 'data:leaf': 20, 'pk:ref': 5, 'idx:big': 16, 'fk:big': 4 });
   expect(() => withRanks([{ id: 'a', deps: ['b'], locks: [], cost: 1 }, { id: 'b', deps: ['a'], locks: [], cost: 1 }])).toThrow(/cycle/);
+});
+
+test('keyColumns: the columns an index or key sorts on, for its estimated cost', () => {
+  expect(keyColumns('CREATE INDEX "TradeLog_user_id_executed_at_idx" ON public."TradeLog" USING btree (user_id, executed_at);')).toBe(2);
+  expect(keyColumns('ALTER TABLE ONLY public."TradeLog"\n    ADD CONSTRAINT "TradeLog_pkey" PRIMARY KEY (id);')).toBe(1);
+  expect(keyColumns('CREATE UNIQUE INDEX u ON public.t USING btree (lower((a)::text), "b,c") INCLUDE (d);')).toBe(2);
+  expect(keyColumns('CREATE TRIGGER x AFTER INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION public.f();')).toBe(1);
 });
