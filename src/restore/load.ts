@@ -272,6 +272,11 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
       });
     }
     const restId = 'post:rest';
+    const tableOfCheck = new Map<string, string>();
+    const indexTable = new Map<string, string>();
+    if (post) post.items.forEach((it, i) => {
+      if (it.desc === 'INDEX') indexTable.set(`post:${i}:${it.label}`, it.table);
+    });
     const allPost = [...postIds.values()].flat();
     if (post && post.restHasWork) {
       work.push({ id: restId, deps: [...(o.afterData ? [afterDataId] : allData), ...allPost], locks: [], cost: 0, run: () => runRest(o.jobs) });
@@ -292,6 +297,7 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
       const other = ref && ref !== fk.table ? ref : null;
       // The keys of one table validate one after the other (SHARE UPDATE EXCLUSIVE conflicts with itself): a chain.
       const prev = i > 0 ? [`fkv:${gi}:${i - 1}`] : [];
+      tableOfCheck.set(`fkv:${gi}:${i}`, fk.table);
       if (!/^ALTER TABLE ONLY /.test(fk.sql)) {
         work.push({ id: `fkv:${gi}:${i}`, deps: [...deps, ...prev], locks: [{ table: fk.table, mode: 'ShareRowExclusive' }, ...(other ? [{ table: other, mode: 'ShareRowExclusive' as const }] : [])], cost: w,
           run: async (client) => {
@@ -312,6 +318,21 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
           if (nv) notValid.push(nv);
         } });
     }));
+    // A table no foreign key references (the big table of this schema, TradeLog): its keys validate one after
+    // the other and none can run next to a build of its indexes (SHARE UPDATE EXCLUSIVE vs SHARE), so the chain
+    // goes first, while the other sessions still load and index the small tables, and its index builds (two at a
+    // time) come after it, instead of the chain running alone at the end. Only such tables, and only when no key
+    // waits for the rest of post-data: no cycle can form.
+    const referenced = new Set(fks.map((fk) => fk.ref ?? '*'));
+    if (post && !post.restHasWork && !referenced.has('*')) {
+      const lastCheck = new Map<string, string>();
+      for (const w of work) if (w.id.startsWith('fkv:')) lastCheck.set(tableOfCheck.get(w.id)!, w.id);
+      for (const w of work) {
+        const table = indexTable.get(w.id);
+        const last = table !== undefined && !referenced.has(table) ? lastCheck.get(table) : undefined;
+        if (last) w.deps.push(last);
+      }
+    }
     if (!post) {
       // Fallback (the archive's post-data script was not one block per entry): post-data as one pg_restore -j run.
       work.push({ id: restId, deps: o.afterData ? [afterDataId] : allData, locks: [], cost: 0, run: () => runRest(o.jobs) });
@@ -332,7 +353,6 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
       const n = await connectMidRun(conn, 'axisor-db restore');
       opened.push(n);
       await n.query(`SELECT pg_catalog.set_config('search_path', '', false), pg_catalog.set_config('maintenance_work_mem', '${mwm}MB', false), pg_catalog.set_config('synchronous_commit', 'off', false)`);
-      if (process.env.AXISOR_RESTORE_PMW) await n.query(`SELECT pg_catalog.set_config('max_parallel_maintenance_workers', $1, false)`, [process.env.AXISOR_RESTORE_PMW]);
       return n;
     };
     if (o.afterData) {
