@@ -1,5 +1,6 @@
-import { rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { codecFor } from '../archive/compress.ts';
 import { connectMidRun, fileSource, loadChunk } from '../archive/copy-stream.ts';
 import { decryptFileTo, manifestEncryptionOf, openBackupFile } from '../archive/encryption.ts';
@@ -9,17 +10,19 @@ import type { Manifest, TableEntry } from '../archive/manifest.ts';
 import { runLimited } from '../run-limited.ts';
 import type { AxisorConfig } from '../config/types.ts';
 import { connectClient, withClient, withDatabase } from '../db/connect.ts';
+import { withTransaction } from '../db/transaction.ts';
 import { displayIdent, qualifiedName, quoteIdent } from '../db/ident.ts';
 import { AxisorError, PrerequisiteError } from '../errors.ts';
 import { toDatabaseError } from '../db/errors.ts';
 import { mapPrivilege } from '../db/privilege.ts';
 import { PUBLICATION } from '../archive/publication.ts';
-import { findPgTool, runPgTool } from '../pgtools/index.ts';
+import { findPgTool, runPgTool, type PgTool } from '../pgtools/index.ts';
 import { makeOwnedTempDir } from '../pgtools/tempdirs.ts';
 import type { ProgressFn } from '../progress.ts';
 import { maintenanceWorkMemMb } from '../seed/bulk-load.ts';
 import { replayChain, type ReplayStats } from './replay.ts';
 import { filterTocList, planExtensionSkip, tocExtensions } from './toc.ts';
+import { planPostData, postDataLock, runTasks, serialStreams, withRanks, type PostDataItem, type Task } from './schedule.ts';
 
 export interface LoadOptions {
   config: AxisorConfig;
@@ -91,9 +94,12 @@ export async function restoreCapabilities(c: import('pg').Client, names: string[
 
 
 /**
- * Restores a chain into an existing, empty database: schema before data (pg_restore --section=pre-data), the
- * data streams in parallel (decompressor | psql COPY), indexes and constraints (post-data, pg_restore -j),
- * then the incrementals' changes and the sequences in one transaction.
+ * Restores a chain into an existing, empty database: schema before data (pg_restore --section=pre-data), then
+ * `jobs` sessions work through the data streams (COPY FROM, FREEZE where one session loads the table), each
+ * table's indexes and constraints as soon as its rows are in, and the foreign keys once both of their tables are
+ * (schedule.ts: dependencies, PostgreSQL's lock conflicts, critical path first), the rest of post-data through
+ * pg_restore; then the incrementals' changes and the sequences in one transaction. With `afterData` (the drill),
+ * nothing of post-data starts before every stream has finished and the hook has run.
  */
 export async function loadChain(db: string, chain: Array<{ dir: string; manifest: Manifest }>, o: LoadOptions): Promise<LoadResult> {
   const base = chain[0]!;
@@ -190,62 +196,234 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
     let done = 0;
     const total = tables.reduce((s, t) => s + t.chunks.length, 0);
     phases.frozenChunks = 0;
-    const loadOne = async (t: TableEntry, file: string) => {
-      // A table loaded by one stream is truncated and loaded in one transaction with COPY FREEZE (rows written
-      // frozen and hinted: the index builds that read it next do not rewrite every page to set hint bits).
-      const freeze = t.chunks.length === 1;
-      await loadChunk({
-        conn, encoding: full.encoding, env: o.env, codec,
-        source: encrypted || remote ? await openBackupFile(base.dir, file, o.encryptionKey ?? null, { size: full.files.find((f) => f.path === file)?.bytes }) : fileSource(join(base.dir, file)),
-        table: qualifiedName(t.schema, t.name), columns: t.columns.map(quoteIdent).join(', '), freeze,
-      });
-      if (freeze) phases.frozenChunks!++;
-      o.onProgress?.({ phase: 'data', done: ++done, total, unit: 'items', message: `${t.schema}.${t.name}` });
+    const open = async (file: string): Promise<Readable> => (encrypted || remote
+      ? openBackupFile(base.dir, file, o.encryptionKey ?? null, { size: full.files.find((f) => f.path === file)?.bytes })
+      : fileSource(join(base.dir, file)));
+    // A table is truncated and loaded in one transaction with COPY FREEZE (rows written frozen and hinted: the
+    // index builds that read it next do not rewrite every page to set hint bits) when it is loaded by one
+    // session: its only stream, or all its streams one after the other (the files concatenated: zstd and gzip
+    // decompress concatenated frames to the concatenated text). See serialStreams for when a split table is.
+    const loadTable = async (t: TableEntry, files: string[], freeze: boolean) => {
+      const source = files.length === 1 ? await open(files[0]!) : Readable.from((async function* () {
+        for (const f of files) yield* await open(f);
+      })());
+      await loadChunk({ conn, encoding: full.encoding, env: o.env, codec, source, table: qualifiedName(t.schema, t.name), columns: t.columns.map(quoteIdent).join(', '), freeze });
+      if (freeze) phases.frozenChunks! += files.length;
+      done += files.length;
+      o.onProgress?.({ phase: 'data', done, total, unit: 'items', message: `${t.schema}.${t.name}` });
     };
-    const tasks = tables.flatMap((t) => t.chunks.map((c) => ({ t, c }))).sort((a, b) => b.c.rawBytes - a.c.rawBytes).map(({ t, c }) => () => loadOne(t, c.file));
-    t0 = performance.now();
-    await runLimited(tasks, o.jobs, o.signal);
-    phases.dataMs = Math.round(performance.now() - t0);
-    if (o.afterData) {
-      t0 = performance.now();
-      await o.afterData(db, tables);
-      phases.afterDataMs = Math.round(performance.now() - t0);
-    }
 
-    o.onProgress?.({ phase: 'indexes', message: 'indexes and constraints' });
-    t0 = performance.now();
+    // Post-data per table (indexes, constraints, triggers, policies, with their comments) so a small table's
+    // indexes build while the big table still loads, as pg_restore -j does; the statements are pg_restore's own
+    // (its script of those entries), run over our sessions. Anything the plan cannot place stays in `rest`.
+    const post = await planPostDataSql(pgRestore, schemaFile, common.filter((a) => a !== '-L' && a !== listFile), rest, verbose, tables, o.env, listDir);
+    const fks = foreignKeys.trim() === '' ? [] : parseForeignKeyScript((await runPgTool(pgRestore, ['--encoding=UTF8', '-f', '-', '-L', fkListFile, schemaFile], undefined, { baseEnv: o.env })).stdout);
     const mwm = maintenanceWorkMemMb(o.jobs);
     phases.maintenanceWorkMemMb = mwm;
-    await schemaStep(() => runPgTool(pgRestore, ['--section=post-data', ...common, '-j', String(o.jobs), '-d', db, schemaFile], conn, { ...tool, baseEnv: { ...tool.baseEnv, PGOPTIONS: `-c maintenance_work_mem=${mwm}MB` } }));
-    phases.indexesMs = Math.round(performance.now() - t0);
+    const key = (t: { schema: string; name: string }) => `${t.schema}.${t.name}`;
+    const bytesOf = new Map(tables.map((t) => [key(t), t.chunks.reduce((s, c) => s + c.rawBytes, 0)]));
+    const serial = serialStreams(tables.map((t) => ({ key: key(t), streams: t.chunks.map((c) => c.rawBytes) })), o.jobs);
+    // Estimated costs (in bytes of COPY text; measured on seeded data, docs/performance.md): an index build or key
+    // about an eighth of loading its table, a foreign-key validation about a twenty-fifth. withRanks turns them
+    // into critical-path weights.
+    type Work = Omit<Task, 'weight'> & { cost: number; run: (c: () => Promise<import('pg').Client>) => Promise<void> };
+    const INDEX_COST = 0.12;
+    const FK_COST = 0.04;
+    const work: Work[] = [];
+    const dataIds = new Map<string, string[]>();
+    for (const t of tables) {
+      const k = key(t);
+      const w = bytesOf.get(k)!;
+      if (t.chunks.length === 0) {
+        dataIds.set(k, []); // a schema-only backup: no rows to load
+      } else if (t.chunks.length === 1 || serial.has(k)) {
+        work.push({ id: `data:${k}`, deps: [], locks: [{ table: k, mode: 'AccessExclusive' }], cost: w, run: () => loadTable(t, t.chunks.map((c) => c.file), true) });
+        dataIds.set(k, [`data:${k}`]);
+      } else {
+        const ids = t.chunks.map((c, i) => {
+          work.push({ id: `data:${k}:${i}`, deps: [], locks: [{ table: k, mode: 'RowExclusive' }], cost: c.rawBytes, run: () => loadTable(t, [c.file], false) });
+          return `data:${k}:${i}`;
+        });
+        dataIds.set(k, ids);
+      }
+    }
+    const allData = [...dataIds.values()].flat();
+    // The verify drill's check runs on the loaded rows before any index (afterData): then nothing of post-data
+    // starts before every stream has finished.
+    const afterDataId = 'after-data';
+    const postIds = new Map<string, string[]>();
+    let notValidForeignKeys: NotValidForeignKey[] = [];
+    const notValid: NotValidForeignKey[] = [];
+    const ctx = { role: o.config.connection.user, database: o.targetName ?? db };
+    if (post) {
+      post.items.forEach((it, i) => {
+        const id = `post:${i}:${it.label}`;
+        const deps = [...(o.afterData ? [afterDataId] : dataIds.get(it.table) ?? []),
+          // Within a table: an exclusive item (ALTER TABLE) after the items listed before it, and every item after
+          // the exclusive items listed before it (TOC order, as pg_restore -j's lock dependencies).
+          ...post.items.slice(0, i).flatMap((p, j) => p.table === it.table && (it.exclusive || p.exclusive) ? [`post:${j}:${p.label}`] : [])];
+        work.push({ id, deps, locks: [{ table: it.table, mode: postDataLock(it.desc) }], cost: (bytesOf.get(it.table) ?? 0) * (it.desc === 'INDEX' || it.desc === 'CONSTRAINT' ? INDEX_COST * (1 + (keyColumns(it.sql) - 1) / 2) : 0.001),
+          run: async (client) => {
+            const c = await client();
+            await mapPrivilege({ ...ctx, action: `restore ${it.label}` }, () => c.query(it.sql)).catch((err) => {
+              throw err instanceof AxisorError ? err : toDatabaseError(err, `restoring ${it.label}`);
+            });
+          } });
+        postIds.set(it.table, [...(postIds.get(it.table) ?? []), id]);
+      });
+    }
+    const restId = 'post:rest';
+    const tableOfCheck = new Map<string, string>();
+    const indexTable = new Map<string, string>();
+    if (post) post.items.forEach((it, i) => {
+      if (it.desc === 'INDEX') indexTable.set(`post:${i}:${it.label}`, it.table);
+    });
+    const allPost = [...postIds.values()].flat();
+    if (post && post.restHasWork) {
+      work.push({ id: restId, deps: [...(o.afterData ? [afterDataId] : allData), ...allPost], locks: [], cost: 0, run: () => runRest(o.jobs) });
+    }
+    // Foreign keys: each after its table's rows and the referenced table's post-data (the referenced key must exist).
+    // Added NOT VALID first (catalog only: SHARE ROW EXCLUSIVE on both tables for an instant), then validated
+    // (the scan: SHARE UPDATE EXCLUSIVE on the table, ROW SHARE on the referenced one), so a validation of the big
+    // table runs next to index builds and keys of the tables it references. Same catalog in the end (convalidated);
+    // a key the data violates stays NOT VALID and is reported.
+    scheduleForeignKeys(fks, new Map(tables.map((t) => [key(t), t.rows]))).forEach((group, gi) => group.forEach((fk, i) => {
+      const ref = fk.ref;
+      // Not after the table's own indexes: a validation does not use them, and it conflicts with their builds
+      // anyway (SHARE UPDATE EXCLUSIVE vs SHARE), so the big table's keys validate one after the other while the
+      // other sessions load and index the small tables, and its index builds run two at a time at the end.
+      const deps = [...(o.afterData ? [afterDataId] : []), ...(dataIds.get(fk.table) ?? []), ...(ref ? [...(dataIds.get(ref) ?? []), ...(postIds.get(ref) ?? [])] : [...allData, ...allPost]),
+        ...(post?.restHasWork || !post ? [restId] : [])];
+      const w = (bytesOf.get(fk.table) ?? 0) * FK_COST;
+      const other = ref && ref !== fk.table ? ref : null;
+      // The keys of one table validate one after the other (SHARE UPDATE EXCLUSIVE conflicts with itself): a chain.
+      const prev = i > 0 ? [`fkv:${gi}:${i - 1}`] : [];
+      tableOfCheck.set(`fkv:${gi}:${i}`, fk.table);
+      if (!/^ALTER TABLE ONLY /.test(fk.sql)) {
+        work.push({ id: `fkv:${gi}:${i}`, deps: [...deps, ...prev], locks: [{ table: fk.table, mode: 'ShareRowExclusive' }, ...(other ? [{ table: other, mode: 'ShareRowExclusive' as const }] : [])], cost: w,
+          run: async (client) => {
+            const nv = await createForeignKey(await client(), fk);
+            if (nv) notValid.push(nv);
+          } });
+        return;
+      }
+      work.push({ id: `fk:${gi}:${i}`, deps, locks: [{ table: fk.table, mode: 'ShareRowExclusive' }, ...(other ? [{ table: other, mode: 'ShareRowExclusive' as const }] : [])], cost: 0,
+        run: async (client) => {
+          await (await client()).query(fk.sql.replace(/;\s*$/, ' NOT VALID;')).catch((err) => {
+            throw toDatabaseError(err, `creating foreign key ${fk.constraint} on ${fk.table}`);
+          });
+        } });
+      work.push({ id: `fkv:${gi}:${i}`, deps: [`fk:${gi}:${i}`, ...prev], locks: [{ table: fk.table, mode: 'ShareUpdateExclusive' }, ...(other ? [{ table: other, mode: 'RowShare' as const }] : [])], cost: w,
+        run: async (client) => {
+          const nv = await validateForeignKey(await client(), fk);
+          if (nv) notValid.push(nv);
+        } });
+    }));
+    // A table no foreign key references (the big table of this schema, TradeLog): its keys validate one after
+    // the other and none can run next to a build of its indexes (SHARE UPDATE EXCLUSIVE vs SHARE), so the chain
+    // goes first, while the other sessions still load and index the small tables, and its index builds (two at a
+    // time) come after it, instead of the chain running alone at the end. Only such tables, and only when no key
+    // waits for the rest of post-data: no cycle can form.
+    const referenced = new Set(fks.map((fk) => fk.ref ?? '*'));
+    if (post && !post.restHasWork && !referenced.has('*')) {
+      const lastCheck = new Map<string, string>();
+      for (const w of work) if (w.id.startsWith('fkv:')) lastCheck.set(tableOfCheck.get(w.id)!, w.id);
+      for (const w of work) {
+        const table = indexTable.get(w.id);
+        const last = table !== undefined && !referenced.has(table) ? lastCheck.get(table) : undefined;
+        if (last) w.deps.push(last);
+      }
+    }
+    if (!post) {
+      // Fallback (the archive's post-data script was not one block per entry): post-data as one pg_restore -j run.
+      work.push({ id: restId, deps: o.afterData ? [afterDataId] : allData, locks: [], cost: 0, run: () => runRest(o.jobs) });
+    }
+    const runRest = async (jobs: number) => {
+      await schemaStep(() => runPgTool(pgRestore, ['--section=post-data', ...(post ? common.map((a) => (a === listFile ? restListFile : a)) : common), '-j', String(jobs), '-d', db, schemaFile], conn,
+        { ...tool, baseEnv: { ...tool.baseEnv, PGOPTIONS: `-c maintenance_work_mem=${mwm}MB -c synchronous_commit=off` } }));
+    };
+    const restListFile = join(listDir, 'rest.list');
+    if (post) writeFileSync(restListFile, post.rest, { mode: 0o600 });
+
+    // Sessions for post-data and foreign keys, opened when first needed and kept (one per concurrent task).
+    const idle: import('pg').Client[] = [];
+    const opened: import('pg').Client[] = [];
+    const session = async (): Promise<import('pg').Client> => {
+      const c = idle.pop();
+      if (c) return c;
+      const n = await connectMidRun(conn, 'axisor-db restore');
+      opened.push(n);
+      await n.query(`SELECT pg_catalog.set_config('search_path', '', false), pg_catalog.set_config('maintenance_work_mem', '${mwm}MB', false), pg_catalog.set_config('synchronous_commit', 'off', false)`);
+      return n;
+    };
+    if (o.afterData) {
+      work.push({ id: afterDataId, deps: allData, locks: [], cost: 0, run: async () => {
+        const a0 = performance.now();
+        await o.afterData!(db, tables);
+        phases.afterDataMs = Math.round(performance.now() - a0);
+      } });
+    }
+    const dataLeft = new Set(allData);
+    // AXISOR_RESTORE_TRACE=<file>: one line per task (start ms, end ms, task), for measurements (docs/performance.md).
+    const trace = o.env.AXISOR_RESTORE_TRACE;
+    const marks: Record<string, number> = {};
     t0 = performance.now();
-    const notValidForeignKeys = foreignKeys.trim() === '' ? [] : await createForeignKeys(
-      parseForeignKeyScript((await runPgTool(pgRestore, ['-f', '-', '-L', fkListFile, schemaFile], undefined, { baseEnv: o.env })).stdout),
-      new Map(tables.map((t) => [`${t.schema}.${t.name}`, t.rows])), conn, o,
-    );
-    phases.foreignKeysMs = Math.round(performance.now() - t0);
+    try {
+      await runTasks(withRanks(work), o.jobs, async (w) => {
+        if (w.id.startsWith('post:') && marks.postStart === undefined) {
+          marks.postStart = performance.now();
+          o.onProgress?.({ phase: 'indexes', message: 'indexes and constraints' });
+        }
+        if (w.id.startsWith('fk') && marks.fkStart === undefined) {
+          marks.fkStart = performance.now();
+          o.onProgress?.({ phase: 'foreign keys', message: `${fks.length} foreign keys` });
+        }
+        let held: import('pg').Client | null = null;
+        const s0 = performance.now();
+        try {
+          await w.run(async () => (held = await session()));
+        } finally {
+          if (held) idle.push(held);
+        }
+        const now = performance.now();
+        if (trace) appendFileSync(trace, `${Math.round(s0 - t0)}\t${Math.round(now - t0)}\t${w.id}\n`);
+        if (dataLeft.delete(w.id) && dataLeft.size === 0) marks.dataEnd = now;
+        if (w.id.startsWith('post:')) marks.postEnd = now;
+        if (w.id.startsWith('fk')) marks.fkEnd = now;
+      }, o.signal);
+    } finally {
+      await Promise.all(opened.map((c) => c.end().catch(() => {})));
+    }
+    const end = performance.now();
+    notValidForeignKeys = notValid.sort((a, b) => `${a.table}.${a.constraint}`.localeCompare(`${b.table}.${b.constraint}`));
+    // The phases overlap now: dataMs is from the start to the last stream's end, indexesMs and foreignKeysMs
+    // from their first start to their last end; restoreWorkMs is the wall time of all three together.
+    phases.dataMs = Math.round((marks.dataEnd ?? t0) - t0);
+    phases.indexesMs = marks.postStart === undefined ? 0 : Math.round(marks.postEnd! - marks.postStart);
+    phases.foreignKeysMs = marks.fkStart === undefined ? 0 : Math.round(marks.fkEnd! - marks.fkStart);
+    phases.restoreWorkMs = Math.round(end - t0);
+    phases.postDataItems = post?.items.length ?? 0;
     t0 = performance.now();
 
     const client = await connectMidRun(conn, 'axisor-db restore');
     try {
-      await client.query('BEGIN');
-      let replay: ReplayStats | null = null;
-      let seqSource = full;
-      if (chain.length > 1) {
-        // PG15+: GRANT SET ON PARAMETER session_replication_role TO <role> (the restore role of README, section Roles).
-        await mapPrivilege({ role: o.config.connection.user, database: db, action: 'replay the incremental changes with session_replication_role = replica', alternative: 'or restore only the full backup of the chain' },
-          () => client.query('SET LOCAL session_replication_role = replica'));
-        o.onProgress?.({ phase: 'replay', message: `${chain.length - 1} incremental backups` });
-        replay = await replayChain(client, chain.slice(1), { codecFor: (m) => codecFor(m.compression), env: o.env, only: o.only, toTimeMicros: o.toTimeMicros, tables: full.tables, encryptionKey: o.encryptionKey });
-        seqSource = chain[chain.length - 1]!.manifest;
-      }
-      await setSequences(client, seqSource);
-      await client.query('COMMIT');
+      // The incrementals' changes and the sequences in one transaction: all of them or none.
+      const replay = await withTransaction(client, { mapErrors: false }, async () => {
+        let stats: ReplayStats | null = null;
+        let seqSource = full;
+        if (chain.length > 1) {
+          // PG15+: GRANT SET ON PARAMETER session_replication_role TO <role> (the restore role of README, section Roles).
+          await mapPrivilege({ role: o.config.connection.user, database: db, action: 'replay the incremental changes with session_replication_role = replica', alternative: 'or restore only the full backup of the chain' },
+            () => client.query('SET LOCAL session_replication_role = replica'));
+          o.onProgress?.({ phase: 'replay', message: `${chain.length - 1} incremental backups` });
+          stats = await replayChain(client, chain.slice(1), { codecFor: (m) => codecFor(m.compression), env: o.env, only: o.only, toTimeMicros: o.toTimeMicros, tables: full.tables, encryptionKey: o.encryptionKey });
+          seqSource = chain[chain.length - 1]!.manifest;
+        }
+        await setSequences(client, seqSource);
+        return stats;
+      });
       phases.finishMs = Math.round(performance.now() - t0);
       return { tables: tables.length, rows: tables.reduce((s, t) => s + t.rows, 0), chunks: total, replay, droppedForeignKeys, notValidForeignKeys, phases, skippedExtensions: skipped.map((x) => x.name), warnings };
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
     } finally {
       await client.end().catch(() => {});
     }
@@ -266,7 +444,12 @@ export interface ForeignKeyStatement {
   table: string;
   constraint: string;
   sql: string;
+  /** `schema.table` of the REFERENCES clause, or null when it cannot be read (then the key waits for everything). */
+  ref?: string | null;
 }
+
+const IDENT = String.raw`(?:"(?:[^"]|"")+"|[^\s."(]+)`;
+const unquote = (s: string) => (s.startsWith('"') ? s.slice(1, -1).replace(/""/g, '"') : s);
 
 /** The ALTER TABLE ... ADD CONSTRAINT statements of a pg_restore -f - script of FK CONSTRAINT entries. */
 export function parseForeignKeyScript(script: string): ForeignKeyStatement[] {
@@ -281,7 +464,8 @@ export function parseForeignKeyScript(script: string): ForeignKeyStatement[] {
     const names = head[1]!;
     const constraint = /ADD CONSTRAINT ("(?:[^"]|"")+"|\S+)/.exec(sql)?.[1]?.replace(/^"|"$/g, '').replace(/""/g, '"') ?? names;
     const table = names.endsWith(` ${constraint}`) ? names.slice(0, -constraint.length - 1) : names;
-    out.push({ table: `${head[2]}.${table}`, constraint, sql });
+    const r = new RegExp(`REFERENCES (${IDENT})\\.(${IDENT})`).exec(sql);
+    out.push({ table: `${head[2]}.${table}`, constraint, sql, ref: r ? `${unquote(r[1]!)}.${unquote(r[2]!)}` : null });
   }
   return out;
 }
@@ -304,38 +488,118 @@ export function scheduleForeignKeys(fks: ForeignKeyStatement[], rowsByTable: Rea
 }
 
 /**
- * Creates the foreign keys (in parallel sessions, grouped by table: see scheduleForeignKeys). One that the data violates (SQLSTATE 23503) is
- * created NOT VALID instead: new rows are checked, the existing violators stay and are reported, and
- * `axisor-db validate` lists them. Any other failure fails the restore.
+ * createForeignKey creates a foreign key in one step (a partitioned table's: PostgreSQL 15 has no NOT VALID ones
+ * there); validateForeignKey validates one created NOT VALID. One that the data violates (SQLSTATE 23503) stays NOT VALID: new
+ * rows are checked, the existing violators stay and are reported (returned), and `axisor-db validate` lists them.
+ * Any other failure fails the restore.
  */
-async function createForeignKeys(fks: ForeignKeyStatement[], rowsByTable: ReadonlyMap<string, number>, conn: import('../config/types.ts').ConnectionSettings, o: LoadOptions): Promise<NotValidForeignKey[]> {
-  const notValid: NotValidForeignKey[] = [];
-  o.onProgress?.({ phase: 'foreign keys', message: `${fks.length} foreign keys` });
-  const clients = await Promise.all(Array.from({ length: Math.max(1, Math.min(o.jobs, fks.length)) }, () => connectMidRun(conn, 'axisor-db restore')));
+async function createForeignKey(c: import('pg').Client, fk: ForeignKeyStatement): Promise<NotValidForeignKey | null> {
   try {
-    for (const c of clients) await c.query(`SELECT pg_catalog.set_config('search_path', '', false), pg_catalog.set_config('maintenance_work_mem', '${maintenanceWorkMemMb(o.jobs)}MB', false)`);
-    const free = [...clients];
-    await runLimited(scheduleForeignKeys(fks, rowsByTable).map((group) => async () => {
-      const c = free.pop()!;
-      try {
-        for (const fk of group) {
-          try {
-            await c.query(fk.sql);
-          } catch (err) {
-            if ((err as { code?: string }).code !== '23503') throw toDatabaseError(err, `creating foreign key ${fk.constraint} on ${fk.table}`);
-            const e = err as { message: string; detail?: string };
-            await c.query(fk.sql.replace(/;\s*$/, ' NOT VALID;'));
-            notValid.push({ table: fk.table, constraint: fk.constraint, reason: `${e.message}${e.detail ? `: ${e.detail}` : ''}` });
-          }
-        }
-      } finally {
-        free.push(c);
-      }
-    }), clients.length, o.signal);
-  } finally {
-    await Promise.all(clients.map((c) => c.end().catch(() => {})));
+    await c.query(fk.sql);
+    return null;
+  } catch (err) {
+    if ((err as { code?: string }).code !== '23503') throw toDatabaseError(err, `creating foreign key ${fk.constraint} on ${fk.table}`);
+    const e = err as { message: string; detail?: string };
+    await c.query(fk.sql.replace(/;\s*$/, ' NOT VALID;'));
+    return { table: fk.table, constraint: fk.constraint, reason: `${e.message}${e.detail ? `: ${e.detail}` : ''}` };
   }
-  return notValid.sort((a, b) => `${a.table}.${a.constraint}`.localeCompare(`${b.table}.${b.constraint}`));
+}
+
+async function validateForeignKey(c: import('pg').Client, fk: ForeignKeyStatement): Promise<NotValidForeignKey | null> {
+  const alter = /^ALTER TABLE (?:ONLY )?(.+?)\s+ADD CONSTRAINT /s.exec(fk.sql)?.[1];
+  if (!alter) throw new Error(`internal: cannot read the table of foreign key ${fk.constraint}: ${fk.sql}`);
+  try {
+    await c.query(`ALTER TABLE ${alter} VALIDATE CONSTRAINT ${quoteIdent(fk.constraint)}`);
+    return null;
+  } catch (err) {
+    if ((err as { code?: string }).code !== '23503') throw toDatabaseError(err, `validating foreign key ${fk.constraint} on ${fk.table}`);
+    const e = err as { message: string; detail?: string };
+    return { table: fk.table, constraint: fk.constraint, reason: `${e.message}${e.detail ? `: ${e.detail}` : ''}` };
+  }
+}
+
+/**
+ * How many columns an index or key of a post-data statement sorts on (`USING btree (a, b)`, `PRIMARY KEY (id)`):
+ * a two-column build costs more than a one-column one, so it starts first (no lone long build at the end).
+ */
+export function keyColumns(sql: string): number {
+  const m = /(?:USING \w+|PRIMARY KEY|UNIQUE(?: NULLS NOT DISTINCT)?) \(/.exec(sql);
+  if (!m) return 1;
+  let depth = 1;
+  let n = 1;
+  for (let i = m.index + m[0].length; i < sql.length && depth > 0; i++) {
+    const ch = sql[i];
+    if (ch === '(') depth++;
+    else if (ch === ')') depth--;
+    else if (ch === ',' && depth === 1) n++;
+    else if (ch === '"') while (++i < sql.length && sql[i] !== '"');
+  }
+  return n;
+}
+
+/** A per-table post-data item with its SQL (pg_restore's script of its entries, with the session settings before it). */
+export type PostDataStatement = PostDataItem & { sql: string };
+
+/**
+ * Splits pg_restore's script of the items' entries into one statement batch per item: the script's session
+ * settings (its preamble, and the last `SET default_tablespace`/`default_table_access_method` before the item),
+ * then the item's blocks. Null when the blocks do not match the items one to one (then the caller restores
+ * post-data with pg_restore as a whole).
+ */
+export function splitPostDataScript(script: string, items: PostDataItem[]): PostDataStatement[] | null {
+  const parts = script.split('\n--\n-- Name: ');
+  // The script is asked for in UTF8 (pg_restore --encoding=UTF8, whatever the archive's encoding) and our sessions
+  // stay in UTF8 (node-postgres decodes UTF8); the psql-only \\restrict lines are not SQL.
+  const preamble = parts[0]!.split('\n').filter((l) => !/^\\(un)?restrict /.test(l) && !/^SET client_encoding = /.test(l)).join('\n');
+  if (/^\\/m.test(preamble)) return null;
+  const state = new Map<string, string>();
+  const setLine = /^SET (default_tablespace|default_table_access_method) = .*;$/gm;
+  for (const m of preamble.matchAll(setLine)) state.set(m[1]!, m[0]);
+  const out: PostDataStatement[] = [];
+  const blocks: number[] = [];
+  let k = -1;
+  for (const block of parts.slice(1)) {
+    const type = /^.*?; Type: (.*?); Schema: /.exec(block)?.[1];
+    const body = block.slice(block.indexOf('\n--\n') + 4).split('\n').filter((l) => !/^\\(un)?restrict /.test(l)).join('\n');
+    if (type === undefined || /^\\/m.test(body)) return null;
+    const prefix = [...state.values()].join('\n');
+    if (type === 'COMMENT' || type === 'SECURITY LABEL') {
+      if (k < 0) return null;
+      out[k]!.sql += `\n${body}`;
+      blocks[k]!++;
+    } else {
+      const it = items[++k];
+      if (!it || it.desc !== type) return null;
+      out.push({ ...it, sql: `${preamble}\n${prefix}\n${body}` });
+      blocks.push(1);
+    }
+    for (const m of body.matchAll(setLine)) state.set(m[1]!, m[0]);
+  }
+  if (out.length !== items.length || items.some((it, i) => it.ids.length !== blocks[i])) return null;
+  return out;
+}
+
+/** The per-table post-data plan with each item's SQL, or null to restore post-data with pg_restore as before. */
+async function planPostDataSql(pgRestore: PgTool, schemaFile: string, flags: string[], list: string, verbose: string, tables: TableEntry[], env: LoadOptions['env'], dir: string):
+    Promise<{ items: PostDataStatement[]; rest: string; restHasWork: boolean } | null> {
+  const plan = planPostData(verbose, list, tables);
+  {
+    let items: PostDataStatement[] | null = [];
+    if (plan.items.length > 0) {
+      const byId = new Map<number, string>();
+      for (const line of list.split('\n')) {
+        const m = /^(\d+);/.exec(line);
+        if (m) byId.set(Number(m[1]), line);
+      }
+      writeFileSync(join(dir, 'post-items.list'), `${plan.items.flatMap((i) => i.ids.map((id) => byId.get(id)!)).join('\n')}\n`, { mode: 0o600 });
+      const script = (await runPgTool(pgRestore, ['--section=post-data', ...flags, '--encoding=UTF8', '-f', '-', '-L', join(dir, 'post-items.list'), schemaFile], undefined, { baseEnv: env })).stdout;
+      items = splitPostDataScript(script, plan.items);
+      if (!items) return null;
+    }
+    writeFileSync(join(dir, 'post-rest.list'), plan.rest, { mode: 0o600 });
+    const restScript = (await runPgTool(pgRestore, ['--section=post-data', ...flags, '-f', '-', '-L', join(dir, 'post-rest.list'), schemaFile], undefined, { baseEnv: env })).stdout;
+    return { items, rest: plan.rest, restHasWork: restScript.includes('\n-- Name: ') };
+  }
 }
 
 /** Sequences end at least at their backed-up values (never lower than what the restored data already used). */

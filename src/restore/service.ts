@@ -63,7 +63,7 @@ export interface RestoreResult {
   checkedFiles: number;
   checkedBytes: number;
   durationMs: number;
-  /** Where the time went (ms; see docs/performance.md): checksumsMs, createMs, schemaMs, dataMs, indexesMs, foreignKeysMs, finishMs, swapMs. */
+  /** Where the time went (ms; see docs/performance.md): checksumsMs, createMs, schemaMs, dataMs, indexesMs, foreignKeysMs (these three overlap; restoreWorkMs is their wall time), finishMs, swapMs. */
   phases: Record<string, number>;
 }
 

@@ -237,7 +237,7 @@ describe('tool errors and foreign keys', () => {
     expect(foreignKeys.trim()).toBe('11; 2606 2 FK CONSTRAINT public TradeLog TradeLog_user_id_fkey postgres');
     expect(rest).not.toContain('FK CONSTRAINT');
     const script = `SET statement_timeout = 0;\n\n--\n-- Name: Trade Log Trade Log_user fkey; Type: FK CONSTRAINT; Schema: public; Owner: postgres\n--\n\nALTER TABLE ONLY public."Trade Log"\n    ADD CONSTRAINT "Trade Log_user fkey" FOREIGN KEY (user_id) REFERENCES public."User"(id);\n\n\n--\n-- PostgreSQL database dump complete\n--\n\n\\unrestrict abc\n`;
-    expect(parseForeignKeyScript(script)).toEqual([{ table: 'public.Trade Log', constraint: 'Trade Log_user fkey', sql: 'ALTER TABLE ONLY public."Trade Log"\n    ADD CONSTRAINT "Trade Log_user fkey" FOREIGN KEY (user_id) REFERENCES public."User"(id);' }]);
+    expect(parseForeignKeyScript(script)).toEqual([{ table: 'public.Trade Log', constraint: 'Trade Log_user fkey', sql: 'ALTER TABLE ONLY public."Trade Log"\n    ADD CONSTRAINT "Trade Log_user fkey" FOREIGN KEY (user_id) REFERENCES public."User"(id);', ref: 'public.User' }]);
   });
 });
 

@@ -1,0 +1,154 @@
+import { expect, test } from '@jest/globals';
+import { nextTask, planPostData, postDataLock, runTasks, serialStreams, withRanks, type LockMode, type Task } from '../../src/restore/schedule.ts';
+import { keyColumns, splitPostDataScript } from '../../src/restore/load.ts';
+
+// `pg_restore -l -v` of a seeded schema (pg_dump 15.20), cut down: two tables, their keys and indexes, a comment on
+// an index, a foreign key, and a partitioned index attachment the plan must leave to pg_restore.
+const VERBOSE = `;
+; Selected TOC Entries:
+;
+215; 1259 20106 TABLE public User postgres
+221; 1259 20199 TABLE public TradeLog postgres
+3375; 2606 20819 CONSTRAINT public TradeLog TradeLog_pkey postgres
+;	depends on: 221
+3351; 2606 20821 CONSTRAINT public User User_pkey postgres
+;	depends on: 215
+3377; 1259 21152 INDEX public TradeLog_user_id_executed_at_idx postgres
+;	depends on: 221 221
+3378; 0 0 COMMENT public INDEX TradeLog_user_id_executed_at_idx postgres
+;	depends on: 3377
+3349; 1259 21162 INDEX public User_email_key postgres
+;	depends on: 215
+3390; 0 0 INDEX ATTACH public p_1_idx postgres
+;	depends on: 3349
+3413; 2606 21248 FK CONSTRAINT public TradeLog TradeLog_user_id_fkey postgres
+;	depends on: 215 221 3351
+`;
+const LIST = VERBOSE.split('\n').filter((l) => !l.startsWith(';\t') && !/FK CONSTRAINT/.test(l)).join('\n');
+const TABLES = [
+  { schema: 'public', name: 'User', objects: [20106, 20821, 21162] },
+  { schema: 'public', name: 'TradeLog', objects: [20199, 20819, 21152] },
+];
+
+test('planPostData: indexes and non-FK constraints by table (catalog OIDs), comments with their object, the rest in order', () => {
+  const plan = planPostData(VERBOSE, LIST, TABLES);
+  expect(plan.items).toEqual([
+    { table: 'public.TradeLog', ids: [3375], desc: 'CONSTRAINT', label: 'CONSTRAINT public.TradeLog TradeLog_pkey', exclusive: true },
+    { table: 'public.User', ids: [3351], desc: 'CONSTRAINT', label: 'CONSTRAINT public.User User_pkey', exclusive: true },
+    { table: 'public.TradeLog', ids: [3377, 3378], desc: 'INDEX', label: 'INDEX public.TradeLog_user_id_executed_at_idx', exclusive: false },
+    { table: 'public.User', ids: [3349], desc: 'INDEX', label: 'INDEX public.User_email_key', exclusive: false },
+  ]);
+  // Tables themselves (pre-data), the attachment (two tables' indexes), the header comments: pg_restore's, in order.
+  expect(plan.rest.split('\n').filter((l) => /^\d+;/.test(l)).map((l) => l.split(';')[0])).toEqual(['215', '221', '3390']);
+  // A table not restored (--table) has no items: its OIDs are not in the tables given.
+  expect(planPostData(VERBOSE, LIST, TABLES.slice(0, 1)).items.map((i) => i.table)).toEqual(['public.User', 'public.User']);
+});
+
+const t = (id: string, deps: string[], locks: Array<[string, LockMode]>, weight: number): Task => ({ id, deps, locks: locks.map(([table, mode]) => ({ table, mode })), weight });
+const AE = 'AccessExclusive';
+
+test('nextTask: dependencies done, no lock conflict with what runs (PostgreSQL\'s table), biggest weight first', () => {
+  const pending = [
+    t('data:small', [], [['s', AE]], 10),
+    t('data:big', [], [['b', AE]], 100),
+    t('idx:big:1', ['data:big'], [['b', postDataLock('INDEX')]], 100),
+    t('idx:big:2', ['data:big'], [['b', postDataLock('INDEX')]], 100),
+    t('pk:big', ['data:big', 'idx:big:1'], [['b', postDataLock('CONSTRAINT')]], 100),
+    t('fk:big->small', ['data:big', 'data:small', 'pk:big'], [['b', 'ShareRowExclusive'], ['s', 'ShareRowExclusive']], 100),
+    t('fkv:big->small', ['fk:big->small'], [['b', 'ShareUpdateExclusive'], ['s', 'RowShare']], 100),
+  ];
+  expect(nextTask(pending, new Set(), [])!.id).toBe('data:big');
+  expect(nextTask(pending.slice(0, 1).concat(pending.slice(2)), new Set(), [pending[1]!])!.id).toBe('data:small');
+  // Two index builds of one table together (SHARE); the ALTER TABLE not while one runs.
+  const done = new Set(['data:big', 'data:small']);
+  expect(nextTask(pending.slice(2), done, [pending[3]!])!.id).toBe('idx:big:1');
+  expect(nextTask([pending[4]!], new Set([...done, 'idx:big:1']), [pending[3]!])).toBeNull();
+  expect(nextTask([pending[4]!], new Set([...done, 'idx:big:1']), [])!.id).toBe('pk:big');
+  // Adding a foreign key locks both tables: not while an index of the referenced one builds; validating it only
+  // takes ROW SHARE there (next to index builds), but SHARE UPDATE EXCLUSIVE on its own table (not next to one).
+  const idxSmall = t('idx:small', [], [['s', 'Share']], 1);
+  expect(nextTask([pending[5]!], new Set([...done, 'pk:big']), [idxSmall])).toBeNull();
+  expect(nextTask([pending[6]!], new Set([...done, 'fk:big->small']), [idxSmall])!.id).toBe('fkv:big->small');
+  expect(nextTask([pending[6]!], new Set([...done, 'fk:big->small']), [pending[3]!])).toBeNull();
+  expect(nextTask([pending[6]!], new Set([...done, 'fk:big->small']), [t('pk:small', [], [['s', AE]], 1)])).toBeNull();
+});
+
+test('runTasks: never more than the limit at once, dependencies and locks respected, failure stops new starts', async () => {
+  const tasks = [
+    t('a', [], [['x', AE]], 3), t('b', [], [['y', 'RowExclusive']], 2), t('c', ['a'], [['x', 'Share']], 5), t('d', ['a'], [['x', 'Share']], 5),
+    t('e', ['c', 'd'], [['x', AE], ['y', AE]], 1),
+  ];
+  const log: string[] = [];
+  let peak = 0;
+  await runTasks(tasks, 2, async (task, running) => {
+    peak = Math.max(peak, running.length);
+    log.push(`start ${task.id}`);
+    await new Promise((r) => setTimeout(r, 5));
+    log.push(`end ${task.id}`);
+  });
+  expect(peak).toBe(2);
+  for (const [before, after] of [['end a', 'start c'], ['end a', 'start d'], ['end c', 'start e'], ['end d', 'start e'], ['end b', 'start e']]) {
+    expect(log.indexOf(before)).toBeLessThan(log.indexOf(after));
+  }
+  const started: string[] = [];
+  await expect(runTasks([t('f', [], [], 2), t('g', ['f'], [], 1)], 2, async (task) => {
+    started.push(task.id);
+    throw new Error(`boom ${task.id}`);
+  })).rejects.toThrow('boom f');
+  expect(started).toEqual(['f']);
+  await expect(runTasks([t('h', ['i'], [], 1), t('i', ['h'], [], 1)], 2, async () => {})).rejects.toThrow(/dependency cycle/);
+});
+
+test('splitPostDataScript: one batch per item with the session settings before it; null when blocks do not match', () => {
+  const plan = planPostData(VERBOSE, LIST, TABLES);
+  const block = (name: string, type: string, sql: string) => `\n--\n-- Name: ${name}; Type: ${type}; Schema: public; Owner: postgres\n--\n\n${sql}\n\n`;
+  const script = `--\n-- PostgreSQL database dump\n--\n\n\\restrict k\n\nSET client_encoding = 'UTF8';\nSELECT pg_catalog.set_config('search_path', '', false);\n\nSET default_tablespace = '';\n`
+    + block('TradeLog TradeLog_pkey', 'CONSTRAINT', 'ALTER TABLE ONLY public."TradeLog"\n    ADD CONSTRAINT "TradeLog_pkey" PRIMARY KEY (id);')
+    + block('User User_pkey', 'CONSTRAINT', 'ALTER TABLE ONLY public."User"\n    ADD CONSTRAINT "User_pkey" PRIMARY KEY (id);\n\n\nSET default_tablespace = fast;')
+    + block('TradeLog_user_id_executed_at_idx', 'INDEX', 'CREATE INDEX "TradeLog_user_id_executed_at_idx" ON public."TradeLog" USING btree (user_id, executed_at);')
+    + block('INDEX "TradeLog_user_id_executed_at_idx"', 'COMMENT', 'COMMENT ON INDEX public."TradeLog_user_id_executed_at_idx" IS \'x\';\n\n\nSET default_tablespace = \'\';')
+    + block('User_email_key', 'INDEX', 'CREATE UNIQUE INDEX "User_email_key" ON public."User" USING btree (email);\n\n\n--\n-- PostgreSQL database dump complete\n--\n\n\\unrestrict k\n');
+  const out = splitPostDataScript(script, plan.items)!;
+  expect(out.map((o) => o.label)).toEqual(plan.items.map((i) => i.label));
+  expect(out[0]!.sql).toContain("SELECT pg_catalog.set_config('search_path', '', false);");
+  expect(out[0]!.sql).not.toMatch(/client_encoding|\\restrict/);
+  expect(out[0]!.sql).toContain("SET default_tablespace = '';");
+  // The index after User_pkey's block inherits the tablespace set there, with its comment in the same batch.
+  expect(out[2]!.sql).toContain('SET default_tablespace = fast;');
+  expect(out[2]!.sql).toContain('COMMENT ON INDEX');
+  expect(out[3]!.sql).toContain("SET default_tablespace = '';");
+  expect(out[3]!.sql).not.toContain('unrestrict');
+  // A block of another type than the item's, or a missing one: null (post-data then goes through pg_restore).
+  expect(splitPostDataScript(script.replace('Type: INDEX', 'Type: TRIGGER'), plan.items)).toBeNull();
+  expect(splitPostDataScript(script, [...plan.items, plan.items[0]!])).toBeNull();
+});
+
+test('serialStreams: a split table loads in one FREEZE transaction only when the other sessions have as much other data', () => {
+  const tables = [{ key: 'a', streams: [5, 5, 5] }, { key: 'b', streams: [15] }, { key: 'c', streams: [1] }];
+  expect([...serialStreams(tables, 2, undefined)]).toEqual(['a']); // 16 >= 15
+  expect([...serialStreams(tables, 3, undefined)]).toEqual([]); // 16 < 30: the third session would idle
+  expect([...serialStreams([{ key: 'a', streams: [5, 5, 5] }, { key: 'b', streams: [7] }], 2, undefined)]).toEqual([]); // seeded data's shape
+  expect([...serialStreams(tables, 1, 'serial')]).toEqual([]);
+  expect([...serialStreams(tables, 2, 'parallel')]).toEqual([]);
+  expect([...serialStreams(tables, 3, 'serial')]).toEqual(['a']);
+});
+
+test('withRanks: cost plus the heaviest dependent, so what the big table\'s chain waits for comes first', () => {
+  const tasks = withRanks([
+    { id: 'data:big', deps: [], locks: [], cost: 100 },
+    { id: 'data:ref', deps: [], locks: [], cost: 5 },
+    { id: 'data:leaf', deps: [], locks: [], cost: 20 },
+    { id: 'pk:ref', deps: ['data:ref'], locks: [], cost: 1 },
+    { id: 'idx:big', deps: ['data:big'], locks: [], cost: 12 },
+    { id: 'fk:big', deps: ['idx:big', 'pk:ref'], locks: [], cost: 4 },
+  ]);
+  expect(Object.fromEntries(tasks.map((t) => [t.id, t.weight]))).toEqual({ 'data:big': 116, 'data:ref': 10, 'data:leaf': 20, 'pk:ref': 5, 'idx:big': 16, 'fk:big': 4 });
+  expect(() => withRanks([{ id: 'a', deps: ['b'], locks: [], cost: 1 }, { id: 'b', deps: ['a'], locks: [], cost: 1 }])).toThrow(/cycle/);
+});
+
+test('keyColumns: the columns an index or key sorts on, for its estimated cost', () => {
+  expect(keyColumns('CREATE INDEX "TradeLog_user_id_executed_at_idx" ON public."TradeLog" USING btree (user_id, executed_at);')).toBe(2);
+  expect(keyColumns('ALTER TABLE ONLY public."TradeLog"\n    ADD CONSTRAINT "TradeLog_pkey" PRIMARY KEY (id);')).toBe(1);
+  expect(keyColumns('CREATE UNIQUE INDEX u ON public.t USING btree (lower((a)::text), "b,c") INCLUDE (d);')).toBe(2);
+  expect(keyColumns('CREATE TRIGGER x AFTER INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION public.f();')).toBe(1);
+});
