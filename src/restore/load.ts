@@ -16,13 +16,17 @@ import { AxisorError, PrerequisiteError } from '../errors.ts';
 import { toDatabaseError } from '../db/errors.ts';
 import { mapPrivilege } from '../db/privilege.ts';
 import { PUBLICATION } from '../archive/publication.ts';
-import { findPgTool, runPgTool, type PgTool } from '../pgtools/index.ts';
+import { findPgTool, runPgTool } from '../pgtools/index.ts';
 import { makeOwnedTempDir } from '../pgtools/tempdirs.ts';
 import type { ProgressFn } from '../progress.ts';
 import { maintenanceWorkMemMb } from '../seed/bulk-load.ts';
 import { replayChain, type ReplayStats } from './replay.ts';
 import { filterTocList, planExtensionSkip, tocExtensions } from './toc.ts';
-import { planPostData, postDataLock, runTasks, serialStreams, withRanks, type PostDataItem, type Task } from './schedule.ts';
+import { postDataLock, runTasks, serialStreams, withRanks, type Task } from './schedule.ts';
+import { restoreCapabilities } from './capabilities.ts';
+import { createForeignKey, parseForeignKeyScript, scheduleForeignKeys, splitForeignKeys, validateForeignKey, type NotValidForeignKey } from './foreign-keys.ts';
+import { keyColumns, planPostDataSql } from './post-data.ts';
+
 
 export interface LoadOptions {
   config: AxisorConfig;
@@ -45,13 +49,6 @@ export interface LoadOptions {
   encryptionKey?: BackupKey | null;
 }
 
-export interface NotValidForeignKey {
-  table: string;
-  constraint: string;
-  /** The server's error when the constraint was created with validation (which rows break it). */
-  reason: string;
-}
-
 export interface LoadResult {
   tables: number;
   rows: number;
@@ -66,30 +63,6 @@ export interface LoadResult {
   skippedExtensions: string[];
   /** One sentence per thing left out, for the command's warnings. */
   warnings: string[];
-}
-
-/**
- * Which of `names` the connected role may not create in the connected database, by the catalogs any role can
- * read (never by trying): a superuser creates all; otherwise an extension marked `superuser` and not `trusted`
- * is out, and the others need CREATE on the database. Extensions this server does not have are not listed here
- * (pg_restore then fails naming them: a missing package is not a privilege).
- */
-export async function restoreCapabilities(c: import('pg').Client, names: string[]): Promise<{ superuser: boolean; cannotCreate: Array<{ name: string; why: string }> }> {
-  const superuser = (await c.query<{ su: boolean }>('SELECT rolsuper AS su FROM pg_roles WHERE rolname = current_user')).rows[0]?.su ?? false;
-  if (superuser || names.length === 0) return { superuser, cannotCreate: [] };
-  const { rows } = await c.query<{ name: string; su: boolean; can_create: boolean; superuser: boolean | null; trusted: boolean | null }>(`
-    SELECT n.name, r.rolsuper AS su, has_database_privilege(current_database(), 'CREATE') AS can_create, v.superuser, v.trusted
-      FROM unnest($1::text[]) AS n(name)
-      JOIN pg_available_extensions e ON e.name = n.name
-      LEFT JOIN pg_available_extension_versions v ON v.name = e.name AND v.version = e.default_version
-     CROSS JOIN (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) r`, [names]);
-  const out: Array<{ name: string; why: string }> = [];
-  for (const r of rows) {
-    if (r.su) continue;
-    if (r.superuser && !r.trusted) out.push({ name: r.name, why: 'needs a superuser (not a trusted extension)' });
-    else if (!r.can_create) out.push({ name: r.name, why: 'needs CREATE on the database' });
-  }
-  return { superuser, cannotCreate: out.sort((a, b) => names.indexOf(a.name) - names.indexOf(b.name)) };
 }
 
 
@@ -432,175 +405,6 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
   }
 }
 
-/** Splits a pg_restore -l list into the foreign-key entries and everything else (both keep the header lines). */
-export function splitForeignKeys(list: string): { rest: string; foreignKeys: string } {
-  const rest: string[] = [];
-  const fks: string[] = [];
-  for (const line of list.split('\n')) (/^\d+; \d+ \d+ FK CONSTRAINT /.test(line) ? fks : rest).push(line);
-  return { rest: `${rest.join('\n')}\n`, foreignKeys: fks.length ? `${fks.join('\n')}\n` : '' };
-}
-
-export interface ForeignKeyStatement {
-  table: string;
-  constraint: string;
-  sql: string;
-  /** `schema.table` of the REFERENCES clause, or null when it cannot be read (then the key waits for everything). */
-  ref?: string | null;
-}
-
-const IDENT = String.raw`(?:"(?:[^"]|"")+"|[^\s."(]+)`;
-const unquote = (s: string) => (s.startsWith('"') ? s.slice(1, -1).replace(/""/g, '"') : s);
-
-/** The ALTER TABLE ... ADD CONSTRAINT statements of a pg_restore -f - script of FK CONSTRAINT entries. */
-export function parseForeignKeyScript(script: string): ForeignKeyStatement[] {
-  const out: ForeignKeyStatement[] = [];
-  for (const block of script.split('\n--\n-- Name: ').slice(1)) {
-    const head = /^(.*?); Type: FK CONSTRAINT; Schema: (.*?); Owner:/.exec(block);
-    const start = block.indexOf('\nALTER TABLE ');
-    if (!head || start === -1) continue;
-    const end = block.indexOf(';\n', start);
-    if (end === -1) continue;
-    const sql = block.slice(start + 1, end + 1);
-    const names = head[1]!;
-    const constraint = /ADD CONSTRAINT ("(?:[^"]|"")+"|\S+)/.exec(sql)?.[1]?.replace(/^"|"$/g, '').replace(/""/g, '"') ?? names;
-    const table = names.endsWith(` ${constraint}`) ? names.slice(0, -constraint.length - 1) : names;
-    const r = new RegExp(`REFERENCES (${IDENT})\\.(${IDENT})`).exec(sql);
-    out.push({ table: `${head[2]}.${table}`, constraint, sql, ref: r ? `${unquote(r[1]!)}.${unquote(r[2]!)}` : null });
-  }
-  return out;
-}
-
-/**
- * The order foreign keys are created in: ADD FOREIGN KEY takes SHARE ROW EXCLUSIVE on its table, which conflicts
- * with itself, so two keys of the same table never build at the same time; parallel sessions would just queue on
- * the big table. So the keys of one table form one group (run one after the other in one session), and the groups
- * run in parallel, biggest table first (its scans bound the phase; the small tables' keys fill the other sessions).
- */
-export function scheduleForeignKeys(fks: ForeignKeyStatement[], rowsByTable: ReadonlyMap<string, number>): ForeignKeyStatement[][] {
-  const groups = new Map<string, ForeignKeyStatement[]>();
-  for (const fk of fks) {
-    const g = groups.get(fk.table);
-    if (g) g.push(fk);
-    else groups.set(fk.table, [fk]);
-  }
-  const weight = (t: string) => (rowsByTable.get(t) ?? 0) * groups.get(t)!.length;
-  return [...groups.keys()].sort((a, b) => weight(b) - weight(a) || a.localeCompare(b)).map((t) => groups.get(t)!);
-}
-
-/**
- * createForeignKey creates a foreign key in one step (a partitioned table's: PostgreSQL 15 has no NOT VALID ones
- * there); validateForeignKey validates one created NOT VALID. One that the data violates (SQLSTATE 23503) stays NOT VALID: new
- * rows are checked, the existing violators stay and are reported (returned), and `axisor-db validate` lists them.
- * Any other failure fails the restore.
- */
-async function createForeignKey(c: import('pg').Client, fk: ForeignKeyStatement): Promise<NotValidForeignKey | null> {
-  try {
-    await c.query(fk.sql);
-    return null;
-  } catch (err) {
-    if ((err as { code?: string }).code !== '23503') throw toDatabaseError(err, `creating foreign key ${fk.constraint} on ${fk.table}`);
-    const e = err as { message: string; detail?: string };
-    await c.query(fk.sql.replace(/;\s*$/, ' NOT VALID;'));
-    return { table: fk.table, constraint: fk.constraint, reason: `${e.message}${e.detail ? `: ${e.detail}` : ''}` };
-  }
-}
-
-async function validateForeignKey(c: import('pg').Client, fk: ForeignKeyStatement): Promise<NotValidForeignKey | null> {
-  const alter = /^ALTER TABLE (?:ONLY )?(.+?)\s+ADD CONSTRAINT /s.exec(fk.sql)?.[1];
-  if (!alter) throw new Error(`internal: cannot read the table of foreign key ${fk.constraint}: ${fk.sql}`);
-  try {
-    await c.query(`ALTER TABLE ${alter} VALIDATE CONSTRAINT ${quoteIdent(fk.constraint)}`);
-    return null;
-  } catch (err) {
-    if ((err as { code?: string }).code !== '23503') throw toDatabaseError(err, `validating foreign key ${fk.constraint} on ${fk.table}`);
-    const e = err as { message: string; detail?: string };
-    return { table: fk.table, constraint: fk.constraint, reason: `${e.message}${e.detail ? `: ${e.detail}` : ''}` };
-  }
-}
-
-/**
- * How many columns an index or key of a post-data statement sorts on (`USING btree (a, b)`, `PRIMARY KEY (id)`):
- * a two-column build costs more than a one-column one, so it starts first (no lone long build at the end).
- */
-export function keyColumns(sql: string): number {
-  const m = /(?:USING \w+|PRIMARY KEY|UNIQUE(?: NULLS NOT DISTINCT)?) \(/.exec(sql);
-  if (!m) return 1;
-  let depth = 1;
-  let n = 1;
-  for (let i = m.index + m[0].length; i < sql.length && depth > 0; i++) {
-    const ch = sql[i];
-    if (ch === '(') depth++;
-    else if (ch === ')') depth--;
-    else if (ch === ',' && depth === 1) n++;
-    else if (ch === '"') while (++i < sql.length && sql[i] !== '"');
-  }
-  return n;
-}
-
-/** A per-table post-data item with its SQL (pg_restore's script of its entries, with the session settings before it). */
-export type PostDataStatement = PostDataItem & { sql: string };
-
-/**
- * Splits pg_restore's script of the items' entries into one statement batch per item: the script's session
- * settings (its preamble, and the last `SET default_tablespace`/`default_table_access_method` before the item),
- * then the item's blocks. Null when the blocks do not match the items one to one (then the caller restores
- * post-data with pg_restore as a whole).
- */
-export function splitPostDataScript(script: string, items: PostDataItem[]): PostDataStatement[] | null {
-  const parts = script.split('\n--\n-- Name: ');
-  // The script is asked for in UTF8 (pg_restore --encoding=UTF8, whatever the archive's encoding) and our sessions
-  // stay in UTF8 (node-postgres decodes UTF8); the psql-only \\restrict lines are not SQL.
-  const preamble = parts[0]!.split('\n').filter((l) => !/^\\(un)?restrict /.test(l) && !/^SET client_encoding = /.test(l)).join('\n');
-  if (/^\\/m.test(preamble)) return null;
-  const state = new Map<string, string>();
-  const setLine = /^SET (default_tablespace|default_table_access_method) = .*;$/gm;
-  for (const m of preamble.matchAll(setLine)) state.set(m[1]!, m[0]);
-  const out: PostDataStatement[] = [];
-  const blocks: number[] = [];
-  let k = -1;
-  for (const block of parts.slice(1)) {
-    const type = /^.*?; Type: (.*?); Schema: /.exec(block)?.[1];
-    const body = block.slice(block.indexOf('\n--\n') + 4).split('\n').filter((l) => !/^\\(un)?restrict /.test(l)).join('\n');
-    if (type === undefined || /^\\/m.test(body)) return null;
-    const prefix = [...state.values()].join('\n');
-    if (type === 'COMMENT' || type === 'SECURITY LABEL') {
-      if (k < 0) return null;
-      out[k]!.sql += `\n${body}`;
-      blocks[k]!++;
-    } else {
-      const it = items[++k];
-      if (!it || it.desc !== type) return null;
-      out.push({ ...it, sql: `${preamble}\n${prefix}\n${body}` });
-      blocks.push(1);
-    }
-    for (const m of body.matchAll(setLine)) state.set(m[1]!, m[0]);
-  }
-  if (out.length !== items.length || items.some((it, i) => it.ids.length !== blocks[i])) return null;
-  return out;
-}
-
-/** The per-table post-data plan with each item's SQL, or null to restore post-data with pg_restore as before. */
-async function planPostDataSql(pgRestore: PgTool, schemaFile: string, flags: string[], list: string, verbose: string, tables: TableEntry[], env: LoadOptions['env'], dir: string):
-    Promise<{ items: PostDataStatement[]; rest: string; restHasWork: boolean } | null> {
-  const plan = planPostData(verbose, list, tables);
-  {
-    let items: PostDataStatement[] | null = [];
-    if (plan.items.length > 0) {
-      const byId = new Map<number, string>();
-      for (const line of list.split('\n')) {
-        const m = /^(\d+);/.exec(line);
-        if (m) byId.set(Number(m[1]), line);
-      }
-      writeFileSync(join(dir, 'post-items.list'), `${plan.items.flatMap((i) => i.ids.map((id) => byId.get(id)!)).join('\n')}\n`, { mode: 0o600 });
-      const script = (await runPgTool(pgRestore, ['--section=post-data', ...flags, '--encoding=UTF8', '-f', '-', '-L', join(dir, 'post-items.list'), schemaFile], undefined, { baseEnv: env })).stdout;
-      items = splitPostDataScript(script, plan.items);
-      if (!items) return null;
-    }
-    writeFileSync(join(dir, 'post-rest.list'), plan.rest, { mode: 0o600 });
-    const restScript = (await runPgTool(pgRestore, ['--section=post-data', ...flags, '-f', '-', '-L', join(dir, 'post-rest.list'), schemaFile], undefined, { baseEnv: env })).stdout;
-    return { items, rest: plan.rest, restHasWork: restScript.includes('\n-- Name: ') };
-  }
-}
 
 /** Sequences end at least at their backed-up values (never lower than what the restored data already used). */
 async function setSequences(client: import('pg').Client, m: Manifest): Promise<void> {

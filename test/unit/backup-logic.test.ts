@@ -7,7 +7,7 @@ import { addDigests, RowDigest } from '../../src/archive/row-digest.ts';
 import { ownerAlive, ownerTag, parseOwnerTag } from '../../src/pgtools/owner.ts';
 import { firstErrorLine } from '../../src/pgtools/run.ts';
 import { makeOwnedTempDir, sweepTempDirs } from '../../src/pgtools/tempdirs.ts';
-import { parseForeignKeyScript, splitForeignKeys } from '../../src/restore/load.ts';
+import { parseForeignKeyScript, splitForeignKeys } from '../../src/restore/foreign-keys.ts';
 import { planPrune } from '../../src/backup/prune.ts';
 import { sqlValue } from '../../src/restore/replay.ts';
 import { filterTocList } from '../../src/restore/toc.ts';

@@ -12,7 +12,7 @@ test('maintenance_work_mem for rebuilds: an eighth of memory per concurrent buil
 });
 
 test('foreign keys: one group per table (its keys would queue on the table lock anyway), biggest table first', async () => {
-  const { scheduleForeignKeys } = await import('../../src/restore/load.ts');
+  const { scheduleForeignKeys } = await import('../../src/restore/foreign-keys.ts');
   const fk = (table: string, constraint: string) => ({ table, constraint, sql: `ALTER TABLE ${table} ADD CONSTRAINT ${constraint} ...;` });
   const fks = [fk('public.A', 'a1'), fk('public.T', 't1'), fk('public.B', 'b1'), fk('public.T', 't2'), fk('public.A', 'a2')];
   const groups = scheduleForeignKeys(fks, new Map([['public.T', 5_000_000], ['public.A', 1000], ['public.B', 10]]));

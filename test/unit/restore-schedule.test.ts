@@ -1,6 +1,6 @@
 import { expect, test } from '@jest/globals';
 import { nextTask, planPostData, postDataLock, runTasks, serialStreams, withRanks, type LockMode, type Task } from '../../src/restore/schedule.ts';
-import { keyColumns, splitPostDataScript } from '../../src/restore/load.ts';
+import { keyColumns, splitPostDataScript } from '../../src/restore/post-data.ts';
 
 // `pg_restore -l -v` of a seeded schema (pg_dump 15.20), cut down: two tables, their keys and indexes, a comment on
 // an index, a foreign key, and a partitioned index attachment the plan must leave to pg_restore.
