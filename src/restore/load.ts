@@ -1,53 +1,29 @@
 import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Client } from 'pg';
 import { codecFor } from '../archive/compress.ts';
-import { connectMidRun, fileSource, loadChunk } from '../archive/copy-stream.ts';
-import { decryptFileTo, manifestEncryptionOf, openBackupFile } from '../archive/encryption.ts';
-import { isRemoteDir } from '../archive/repo.ts';
-import type { BackupKey } from '../crypto/key.ts';
-import type { Manifest, TableEntry } from '../archive/manifest.ts';
-import { runLimited } from '../run-limited.ts';
-import type { AxisorConfig } from '../config/types.ts';
-import { connectClient, withClient, withDatabase } from '../db/connect.ts';
-import { withTransaction } from '../db/transaction.ts';
-import { displayIdent, qualifiedName, quoteIdent } from '../db/ident.ts';
-import { AxisorError, PrerequisiteError } from '../errors.ts';
-import { toDatabaseError } from '../db/errors.ts';
-import { mapPrivilege } from '../db/privilege.ts';
+import { connectMidRun } from '../archive/copy-stream.ts';
+import { decryptFileTo, manifestEncryptionOf } from '../archive/encryption.ts';
+import type { Manifest } from '../archive/manifest.ts';
 import { PUBLICATION } from '../archive/publication.ts';
-import { findPgTool, runPgTool } from '../pgtools/index.ts';
+import { isRemoteDir } from '../archive/repo.ts';
+import type { ConnectionSettings } from '../config/types.ts';
+import { withClient, withDatabase } from '../db/connect.ts';
+import { displayIdent, qualifiedName } from '../db/ident.ts';
+import { mapPrivilege } from '../db/privilege.ts';
+import { withTransaction } from '../db/transaction.ts';
+import { AxisorError, PrerequisiteError } from '../errors.ts';
+import { findPgTool, runPgTool, type PgTool } from '../pgtools/index.ts';
 import { makeOwnedTempDir } from '../pgtools/tempdirs.ts';
-import type { ProgressFn } from '../progress.ts';
-import { maintenanceWorkMemMb } from '../seed/bulk-load.ts';
-import { replayChain, type ReplayStats } from './replay.ts';
-import { filterTocList, planExtensionSkip, tocExtensions } from './toc.ts';
-import { postDataLock, runTasks, serialStreams, withRanks, type Task } from './schedule.ts';
 import { restoreCapabilities } from './capabilities.ts';
-import { createForeignKey, parseForeignKeyScript, scheduleForeignKeys, splitForeignKeys, validateForeignKey, type NotValidForeignKey } from './foreign-keys.ts';
-import { keyColumns, planPostDataSql } from './post-data.ts';
+import { splitForeignKeys, type NotValidForeignKey } from './foreign-keys.ts';
+import type { Chain, LoadOptions, LoadRun } from './load-run.ts';
+import { replayChain, type ReplayStats } from './replay.ts';
+import { runTasks, withRanks } from './schedule.ts';
+import { filterTocList, planExtensionSkip, tocExtensions } from './toc.ts';
+import { buildWork, type WorkGraph } from './work.ts';
 
-
-export interface LoadOptions {
-  config: AxisorConfig;
-  env: Readonly<Record<string, string | undefined>>;
-  jobs: number;
-  /** schema.table names to restore, or null for all. */
-  only: Set<string> | null;
-  toTimeMicros: bigint | null;
-  /** pg_restore --no-owner: the restoring role owns everything (no membership of the source's owners needed). */
-  noOwner: boolean;
-  /** pg_restore --no-privileges: no GRANT/REVOKE of the source (its grantees need not exist here). */
-  noAcl?: boolean;
-  /** The database the user asked for (the side database `db` is renamed to it), for messages. */
-  targetName?: string;
-  /** Runs after the data is loaded and before indexes and constraints (the drill's fingerprint check). */
-  afterData?: (db: string, tables: TableEntry[]) => Promise<void>;
-  onProgress?: ProgressFn;
-  signal?: AbortSignal;
-  /** The key an encrypted chain was written with (checked by authenticateChain before anything was created). */
-  encryptionKey?: BackupKey | null;
-}
+export type { LoadOptions } from './load-run.ts';
 
 export interface LoadResult {
   tables: number;
@@ -65,7 +41,6 @@ export interface LoadResult {
   warnings: string[];
 }
 
-
 /**
  * Restores a chain into an existing, empty database: schema before data (pg_restore --section=pre-data), then
  * `jobs` sessions work through the data streams (COPY FROM, FREEZE where one session loads the table), each
@@ -74,340 +49,223 @@ export interface LoadResult {
  * pg_restore; then the incrementals' changes and the sequences in one transaction. With `afterData` (the drill),
  * nothing of post-data starts before every stream has finished and the hook has run.
  */
-export async function loadChain(db: string, chain: Array<{ dir: string; manifest: Manifest }>, o: LoadOptions): Promise<LoadResult> {
-  const base = chain[0]!;
-  const full = base.manifest;
-  const conn = withDatabase(o.config.connection, db);
-  const dumpMajor = Number(full.tools.pgDump.split('.')[0]);
+export async function loadChain(db: string, chain: Chain, o: LoadOptions): Promise<LoadResult> {
+  const dumpMajor = Number(chain[0]!.manifest.tools.pgDump.split('.')[0]);
   const pgRestore = await findPgTool('pg_restore', { minMajor: Number.isFinite(dumpMajor) ? dumpMajor : undefined, env: o.env });
-  const encrypted = manifestEncryptionOf(full) !== null;
-  const remote = isRemoteDir(base.dir);
-  let schemaFile = remote ? '' : join(base.dir, 'schema.dump');
-  const tables = full.tables.filter((t) => !o.only || o.only.has(`${t.schema}.${t.name}`));
   const listDir = makeOwnedTempDir('axisor-toc-');
   try {
-    if (encrypted || remote) {
-      // pg_restore needs a seekable local archive: the (schema-only, row-free) archive is fetched and decrypted
-      // into the private temporary directory.
-      const plain = join(listDir, 'schema.dump');
-      await decryptFileTo(base.dir, 'schema.dump', o.encryptionKey ?? null, plain);
-      schemaFile = plain;
-    }
-    const common = ['--exit-on-error'];
-    if (o.noOwner) common.push('--no-owner');
-    if (o.noAcl) common.push('--no-privileges');
-    let droppedForeignKeys = 0;
-    // -v: with each entry's dependencies, so what depends on a skipped extension is found (planExtensionSkip).
-    const verbose = (await runPgTool(pgRestore, ['-l', '-v', schemaFile], undefined, { baseEnv: o.env })).stdout;
-    // Extensions the role may not create are left out (with a warning) instead of failing the whole restore, and
-    // the backup's own publication is never restored (see README, section Roles).
-    const caps = await withClient(conn, (c) => restoreCapabilities(c, tocExtensions(verbose)), { applicationName: 'axisor-db restore' });
-    const skipped = caps.cannotCreate;
-    const plan = planExtensionSkip(verbose, { extensions: skipped.map((x) => x.name), publications: [PUBLICATION], superuser: caps.superuser || Boolean(o.noAcl),
-      defaultAclsOnlyOf: o.noOwner && !caps.superuser && !o.noAcl ? o.config.connection.user : undefined,
-    });
-    const role = o.config.connection.user;
-    const createSql = skipped.map((x) => `CREATE EXTENSION ${displayIdent(x.name)};`).join(' ');
-    if (plan.blockingTables.length > 0) {
-      throw new PrerequisiteError('extension_required', `${plan.blockingTables.join(', ')} use${plan.blockingTables.length === 1 ? 's' : ''} extension(s) ${skipped.map((x) => `${x.name} (${x.why})`).join(', ')}, which role ${role} may not create; leaving ${plan.blockingTables.length === 1 ? 'it' : 'them'} out would lose data`, {
-        hint: `restore as a superuser (or a role that may create ${skipped.map((x) => x.name).join(', ')}); nothing was changed`,
-      });
-    }
-    let toc = plan.list;
-    const warnings: string[] = [];
-    if (skipped.length > 0) {
-      warnings.push(`not restored: extension(s) ${skipped.map((x) => `${x.name} (${x.why})`).join(', ')}, which role ${role} may not create`
-        + `${plan.droppedDependents.length ? `, and what uses them: ${plan.droppedDependents.join(', ')}` : ''}; to have them, a superuser runs ${createSql} in ${o.targetName ?? db} afterwards`);
-    }
-    if (plan.droppedMemberGrants.length > 0) {
-      warnings.push(`not restored: ${plan.droppedMemberGrants.join(', ')} (objects of extensions or of the system, owned by a superuser: only a superuser may grant on them)`);
-    }
-    if (plan.droppedDefaultAcls.length > 0) {
-      warnings.push(`not restored (--no-owner): ${plan.droppedDefaultAcls.join(', ')}; they need membership of those roles (GRANT <role> TO ${role};), or run ALTER DEFAULT PRIVILEGES on ${o.targetName ?? db} as them`);
-    }
-    if (o.only) {
-      const f = filterTocList(toc, full.tables, o.only);
-      droppedForeignKeys = f.droppedForeignKeys;
-      toc = f.list;
-    }
-    const tool = { baseEnv: o.env, privilege: { action: 'restore the schema', alternative: o.noOwner ? undefined : 'or pass --no-owner (the restoring role then owns every object)' } };
-    const schemaStep = async <T>(fn: () => Promise<T>): Promise<T> => {
-      try {
-        return await fn();
-      } catch (err) {
-        // A grantee or owner of the source that does not exist on this server: say which flag leaves them out.
-        const missingRole = err instanceof AxisorError && err.code.startsWith('tool.') ? /role "([^"]+)" does not exist/.exec(err.message)?.[1] : undefined;
-        if (missingRole) {
-          throw new PrerequisiteError('role_missing', `${err instanceof Error ? err.message : String(err)}; the backup names role ${missingRole}, which does not exist on this server`, {
-            hint: `create it here (CREATE ROLE ${displayIdent(missingRole)};), or pass --no-owner (owners) and --no-acl (grants); nothing was changed`, cause: err,
-          });
-        }
-        // An object that needs a skipped extension and that the archive does not tie to it (a SQL function's body) names it.
-        if (skipped.length > 0 && err instanceof AxisorError && err.code.startsWith('tool.') && /(function|type|relation|operator(?: class)?|schema) .* does not exist/i.test(err.message)) {
-          throw new PrerequisiteError('extension_dependents', `${err.message}; this may use extension(s) ${skipped.map((x) => x.name).join(', ')}, which role ${o.config.connection.user} may not create and which were left out`, {
-            hint: `restore as a superuser (or a role that may create ${skipped.map((x) => x.name).join(', ')}); nothing was changed`, cause: err,
-          });
-        }
-        throw err;
-      }
-    };
-    // Foreign keys are created by us after the rest of post-data, so data that violates one (as the source's did)
-    // still restores: the constraint is created NOT VALID and reported, instead of failing the whole restore.
-    const { rest, foreignKeys } = splitForeignKeys(toc);
-    const listFile = join(listDir, 'toc.list');
-    writeFileSync(listFile, rest, { mode: 0o600 });
-    common.push('-L', listFile);
-    const fkListFile = join(listDir, 'fk.list');
-    writeFileSync(fkListFile, foreignKeys, { mode: 0o600 });
-    o.onProgress?.({ phase: 'schema', message: db });
-    const phases: Record<string, number> = {};
-    let t0 = performance.now();
-    await schemaStep(() => runPgTool(pgRestore, ['--section=pre-data', ...common, '-d', db, schemaFile], conn, tool));
-    phases.schemaMs = Math.round(performance.now() - t0);
-
-    const codec = codecFor(full.compression);
-    let done = 0;
-    const total = tables.reduce((s, t) => s + t.chunks.length, 0);
-    phases.frozenChunks = 0;
-    const open = async (file: string): Promise<Readable> => (encrypted || remote
-      ? openBackupFile(base.dir, file, o.encryptionKey ?? null, { size: full.files.find((f) => f.path === file)?.bytes })
-      : fileSource(join(base.dir, file)));
-    // A table is truncated and loaded in one transaction with COPY FREEZE (rows written frozen and hinted: the
-    // index builds that read it next do not rewrite every page to set hint bits) when it is loaded by one
-    // session: its only stream, or all its streams one after the other (the files concatenated: zstd and gzip
-    // decompress concatenated frames to the concatenated text). See serialStreams for when a split table is.
-    const loadTable = async (t: TableEntry, files: string[], freeze: boolean) => {
-      const source = files.length === 1 ? await open(files[0]!) : Readable.from((async function* () {
-        for (const f of files) yield* await open(f);
-      })());
-      await loadChunk({ conn, encoding: full.encoding, env: o.env, codec, source, table: qualifiedName(t.schema, t.name), columns: t.columns.map(quoteIdent).join(', '), freeze });
-      if (freeze) phases.frozenChunks! += files.length;
-      done += files.length;
-      o.onProgress?.({ phase: 'data', done, total, unit: 'items', message: `${t.schema}.${t.name}` });
-    };
-
-    // Post-data per table (indexes, constraints, triggers, policies, with their comments) so a small table's
-    // indexes build while the big table still loads, as pg_restore -j does; the statements are pg_restore's own
-    // (its script of those entries), run over our sessions. Anything the plan cannot place stays in `rest`.
-    const post = await planPostDataSql(pgRestore, schemaFile, common.filter((a) => a !== '-L' && a !== listFile), rest, verbose, tables, o.env, listDir);
-    const fks = foreignKeys.trim() === '' ? [] : parseForeignKeyScript((await runPgTool(pgRestore, ['--encoding=UTF8', '-f', '-', '-L', fkListFile, schemaFile], undefined, { baseEnv: o.env })).stdout);
-    const mwm = maintenanceWorkMemMb(o.jobs);
-    phases.maintenanceWorkMemMb = mwm;
-    const key = (t: { schema: string; name: string }) => `${t.schema}.${t.name}`;
-    const bytesOf = new Map(tables.map((t) => [key(t), t.chunks.reduce((s, c) => s + c.rawBytes, 0)]));
-    const serial = serialStreams(tables.map((t) => ({ key: key(t), streams: t.chunks.map((c) => c.rawBytes) })), o.jobs);
-    // Estimated costs (in bytes of COPY text; measured on seeded data, docs/performance.md): an index build or key
-    // about an eighth of loading its table, a foreign-key validation about a twenty-fifth. withRanks turns them
-    // into critical-path weights.
-    type Work = Omit<Task, 'weight'> & { cost: number; run: (c: () => Promise<import('pg').Client>) => Promise<void> };
-    const INDEX_COST = 0.12;
-    const FK_COST = 0.04;
-    const work: Work[] = [];
-    const dataIds = new Map<string, string[]>();
-    for (const t of tables) {
-      const k = key(t);
-      const w = bytesOf.get(k)!;
-      if (t.chunks.length === 0) {
-        dataIds.set(k, []); // a schema-only backup: no rows to load
-      } else if (t.chunks.length === 1 || serial.has(k)) {
-        work.push({ id: `data:${k}`, deps: [], locks: [{ table: k, mode: 'AccessExclusive' }], cost: w, run: () => loadTable(t, t.chunks.map((c) => c.file), true) });
-        dataIds.set(k, [`data:${k}`]);
-      } else {
-        const ids = t.chunks.map((c, i) => {
-          work.push({ id: `data:${k}:${i}`, deps: [], locks: [{ table: k, mode: 'RowExclusive' }], cost: c.rawBytes, run: () => loadTable(t, [c.file], false) });
-          return `data:${k}:${i}`;
-        });
-        dataIds.set(k, ids);
-      }
-    }
-    const allData = [...dataIds.values()].flat();
-    // The verify drill's check runs on the loaded rows before any index (afterData): then nothing of post-data
-    // starts before every stream has finished.
-    const afterDataId = 'after-data';
-    const postIds = new Map<string, string[]>();
-    let notValidForeignKeys: NotValidForeignKey[] = [];
-    const notValid: NotValidForeignKey[] = [];
-    const ctx = { role: o.config.connection.user, database: o.targetName ?? db };
-    if (post) {
-      post.items.forEach((it, i) => {
-        const id = `post:${i}:${it.label}`;
-        const deps = [...(o.afterData ? [afterDataId] : dataIds.get(it.table) ?? []),
-          // Within a table: an exclusive item (ALTER TABLE) after the items listed before it, and every item after
-          // the exclusive items listed before it (TOC order, as pg_restore -j's lock dependencies).
-          ...post.items.slice(0, i).flatMap((p, j) => p.table === it.table && (it.exclusive || p.exclusive) ? [`post:${j}:${p.label}`] : [])];
-        work.push({ id, deps, locks: [{ table: it.table, mode: postDataLock(it.desc) }], cost: (bytesOf.get(it.table) ?? 0) * (it.desc === 'INDEX' || it.desc === 'CONSTRAINT' ? INDEX_COST * (1 + (keyColumns(it.sql) - 1) / 2) : 0.001),
-          run: async (client) => {
-            const c = await client();
-            await mapPrivilege({ ...ctx, action: `restore ${it.label}` }, () => c.query(it.sql)).catch((err) => {
-              throw err instanceof AxisorError ? err : toDatabaseError(err, `restoring ${it.label}`);
-            });
-          } });
-        postIds.set(it.table, [...(postIds.get(it.table) ?? []), id]);
-      });
-    }
-    const restId = 'post:rest';
-    const tableOfCheck = new Map<string, string>();
-    const indexTable = new Map<string, string>();
-    if (post) post.items.forEach((it, i) => {
-      if (it.desc === 'INDEX') indexTable.set(`post:${i}:${it.label}`, it.table);
-    });
-    const allPost = [...postIds.values()].flat();
-    if (post && post.restHasWork) {
-      work.push({ id: restId, deps: [...(o.afterData ? [afterDataId] : allData), ...allPost], locks: [], cost: 0, run: () => runRest(o.jobs) });
-    }
-    // Foreign keys: each after its table's rows and the referenced table's post-data (the referenced key must exist).
-    // Added NOT VALID first (catalog only: SHARE ROW EXCLUSIVE on both tables for an instant), then validated
-    // (the scan: SHARE UPDATE EXCLUSIVE on the table, ROW SHARE on the referenced one), so a validation of the big
-    // table runs next to index builds and keys of the tables it references. Same catalog in the end (convalidated);
-    // a key the data violates stays NOT VALID and is reported.
-    scheduleForeignKeys(fks, new Map(tables.map((t) => [key(t), t.rows]))).forEach((group, gi) => group.forEach((fk, i) => {
-      const ref = fk.ref;
-      // Not after the table's own indexes: a validation does not use them, and it conflicts with their builds
-      // anyway (SHARE UPDATE EXCLUSIVE vs SHARE), so the big table's keys validate one after the other while the
-      // other sessions load and index the small tables, and its index builds run two at a time at the end.
-      const deps = [...(o.afterData ? [afterDataId] : []), ...(dataIds.get(fk.table) ?? []), ...(ref ? [...(dataIds.get(ref) ?? []), ...(postIds.get(ref) ?? [])] : [...allData, ...allPost]),
-        ...(post?.restHasWork || !post ? [restId] : [])];
-      const w = (bytesOf.get(fk.table) ?? 0) * FK_COST;
-      const other = ref && ref !== fk.table ? ref : null;
-      // The keys of one table validate one after the other (SHARE UPDATE EXCLUSIVE conflicts with itself): a chain.
-      const prev = i > 0 ? [`fkv:${gi}:${i - 1}`] : [];
-      tableOfCheck.set(`fkv:${gi}:${i}`, fk.table);
-      if (!/^ALTER TABLE ONLY /.test(fk.sql)) {
-        work.push({ id: `fkv:${gi}:${i}`, deps: [...deps, ...prev], locks: [{ table: fk.table, mode: 'ShareRowExclusive' }, ...(other ? [{ table: other, mode: 'ShareRowExclusive' as const }] : [])], cost: w,
-          run: async (client) => {
-            const nv = await createForeignKey(await client(), fk);
-            if (nv) notValid.push(nv);
-          } });
-        return;
-      }
-      work.push({ id: `fk:${gi}:${i}`, deps, locks: [{ table: fk.table, mode: 'ShareRowExclusive' }, ...(other ? [{ table: other, mode: 'ShareRowExclusive' as const }] : [])], cost: 0,
-        run: async (client) => {
-          await (await client()).query(fk.sql.replace(/;\s*$/, ' NOT VALID;')).catch((err) => {
-            throw toDatabaseError(err, `creating foreign key ${fk.constraint} on ${fk.table}`);
-          });
-        } });
-      work.push({ id: `fkv:${gi}:${i}`, deps: [`fk:${gi}:${i}`, ...prev], locks: [{ table: fk.table, mode: 'ShareUpdateExclusive' }, ...(other ? [{ table: other, mode: 'RowShare' as const }] : [])], cost: w,
-        run: async (client) => {
-          const nv = await validateForeignKey(await client(), fk);
-          if (nv) notValid.push(nv);
-        } });
-    }));
-    // A table no foreign key references (the big table of this schema, TradeLog): its keys validate one after
-    // the other and none can run next to a build of its indexes (SHARE UPDATE EXCLUSIVE vs SHARE), so the chain
-    // goes first, while the other sessions still load and index the small tables, and its index builds (two at a
-    // time) come after it, instead of the chain running alone at the end. Only such tables, and only when no key
-    // waits for the rest of post-data: no cycle can form.
-    const referenced = new Set(fks.map((fk) => fk.ref ?? '*'));
-    if (post && !post.restHasWork && !referenced.has('*')) {
-      const lastCheck = new Map<string, string>();
-      for (const w of work) if (w.id.startsWith('fkv:')) lastCheck.set(tableOfCheck.get(w.id)!, w.id);
-      for (const w of work) {
-        const table = indexTable.get(w.id);
-        const last = table !== undefined && !referenced.has(table) ? lastCheck.get(table) : undefined;
-        if (last) w.deps.push(last);
-      }
-    }
-    if (!post) {
-      // Fallback (the archive's post-data script was not one block per entry): post-data as one pg_restore -j run.
-      work.push({ id: restId, deps: o.afterData ? [afterDataId] : allData, locks: [], cost: 0, run: () => runRest(o.jobs) });
-    }
-    const runRest = async (jobs: number) => {
-      await schemaStep(() => runPgTool(pgRestore, ['--section=post-data', ...(post ? common.map((a) => (a === listFile ? restListFile : a)) : common), '-j', String(jobs), '-d', db, schemaFile], conn,
-        { ...tool, baseEnv: { ...tool.baseEnv, PGOPTIONS: `-c maintenance_work_mem=${mwm}MB -c synchronous_commit=off` } }));
-    };
-    const restListFile = join(listDir, 'rest.list');
-    if (post) writeFileSync(restListFile, post.rest, { mode: 0o600 });
-
-    // Sessions for post-data and foreign keys, opened when first needed and kept (one per concurrent task).
-    const idle: import('pg').Client[] = [];
-    const opened: import('pg').Client[] = [];
-    const session = async (): Promise<import('pg').Client> => {
-      const c = idle.pop();
-      if (c) return c;
-      const n = await connectMidRun(conn, 'axisor-db restore');
-      opened.push(n);
-      await n.query(`SELECT pg_catalog.set_config('search_path', '', false), pg_catalog.set_config('maintenance_work_mem', '${mwm}MB', false), pg_catalog.set_config('synchronous_commit', 'off', false)`);
-      return n;
-    };
-    if (o.afterData) {
-      work.push({ id: afterDataId, deps: allData, locks: [], cost: 0, run: async () => {
-        const a0 = performance.now();
-        await o.afterData!(db, tables);
-        phases.afterDataMs = Math.round(performance.now() - a0);
-      } });
-    }
-    const dataLeft = new Set(allData);
-    // AXISOR_RESTORE_TRACE=<file>: one line per task (start ms, end ms, task), for measurements (docs/performance.md).
-    const trace = o.env.AXISOR_RESTORE_TRACE;
-    const marks: Record<string, number> = {};
-    t0 = performance.now();
-    try {
-      await runTasks(withRanks(work), o.jobs, async (w) => {
-        if (w.id.startsWith('post:') && marks.postStart === undefined) {
-          marks.postStart = performance.now();
-          o.onProgress?.({ phase: 'indexes', message: 'indexes and constraints' });
-        }
-        if (w.id.startsWith('fk') && marks.fkStart === undefined) {
-          marks.fkStart = performance.now();
-          o.onProgress?.({ phase: 'foreign keys', message: `${fks.length} foreign keys` });
-        }
-        let held: import('pg').Client | null = null;
-        const s0 = performance.now();
-        try {
-          await w.run(async () => (held = await session()));
-        } finally {
-          if (held) idle.push(held);
-        }
-        const now = performance.now();
-        if (trace) appendFileSync(trace, `${Math.round(s0 - t0)}\t${Math.round(now - t0)}\t${w.id}\n`);
-        if (dataLeft.delete(w.id) && dataLeft.size === 0) marks.dataEnd = now;
-        if (w.id.startsWith('post:')) marks.postEnd = now;
-        if (w.id.startsWith('fk')) marks.fkEnd = now;
-      }, o.signal);
-    } finally {
-      await Promise.all(opened.map((c) => c.end().catch(() => {})));
-    }
-    const end = performance.now();
-    notValidForeignKeys = notValid.sort((a, b) => `${a.table}.${a.constraint}`.localeCompare(`${b.table}.${b.constraint}`));
-    // The phases overlap now: dataMs is from the start to the last stream's end, indexesMs and foreignKeysMs
-    // from their first start to their last end; restoreWorkMs is the wall time of all three together.
-    phases.dataMs = Math.round((marks.dataEnd ?? t0) - t0);
-    phases.indexesMs = marks.postStart === undefined ? 0 : Math.round(marks.postEnd! - marks.postStart);
-    phases.foreignKeysMs = marks.fkStart === undefined ? 0 : Math.round(marks.fkEnd! - marks.fkStart);
-    phases.restoreWorkMs = Math.round(end - t0);
-    phases.postDataItems = post?.items.length ?? 0;
-    t0 = performance.now();
-
-    const client = await connectMidRun(conn, 'axisor-db restore');
-    try {
-      // The incrementals' changes and the sequences in one transaction: all of them or none.
-      const replay = await withTransaction(client, { mapErrors: false }, async () => {
-        let stats: ReplayStats | null = null;
-        let seqSource = full;
-        if (chain.length > 1) {
-          // PG15+: GRANT SET ON PARAMETER session_replication_role TO <role> (the restore role of README, section Roles).
-          await mapPrivilege({ role: o.config.connection.user, database: db, action: 'replay the incremental changes with session_replication_role = replica', alternative: 'or restore only the full backup of the chain' },
-            () => client.query('SET LOCAL session_replication_role = replica'));
-          o.onProgress?.({ phase: 'replay', message: `${chain.length - 1} incremental backups` });
-          stats = await replayChain(client, chain.slice(1), { codecFor: (m) => codecFor(m.compression), env: o.env, only: o.only, toTimeMicros: o.toTimeMicros, tables: full.tables, encryptionKey: o.encryptionKey });
-          seqSource = chain[chain.length - 1]!.manifest;
-        }
-        await setSequences(client, seqSource);
-        return stats;
-      });
-      phases.finishMs = Math.round(performance.now() - t0);
-      return { tables: tables.length, rows: tables.reduce((s, t) => s + t.rows, 0), chunks: total, replay, droppedForeignKeys, notValidForeignKeys, phases, skippedExtensions: skipped.map((x) => x.name), warnings };
-    } finally {
-      await client.end().catch(() => {});
-    }
+    const r = await prepareSchema(db, chain, o, pgRestore, listDir);
+    const g = await buildWork(r);
+    const notValidForeignKeys = await runWork(r, g);
+    const replay = await finishRestore(r);
+    return { tables: r.tables.length, rows: r.tables.reduce((s, t) => s + t.rows, 0), chunks: g.chunks, replay, droppedForeignKeys: r.droppedForeignKeys,
+      notValidForeignKeys, phases: r.phases, skippedExtensions: r.skipped.map((x) => x.name), warnings: r.warnings };
   } finally {
     rmSync(listDir, { recursive: true, force: true });
   }
 }
 
+/**
+ * The schema before the data: the archive made local, its TOC planned (extensions the role may not create, the
+ * backup's publication, --table), the foreign keys set apart, and pre-data restored through pg_restore.
+ */
+async function prepareSchema(db: string, chain: Chain, o: LoadOptions, pgRestore: PgTool, listDir: string): Promise<LoadRun> {
+  const full = chain[0]!.manifest;
+  const conn = withDatabase(o.config.connection, db);
+  const tables = full.tables.filter((t) => !o.only || o.only.has(`${t.schema}.${t.name}`));
+  const schemaFile = await localSchemaFile(chain[0]!.dir, full, o, listDir);
+  const common = ['--exit-on-error'];
+  if (o.noOwner) common.push('--no-owner');
+  if (o.noAcl) common.push('--no-privileges');
+  // -v: with each entry's dependencies, so what depends on a skipped extension is found (planExtensionSkip).
+  const verbose = (await runPgTool(pgRestore, ['-l', '-v', schemaFile], undefined, { baseEnv: o.env })).stdout;
+  const toc = await planToc(db, o, conn, verbose, full);
+  const tool = { baseEnv: o.env, privilege: { action: 'restore the schema', alternative: o.noOwner ? undefined : 'or pass --no-owner (the restoring role then owns every object)' } };
+  // Foreign keys are created by us after the rest of post-data, so data that violates one (as the source's did)
+  // still restores: the constraint is created NOT VALID and reported, instead of failing the whole restore.
+  const { rest, foreignKeys } = splitForeignKeys(toc.list);
+  const listFile = join(listDir, 'toc.list');
+  writeFileSync(listFile, rest, { mode: 0o600 });
+  common.push('-L', listFile);
+  const fkListFile = join(listDir, 'fk.list');
+  writeFileSync(fkListFile, foreignKeys, { mode: 0o600 });
+  const r: LoadRun = { db, o, chain, full, conn, pgRestore, schemaFile, listDir, common, listFile, rest, fkListFile, foreignKeys, verbose, tables, phases: {},
+    warnings: toc.warnings, skipped: toc.skipped, droppedForeignKeys: toc.droppedForeignKeys, schemaStep: schemaStepFor(o, toc.skipped), tool };
+  o.onProgress?.({ phase: 'schema', message: db });
+  const t0 = performance.now();
+  await r.schemaStep(() => runPgTool(pgRestore, ['--section=pre-data', ...common, '-d', db, schemaFile], conn, tool));
+  r.phases.schemaMs = Math.round(performance.now() - t0);
+  return r;
+}
+
+/** The schema archive as a local plain file: pg_restore needs a seekable one. */
+async function localSchemaFile(dir: string, full: Manifest, o: LoadOptions, listDir: string): Promise<string> {
+  if (manifestEncryptionOf(full) === null && !isRemoteDir(dir)) return join(dir, 'schema.dump');
+  // The (schema-only, row-free) archive is fetched and decrypted into the private temporary directory.
+  const plain = join(listDir, 'schema.dump');
+  await decryptFileTo(dir, 'schema.dump', o.encryptionKey ?? null, plain);
+  return plain;
+}
+
+/**
+ * The TOC list to restore: extensions the role may not create are left out (with a warning) instead of failing
+ * the whole restore, and the backup's own publication is never restored (see README, section Roles); --table
+ * keeps its tables (and drops the foreign keys to the others).
+ */
+async function planToc(db: string, o: LoadOptions, conn: ConnectionSettings, verbose: string, full: Manifest):
+    Promise<{ list: string; skipped: Array<{ name: string; why: string }>; warnings: string[]; droppedForeignKeys: number }> {
+  const caps = await withClient(conn, (c) => restoreCapabilities(c, tocExtensions(verbose)), { applicationName: 'axisor-db restore' });
+  const skipped = caps.cannotCreate;
+  const plan = planExtensionSkip(verbose, { extensions: skipped.map((x) => x.name), publications: [PUBLICATION], superuser: caps.superuser || Boolean(o.noAcl),
+    defaultAclsOnlyOf: o.noOwner && !caps.superuser && !o.noAcl ? o.config.connection.user : undefined,
+  });
+  const role = o.config.connection.user;
+  const createSql = skipped.map((x) => `CREATE EXTENSION ${displayIdent(x.name)};`).join(' ');
+  if (plan.blockingTables.length > 0) {
+    throw new PrerequisiteError('extension_required', `${plan.blockingTables.join(', ')} use${plan.blockingTables.length === 1 ? 's' : ''} extension(s) ${skipped.map((x) => `${x.name} (${x.why})`).join(', ')}, which role ${role} may not create; leaving ${plan.blockingTables.length === 1 ? 'it' : 'them'} out would lose data`, {
+      hint: `restore as a superuser (or a role that may create ${skipped.map((x) => x.name).join(', ')}); nothing was changed`,
+    });
+  }
+  const warnings: string[] = [];
+  if (skipped.length > 0) {
+    warnings.push(`not restored: extension(s) ${skipped.map((x) => `${x.name} (${x.why})`).join(', ')}, which role ${role} may not create`
+      + `${plan.droppedDependents.length ? `, and what uses them: ${plan.droppedDependents.join(', ')}` : ''}; to have them, a superuser runs ${createSql} in ${o.targetName ?? db} afterwards`);
+  }
+  if (plan.droppedMemberGrants.length > 0) {
+    warnings.push(`not restored: ${plan.droppedMemberGrants.join(', ')} (objects of extensions or of the system, owned by a superuser: only a superuser may grant on them)`);
+  }
+  if (plan.droppedDefaultAcls.length > 0) {
+    warnings.push(`not restored (--no-owner): ${plan.droppedDefaultAcls.join(', ')}; they need membership of those roles (GRANT <role> TO ${role};), or run ALTER DEFAULT PRIVILEGES on ${o.targetName ?? db} as them`);
+  }
+  if (!o.only) return { list: plan.list, skipped, warnings, droppedForeignKeys: 0 };
+  const f = filterTocList(plan.list, full.tables, o.only);
+  return { list: f.list, skipped, warnings, droppedForeignKeys: f.droppedForeignKeys };
+}
+
+/** Runs a pg_restore step; a failure that a flag, a role or a skipped extension explains says so. */
+function schemaStepFor(o: LoadOptions, skipped: Array<{ name: string; why: string }>): <T>(fn: () => Promise<T>) => Promise<T> {
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      // A grantee or owner of the source that does not exist on this server: say which flag leaves them out.
+      const missingRole = err instanceof AxisorError && err.code.startsWith('tool.') ? /role "([^"]+)" does not exist/.exec(err.message)?.[1] : undefined;
+      if (missingRole) {
+        throw new PrerequisiteError('role_missing', `${err instanceof Error ? err.message : String(err)}; the backup names role ${missingRole}, which does not exist on this server`, {
+          hint: `create it here (CREATE ROLE ${displayIdent(missingRole)};), or pass --no-owner (owners) and --no-acl (grants); nothing was changed`, cause: err,
+        });
+      }
+      // An object that needs a skipped extension and that the archive does not tie to it (a SQL function's body) names it.
+      if (skipped.length > 0 && err instanceof AxisorError && err.code.startsWith('tool.') && /(function|type|relation|operator(?: class)?|schema) .* does not exist/i.test(err.message)) {
+        throw new PrerequisiteError('extension_dependents', `${err.message}; this may use extension(s) ${skipped.map((x) => x.name).join(', ')}, which role ${o.config.connection.user} may not create and which were left out`, {
+          hint: `restore as a superuser (or a role that may create ${skipped.map((x) => x.name).join(', ')}); nothing was changed`, cause: err,
+        });
+      }
+      throw err;
+    }
+  };
+}
+
+/**
+ * Runs the work graph over `jobs` sessions (critical path first, schedule.ts) and records where the time went.
+ * Returns the foreign keys left NOT VALID.
+ */
+async function runWork(r: LoadRun, g: WorkGraph): Promise<NotValidForeignKey[]> {
+  const { o, phases } = r;
+  const sessions = sessionPool(r.conn, g.mwm);
+  const dataLeft = new Set(g.allData);
+  // AXISOR_RESTORE_TRACE=<file>: one line per task (start ms, end ms, task), for measurements (docs/performance.md).
+  const trace = o.env.AXISOR_RESTORE_TRACE;
+  const marks: Record<string, number> = {};
+  const t0 = performance.now();
+  try {
+    await runTasks(withRanks(g.work), o.jobs, async (w) => {
+      if (w.id.startsWith('post:') && marks.postStart === undefined) {
+        marks.postStart = performance.now();
+        o.onProgress?.({ phase: 'indexes', message: 'indexes and constraints' });
+      }
+      if (w.id.startsWith('fk') && marks.fkStart === undefined) {
+        marks.fkStart = performance.now();
+        o.onProgress?.({ phase: 'foreign keys', message: `${g.foreignKeys} foreign keys` });
+      }
+      const s0 = performance.now();
+      await sessions.lend((session) => w.run(session));
+      const now = performance.now();
+      if (trace) appendFileSync(trace, `${Math.round(s0 - t0)}\t${Math.round(now - t0)}\t${w.id}\n`);
+      if (dataLeft.delete(w.id) && dataLeft.size === 0) marks.dataEnd = now;
+      if (w.id.startsWith('post:')) marks.postEnd = now;
+      if (w.id.startsWith('fk')) marks.fkEnd = now;
+    }, o.signal);
+  } finally {
+    await sessions.close();
+  }
+  const end = performance.now();
+  const notValid = g.notValid.sort((a, b) => `${a.table}.${a.constraint}`.localeCompare(`${b.table}.${b.constraint}`));
+  // The phases overlap now: dataMs is from the start to the last stream's end, indexesMs and foreignKeysMs
+  // from their first start to their last end; restoreWorkMs is the wall time of all three together.
+  phases.dataMs = Math.round((marks.dataEnd ?? t0) - t0);
+  phases.indexesMs = marks.postStart === undefined ? 0 : Math.round(marks.postEnd! - marks.postStart);
+  phases.foreignKeysMs = marks.fkStart === undefined ? 0 : Math.round(marks.fkEnd! - marks.fkStart);
+  phases.restoreWorkMs = Math.round(end - t0);
+  phases.postDataItems = g.postDataItems;
+  return notValid;
+}
+
+/** Sessions for post-data and foreign keys, opened when first needed and kept (one per concurrent task). */
+function sessionPool(conn: ConnectionSettings, mwm: number) {
+  const idle: Client[] = [];
+  const opened: Client[] = [];
+  const session = async (): Promise<Client> => {
+    const c = idle.pop();
+    if (c) return c;
+    const n = await connectMidRun(conn, 'axisor-db restore');
+    opened.push(n);
+    await n.query(`SELECT pg_catalog.set_config('search_path', '', false), pg_catalog.set_config('maintenance_work_mem', '${mwm}MB', false), pg_catalog.set_config('synchronous_commit', 'off', false)`);
+    return n;
+  };
+  return {
+    /** Runs `fn`, which may ask for a session; the session goes back to the idle ones afterwards. */
+    async lend(fn: (session: () => Promise<Client>) => Promise<void>): Promise<void> {
+      let held: Client | null = null;
+      try {
+        await fn(async () => (held = await session()));
+      } finally {
+        if (held) idle.push(held);
+      }
+    },
+    close: () => Promise.all(opened.map((c) => c.end().catch(() => {}))),
+  };
+}
+
+/** The incrementals' changes and the sequences in one transaction: all of them or none. */
+async function finishRestore(r: LoadRun): Promise<ReplayStats | null> {
+  const { o, chain, full, db } = r;
+  const t0 = performance.now();
+  const client = await connectMidRun(r.conn, 'axisor-db restore');
+  try {
+    const replay = await withTransaction(client, { mapErrors: false }, async () => {
+      let stats: ReplayStats | null = null;
+      let seqSource = full;
+      if (chain.length > 1) {
+        // PG15+: GRANT SET ON PARAMETER session_replication_role TO <role> (the restore role of README, section Roles).
+        await mapPrivilege({ role: o.config.connection.user, database: db, action: 'replay the incremental changes with session_replication_role = replica', alternative: 'or restore only the full backup of the chain' },
+          () => client.query('SET LOCAL session_replication_role = replica'));
+        o.onProgress?.({ phase: 'replay', message: `${chain.length - 1} incremental backups` });
+        stats = await replayChain(client, chain.slice(1), { codecFor: (m) => codecFor(m.compression), env: o.env, only: o.only, toTimeMicros: o.toTimeMicros, tables: full.tables, encryptionKey: o.encryptionKey });
+        seqSource = chain[chain.length - 1]!.manifest;
+      }
+      await setSequences(client, seqSource);
+      return stats;
+    });
+    r.phases.finishMs = Math.round(performance.now() - t0);
+    return replay;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
 
 /** Sequences end at least at their backed-up values (never lower than what the restored data already used). */
-async function setSequences(client: import('pg').Client, m: Manifest): Promise<void> {
+async function setSequences(client: Client, m: Manifest): Promise<void> {
   for (const s of m.sequences) {
     const reg = (await client.query<{ r: string | null }>('SELECT to_regclass($1) AS r', [qualifiedName(s.schema, s.name)])).rows[0]?.r;
     if (!reg) continue; // not restored (--table)
