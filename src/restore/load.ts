@@ -216,8 +216,8 @@ export async function loadChain(db: string, chain: Array<{ dir: string; manifest
     // Post-data per table (indexes, constraints, triggers, policies, with their comments) so a small table's
     // indexes build while the big table still loads, as pg_restore -j does; the statements are pg_restore's own
     // (its script of those entries), run over our sessions. Anything the plan cannot place stays in `rest`.
-    const post = await planPostDataSql(pgRestore, schemaFile, common.filter((a) => a !== '-L' && a !== listFile), rest, verbose, tables, o.env, listDir);
-    const fks = foreignKeys.trim() === '' ? [] : parseForeignKeyScript((await runPgTool(pgRestore, ['--encoding=UTF8', '-f', '-', '-L', fkListFile, schemaFile], undefined, { baseEnv: o.env })).stdout);
+    const post = await planPostDataSql(pgRestore, schemaFile, common.filter((a) => a !== '-L' && a !== listFile), rest, verbose, tables, o.env, listDir, full.encoding);
+    const fks = foreignKeys.trim() === '' ? [] : parseForeignKeyScript((await runPgTool(pgRestore, ['-f', '-', '-L', fkListFile, schemaFile], undefined, { baseEnv: o.env, outputEncoding: full.encoding })).stdout);
     const mwm = maintenanceWorkMemMb(o.jobs);
     phases.maintenanceWorkMemMb = mwm;
     const key = (t: { schema: string; name: string }) => `${t.schema}.${t.name}`;
@@ -548,8 +548,8 @@ export type PostDataStatement = PostDataItem & { sql: string };
  */
 export function splitPostDataScript(script: string, items: PostDataItem[]): PostDataStatement[] | null {
   const parts = script.split('\n--\n-- Name: ');
-  // The script is asked for in UTF8 (pg_restore --encoding=UTF8, whatever the archive's encoding) and our sessions
-  // stay in UTF8 (node-postgres decodes UTF8); the psql-only \\restrict lines are not SQL.
+  // The script was decoded from the archive's encoding (runPgTool outputEncoding) and our sessions stay in UTF8
+  // (node-postgres sends and decodes UTF8): its SET client_encoding goes; the psql-only \\restrict lines are not SQL.
   const preamble = parts[0]!.split('\n').filter((l) => !/^\\(un)?restrict /.test(l) && !/^SET client_encoding = /.test(l)).join('\n');
   if (/^\\/m.test(preamble)) return null;
   const state = new Map<string, string>();
@@ -580,7 +580,7 @@ export function splitPostDataScript(script: string, items: PostDataItem[]): Post
 }
 
 /** The per-table post-data plan with each item's SQL, or null to restore post-data with pg_restore as before. */
-async function planPostDataSql(pgRestore: PgTool, schemaFile: string, flags: string[], list: string, verbose: string, tables: TableEntry[], env: LoadOptions['env'], dir: string):
+async function planPostDataSql(pgRestore: PgTool, schemaFile: string, flags: string[], list: string, verbose: string, tables: TableEntry[], env: LoadOptions['env'], dir: string, encoding: string):
     Promise<{ items: PostDataStatement[]; rest: string; restHasWork: boolean } | null> {
   const plan = planPostData(verbose, list, tables);
   {
@@ -592,7 +592,7 @@ async function planPostDataSql(pgRestore: PgTool, schemaFile: string, flags: str
         if (m) byId.set(Number(m[1]), line);
       }
       writeFileSync(join(dir, 'post-items.list'), `${plan.items.flatMap((i) => i.ids.map((id) => byId.get(id)!)).join('\n')}\n`, { mode: 0o600 });
-      const script = (await runPgTool(pgRestore, ['--section=post-data', ...flags, '--encoding=UTF8', '-f', '-', '-L', join(dir, 'post-items.list'), schemaFile], undefined, { baseEnv: env })).stdout;
+      const script = (await runPgTool(pgRestore, ['--section=post-data', ...flags, '-f', '-', '-L', join(dir, 'post-items.list'), schemaFile], undefined, { baseEnv: env, outputEncoding: encoding })).stdout;
       items = splitPostDataScript(script, plan.items);
       if (!items) return null;
     }
