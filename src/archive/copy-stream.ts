@@ -5,6 +5,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { connectClient } from '../db/connect.ts';
 import { toDatabaseError } from '../db/errors.ts';
 import { withTransaction } from '../db/transaction.ts';
+import { asciiIdentifiers } from '../db/ident.ts';
 import { pipeline } from 'node:stream/promises';
 import type { ResultPromise } from 'execa';
 import { spawnChild } from '../pgtools/children.ts';
@@ -175,7 +176,7 @@ export async function dumpChunk(o: {
       timings.connectMs = performance.now() - t0;
       t1 = performance.now();
       comp = o.codec.compress ? spawnChild(o.codec.compress.bin, o.codec.compress.args, { env: { PATH: o.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: 'pipe', stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
-      const source = client.query(new CopyOutStream(o.copySql, onText));
+      const source = client.query(new CopyOutStream(asciiIdentifiers(o.copySql), onText));
       try {
         if (comp) {
           await Promise.all([
@@ -233,7 +234,7 @@ export async function loadChunk(o: {
       t1 = performance.now();
       const dec = o.codec.decompress ? o.codec.decompress('-') : null;
       d = dec ? spawnChild(dec.bin, dec.args, { env: { PATH: o.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: 'pipe', stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
-      const sink = client.query(copyFrom(`COPY ${o.table} (${o.columns}) FROM STDIN${o.freeze ? ' WITH (FREEZE)' : ''}`));
+      const sink = client.query(copyFrom(asciiIdentifiers(`COPY ${o.table} (${o.columns}) FROM STDIN${o.freeze ? ' WITH (FREEZE)' : ''}`)));
       try {
         if (d) {
           await Promise.all([
@@ -254,7 +255,7 @@ export async function loadChunk(o: {
     // may be in the middle of the COPY.
     if (o.freeze) {
       await withTransaction(client, { onError: 'abandon', mapErrors: false }, async () => {
-        await client.query(`TRUNCATE ONLY ${o.table}`);
+        await client.query(asciiIdentifiers(`TRUNCATE ONLY ${o.table}`));
         await load();
       }).catch((err) => {
         throw lostOrDb(err, `COPY FROM into ${o.table}`); // the COMMIT's failure, named like the COPY's
@@ -302,7 +303,7 @@ export async function digestBackupFile(o: { file: string; codec: Codec; env: Rea
 export async function digestTable(o: {
   psql: PgTool; conn: ConnectionSettings; env: Record<string, string | undefined>; copySql: string;
 }): Promise<{ rows: number; rowDigest: string }> {
-  const { child: psql, cleanup } = spawnPgTool(o.psql, psqlArgs([o.copySql]), o.conn, { baseEnv: o.env, execa: { stdin: 'ignore', stdout: 'pipe', buffer: { stdout: false, stderr: true } } });
+  const { child: psql, cleanup } = spawnPgTool(o.psql, psqlArgs([asciiIdentifiers(o.copySql)]), o.conn, { baseEnv: o.env, execa: { stdin: 'ignore', stdout: 'pipe', buffer: { stdout: false, stderr: true } } });
   const d = new RowDigest();
   try {
     await Promise.all([

@@ -8,6 +8,44 @@ export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
+/**
+ * The same SQL with every double-quoted identifier that holds a non-ASCII character written as a Unicode escape
+ * (`"café"` -> `U&"caf\00E9"`), so the text is pure ASCII and means the same under any client_encoding. For the COPY
+ * sessions, which run in the database's own encoding (their text must be byte-identical to the stored rows) while
+ * node-postgres and psql still send the statement as UTF-8: a LATIN1 database's table "café" was otherwise not found.
+ * PostgreSQL 13+ converts the escapes to the server encoding. String literals ('...') are left as they are.
+ */
+export function asciiIdentifiers(sql: string): string {
+  let out = '';
+  for (let i = 0; i < sql.length;) {
+    const ch = sql[i]!;
+    if (ch === "'") {
+      let j = i + 1;
+      while (j < sql.length && !(sql[j] === "'" && sql[j + 1] !== "'")) j += sql[j] === "'" ? 2 : 1;
+      out += sql.slice(i, j + 1);
+      i = j + 1;
+    } else if (ch === '"') {
+      let j = i + 1;
+      while (j < sql.length && !(sql[j] === '"' && sql[j + 1] !== '"')) j += sql[j] === '"' ? 2 : 1;
+      const body = sql.slice(i + 1, j);
+      // eslint-disable-next-line no-control-regex
+      out += /[^\x00-\x7f]/.test(body) ? `U&"${[...body].map(unicodeEscape).join('')}"` : `"${body}"`;
+      i = j + 1;
+    } else {
+      out += ch;
+      i++;
+    }
+  }
+  return out;
+}
+
+function unicodeEscape(c: string): string {
+  const cp = c.codePointAt(0)!;
+  if (c === '\\') return '\\\\';
+  if (cp < 0x80) return c;
+  return cp <= 0xffff ? `\\${cp.toString(16).toUpperCase().padStart(4, '0')}` : `\\+${cp.toString(16).toUpperCase().padStart(6, '0')}`;
+}
+
 /** "schema"."name" */
 export function qualifiedName(schema: string, name: string): string {
   return `${quoteIdent(schema)}.${quoteIdent(name)}`;

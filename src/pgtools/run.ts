@@ -9,6 +9,7 @@ import { ToolError } from '../errors.ts';
 import { mapToolConnectFailure } from '../db/errors.ts';
 import { privilegeFromToolOutput, type PrivilegeContext } from '../db/privilege.ts';
 import type { PgTool } from './find.ts';
+import { decodeServerText } from './text-encoding.ts';
 
 const STDERR_TAIL = 2000;
 
@@ -97,6 +98,8 @@ export interface RunToolOptions {
   execa?: Options;
   /** What the tool was doing and the alternative to a GRANT, for the privilege error (exit 67) of a refusal. */
   privilege?: Pick<PrivilegeContext, 'action' | 'alternative'>;
+  /** The PostgreSQL encoding stdout is in (pg_restore -f - prints the archive's): decoded from it, not as UTF-8. */
+  outputEncoding?: string;
 }
 
 /** The privilege error (67) for a failed child's stderr, with the role it connected as, or null. */
@@ -153,21 +156,27 @@ export function stderrTail(stderr: unknown): string {
  * Runs a PostgreSQL program to completion with an argument array (never a shell string).
  * A non-zero exit becomes a ToolError carrying the redacted tail of stderr.
  */
+/** stderr as text (bytes when the run asked for buffers): the tools' messages are ASCII or UTF-8. */
+function stderrText(e: unknown): string {
+  return e instanceof Uint8Array ? Buffer.from(e).toString('utf8') : String(e ?? '');
+}
+
 export async function runPgTool(tool: PgTool, args: readonly string[], c: ConnectionSettings | undefined, opts: RunToolOptions = {}): Promise<{ stdout: string; stderr: string }> {
   const run = async (pass: Record<string, string>) => {
-    const result = await spawnChild(tool.path, args, { env: childEnv(c, opts, pass), extendEnv: false, reject: false, stripFinalNewline: false, ...opts.execa });
+    const result = await spawnChild(tool.path, args, { env: childEnv(c, opts, pass), extendEnv: false, reject: false, stripFinalNewline: false, ...opts.execa, ...(opts.outputEncoding ? { encoding: 'buffer' as const } : {}) });
     if (result.exitCode !== 0 || result.signal) {
-      const tail = stderrTail(result.stderr);
+      const tail = stderrTail(stderrText(result.stderr));
       // A child that could not connect, or was refused a privilege, fails like the Node driver would (68/78, 67).
       const mapped = c ? mapToolConnectFailure(tail, c) ?? toolPrivilegeError(tail, c, opts) : null;
       if (mapped) throw mapped;
-      const first = firstErrorLine(String(result.stderr ?? ''));
+      const first = firstErrorLine(stderrText(result.stderr));
       throw new ToolError('failed', `${tool.name} failed (${result.signal ? `signal ${result.signal}` : `exit ${result.exitCode}`})${first ? `: ${first}` : ''}`, {
         stderrTail: tail,
         hint: 'rerun with --verbose for the full output of the tool',
       });
     }
-    return { stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? '') };
+    const out = result.stdout as unknown;
+    return { stdout: out instanceof Uint8Array ? decodeServerText(out, opts.outputEncoding ?? 'UTF8') : String(out ?? ''), stderr: stderrText(result.stderr) };
   };
   return c ? withPassfile(c, run) : run({});
 }

@@ -34,8 +34,8 @@ export type PostDataStatement = PostDataItem & { sql: string };
  */
 export function splitPostDataScript(script: string, items: PostDataItem[]): PostDataStatement[] | null {
   const parts = script.split('\n--\n-- Name: ');
-  // The script is asked for in UTF8 (pg_restore --encoding=UTF8, whatever the archive's encoding) and our sessions
-  // stay in UTF8 (node-postgres decodes UTF8); the psql-only \\restrict lines are not SQL.
+  // The script was decoded from the archive's encoding (runPgTool outputEncoding) and our sessions stay in UTF8
+  // (node-postgres sends and decodes UTF8): its SET client_encoding goes; the psql-only \\restrict lines are not SQL.
   const preamble = parts[0]!.split('\n').filter((l) => !/^\\(un)?restrict /.test(l) && !/^SET client_encoding = /.test(l)).join('\n');
   if (/^\\/m.test(preamble)) return null;
   const state = new Map<string, string>();
@@ -66,7 +66,7 @@ export function splitPostDataScript(script: string, items: PostDataItem[]): Post
 }
 
 /** The per-table post-data plan with each item's SQL, or null to restore post-data with pg_restore as before. */
-export async function planPostDataSql(pgRestore: PgTool, schemaFile: string, flags: string[], list: string, verbose: string, tables: TableEntry[], env: Readonly<Record<string, string | undefined>>, dir: string):
+export async function planPostDataSql(pgRestore: PgTool, schemaFile: string, flags: string[], list: string, verbose: string, tables: TableEntry[], env: Readonly<Record<string, string | undefined>>, dir: string, encoding: string):
     Promise<{ items: PostDataStatement[]; rest: string; restHasWork: boolean } | null> {
   const plan = planPostData(verbose, list, tables);
   {
@@ -78,7 +78,7 @@ export async function planPostDataSql(pgRestore: PgTool, schemaFile: string, fla
         if (m) byId.set(Number(m[1]), line);
       }
       writeFileSync(join(dir, 'post-items.list'), `${plan.items.flatMap((i) => i.ids.map((id) => byId.get(id)!)).join('\n')}\n`, { mode: 0o600 });
-      const script = (await runPgTool(pgRestore, ['--section=post-data', ...flags, '--encoding=UTF8', '-f', '-', '-L', join(dir, 'post-items.list'), schemaFile], undefined, { baseEnv: env })).stdout;
+      const script = (await runPgTool(pgRestore, ['--section=post-data', ...flags, '-f', '-', '-L', join(dir, 'post-items.list'), schemaFile], undefined, { baseEnv: env, outputEncoding: encoding })).stdout;
       items = splitPostDataScript(script, plan.items);
       if (!items) return null;
     }

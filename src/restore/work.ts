@@ -68,8 +68,8 @@ export async function buildWork(r: LoadRun): Promise<WorkGraph> {
   // Post-data per table (indexes, constraints, triggers, policies, with their comments) so a small table's
   // indexes build while the big table still loads, as pg_restore -j does; the statements are pg_restore's own
   // (its script of those entries), run over our sessions. Anything the plan cannot place stays in `rest`.
-  const post = await planPostDataSql(r.pgRestore, r.schemaFile, r.common.filter((a) => a !== '-L' && a !== r.listFile), r.rest, r.verbose, tables, o.env, r.listDir);
-  const fks = r.foreignKeys.trim() === '' ? [] : parseForeignKeyScript((await runPgTool(r.pgRestore, ['--encoding=UTF8', '-f', '-', '-L', r.fkListFile, r.schemaFile], undefined, { baseEnv: o.env })).stdout);
+  const post = await planPostDataSql(r.pgRestore, r.schemaFile, r.common.filter((a) => a !== '-L' && a !== r.listFile), r.rest, r.verbose, tables, o.env, r.listDir, r.full.encoding);
+  const fks = r.foreignKeys.trim() === '' ? [] : parseForeignKeyScript((await runPgTool(r.pgRestore, ['-f', '-', '-L', r.fkListFile, r.schemaFile], undefined, { baseEnv: o.env, outputEncoding: r.full.encoding })).stdout);
   const mwm = maintenanceWorkMemMb(o.jobs);
   r.phases.maintenanceWorkMemMb = mwm;
   const bytesOf = new Map(tables.map((t) => [key(t), t.chunks.reduce((s, c) => s + c.rawBytes, 0)]));
