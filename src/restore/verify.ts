@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { AxisorConfig } from '../config/types.ts';
 import type { ServiceContext } from '../service.ts';
 import { withClient, withDatabase } from '../db/connect.ts';
-import { qualifiedName, quoteIdent } from '../db/ident.ts';
+import { qualifiedName } from '../db/ident.ts';
 import { AxisorError, PrivilegeError } from '../errors.ts';
 import { formatBytes } from '../format.ts';
 import { mapPrivilege } from '../db/privilege.ts';
@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { classifyFailure } from '../archive/classify.ts';
 import { codecFor } from '../archive/compress.ts';
 import { runLimited } from '../run-limited.ts';
-import { copySessionEnv, digestBackupFile, digestTable } from '../archive/copy-stream.ts';
+import { copyOutSql, copySessionEnv, digestBackupFile, digestTable } from '../archive/copy-stream.ts';
 import { addDigests } from '../archive/row-digest.ts';
 import type { Manifest, TableEntry } from '../archive/manifest.ts';
 import { checksumsResult, comparedOf, contentBasis, settleVerdict, tableCheck, type ContentVerdict, type TableCheck, type VerifyResult } from './verify-report.ts';
@@ -179,13 +179,12 @@ async function compareContent(d: Drill, db: string, tables: TableEntry[]): Promi
   const conn = withDatabase(d.config.connection, db);
   const env = copySessionEnv(o.env, base.encoding);
   await runLimited(tables.filter((t) => t.chunks.length > 0).map((t) => async () => {
-    const copySql = `COPY ${qualifiedName(t.schema, t.name)} (${t.columns.map(quoteIdent).join(', ')}) TO STDOUT`;
     o.onProgress?.({ phase: 'compare', message: `${t.schema}.${t.name}` });
     // Old manifests recorded no row digest: recompute it from the backup's own files (their sha256 was
     // checked above, so this is the content the backup holds).
     const want = d.basis.withDigest ? addDigests(t.chunks.map((c) => c.rowDigest!))
       : addDigests(await Promise.all(t.chunks.map(async (c) => (await digestBackupFile({ file: join(chain[0]!.dir, c.file), codec: codecFor(base.compression), env: o.env })).rowDigest)));
-    const got = await digestTable({ psql: d.psql, conn, env, copySql });
+    const got = await digestTable({ psql: d.psql, conn, env, copySql: copyOutSql(t) });
     d.content.set(`${t.schema}.${t.name}`, got.rowDigest === want && got.rows === t.rows ? 'identical' : 'differs');
   }), o.jobs, o.signal);
 }
