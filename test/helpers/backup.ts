@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { findPgTool, startThrowawayCluster, type PgToolName, type ThrowawayCluster } from '../../src/pgtools/index.ts';
-import { ADMIN_URL, urlWithDatabase } from './db.ts';
+import { ADMIN_URL, query, urlWithDatabase } from './db.ts';
 import { runCli, type CliResult } from './cli.ts';
 
 /** A PostgreSQL program's path, found as the CLI finds it (PG_BIN, then PATH, then /usr/lib/postgresql/<newest>/bin). */
@@ -34,14 +34,9 @@ INSERT INTO "TradeLog"(user_id, size, price, tags, metadata, raw, note)
     FROM generate_series(1, 3000) g;
 `;
 
-export async function q<R extends pg.QueryResultRow = any>(url: string, sql: string, params: unknown[] = []): Promise<R[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query<R>(sql, params)).rows;
-  } finally {
-    await c.end();
-  }
+/** query() of helpers/db.ts, its rows untyped by default. */
+export function q<R extends pg.QueryResultRow = any>(url: string, sql: string, params: unknown[] = []): Promise<R[]> {
+  return query<R>(url, sql, params);
 }
 
 /**
