@@ -17,6 +17,18 @@ import { fsyncPath, FILE_MODE } from './fsx.ts';
 import { CopyOutStream } from './copy-out.ts';
 import { RowDigest } from './row-digest.ts';
 import { valueSettingsPgOptions, valueSettingsSql } from './value-settings.ts';
+import { columnList, qualifiedName } from '../db/ident.ts';
+
+/**
+ * COPY … TO STDOUT of a table's columns in manifest order: the whole table, or (a stream of a big table's full
+ * backup) the pages [fromPage, toPage) by ctid range. The restore drill reads the whole table back the same way.
+ */
+export function copyOutSql(t: { schema: string; name: string; columns: string[] }, p: { fromPage: number | null; toPage: number | null } = { fromPage: null, toPage: null }): string {
+  const cols = columnList(t.columns);
+  if (p.fromPage === null && p.toPage === null) return `COPY ${qualifiedName(t.schema, t.name)} (${cols}) TO STDOUT`;
+  const where = [p.fromPage !== null ? `ctid >= '(${p.fromPage},0)'::tid` : '', p.toPage !== null ? `ctid < '(${p.toPage},0)'::tid` : ''].filter(Boolean).join(' AND ');
+  return `COPY (SELECT ${cols} FROM ONLY ${qualifiedName(t.schema, t.name)} WHERE ${where}) TO STDOUT`;
+}
 
 /**
  * Session settings for every COPY in and out: COPY text of the same rows must be byte-identical in the backup

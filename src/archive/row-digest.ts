@@ -1,3 +1,5 @@
+import { fmix32 } from '../murmur3.ts';
+
 /**
  * An order-independent fingerprint of a table's content: every COPY text row (the bytes before its newline) is
  * hashed on its own, and the row hashes are added up. Addition is commutative, so the digest does not depend on
@@ -16,15 +18,6 @@ const C1 = 0xcc9e2d51;
 const C2 = 0x1b873593;
 const D1 = 0x85ebca6b;
 const D2 = 0xc2b2ae35;
-
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 export class RowDigest {
   rows = 0;
@@ -93,8 +86,8 @@ export class RowDigest {
         h2 ^= j;
       }
     }
-    this.s1 = (this.s1 + fmix(h1 ^ len)) >>> 0;
-    this.s2 = (this.s2 + fmix(h2 ^ Math.imul(len, 0x27d4eb2f))) >>> 0;
+    this.s1 = (this.s1 + fmix32(h1 ^ len)) >>> 0;
+    this.s2 = (this.s2 + fmix32(h2 ^ Math.imul(len, 0x27d4eb2f))) >>> 0;
     this.rows++;
   }
 

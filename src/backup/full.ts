@@ -3,10 +3,10 @@ import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connectClient } from '../db/connect.ts';
 import { withTransaction } from '../db/transaction.ts';
-import { qualifiedName, quoteIdent } from '../db/ident.ts';
+import { qualifiedName } from '../db/ident.ts';
 import { findPgTool, runPgTool, type PgTool } from '../pgtools/index.ts';
 import { makeOwnedTempDir } from '../pgtools/tempdirs.ts';
-import { dumpChunk, fileSink, storeSink } from '../archive/copy-stream.ts';
+import { copyOutSql, dumpChunk, fileSink, storeSink } from '../archive/copy-stream.ts';
 import { encryptFileInPlace, encryptStage } from '../archive/encryption.ts';
 import { DIR_MODE, FILE_MODE, fsyncPath, sha256File } from '../archive/fsx.ts';
 import { listTables, readSequences, schemaFingerprint, type ServerInfo, type SourceTable } from './introspect.ts';
@@ -60,13 +60,6 @@ export function dumpProgress(phase: string, s: { rawDone: number; estimate: numb
   const finished = s.chunks > 0 && s.doneChunks === s.chunks;
   const total = finished ? s.rawDone : Math.max(s.estimate, Math.ceil(s.rawDone * 1.02) + 1);
   return { phase, done: s.rawDone, total, unit: 'bytes', message: `${s.doneChunks}/${s.chunks} data streams` };
-}
-
-export function copyOutSql(t: { schema: string; name: string; columns: string[] }, p: { fromPage: number | null; toPage: number | null }): string {
-  const cols = t.columns.map(quoteIdent).join(', ');
-  if (p.fromPage === null && p.toPage === null) return `COPY ${qualifiedName(t.schema, t.name)} (${cols}) TO STDOUT`;
-  const where = [p.fromPage !== null ? `ctid >= '(${p.fromPage},0)'::tid` : '', p.toPage !== null ? `ctid < '(${p.toPage},0)'::tid` : ''].filter(Boolean).join(' AND ');
-  return `COPY (SELECT ${cols} FROM ONLY ${qualifiedName(t.schema, t.name)} WHERE ${where}) TO STDOUT`;
 }
 
 export interface FullParams {

@@ -1,43 +1,48 @@
 import { join } from 'node:path';
 import type pg from 'pg';
-import { AxisorError, ConfigError, ExitCode, PrerequisiteError } from '../errors.ts';
+import { AxisorError, ExitCode, PrerequisiteError } from '../errors.ts';
 import { capturePgoutput, type ForeignTable } from './capture.ts';
 import type { CatalogEntry } from '../archive/catalog.ts';
 import { lsnToBigInt } from '../archive/changes.ts';
-import { listTables, readSequences, schemaFingerprint, tablesWithoutIdentity, unloggedTables, type ServerInfo } from './introspect.ts';
-import type { Manifest, ReplayGap, TableEntry } from '../archive/manifest.ts';
-import { lsnText, PGOUTPUT_FORMAT, pgTimeToIso } from '../archive/pgoutput.ts';
-import { listSlots, logicalBlocker, PLUGIN, PUBLICATION, publicationBlocker } from './slots.ts';
+import { listTables, readSequences, schemaFingerprint, type ServerInfo } from './introspect.ts';
+import type { Manifest, ReplayGap } from '../archive/manifest.ts';
+import { pgTimeToIso } from '../archive/pgoutput.ts';
+import { listSlots, logicalBlocker, PUBLICATION, publicationBlocker } from './slots.ts';
 import { pinValueSettings } from '../archive/value-settings.ts';
-import { encryptionField, type RunContext } from './types.ts';
-import { encryptStage, manifestEncryptionOf } from '../archive/encryption.ts';
+import type { RunContext } from './types.ts';
+import { encryptStage } from '../archive/encryption.ts';
 import { openCompressedWriter } from './writer.ts';
+import {
+  chainHead, chainKeyBlocker, decodingBlocker, IncrementalNeedsFull, incrementalManifest, resumePoint, slotBlocker, tableBlocker,
+  type IncrementalCapture, type IncrementalStart,
+} from './incremental-plan.ts';
 
-/** Thrown when the chain cannot continue but a new full backup would do (the schema changed). */
-export class IncrementalNeedsFull extends AxisorError {
-  constructor(message: string) {
-    super('backup.needs_full', ExitCode.PREREQUISITE, message, { hint: 'take a full backup: axisor-db backup --type full' });
-  }
-}
+export { chainHead, IncrementalNeedsFull };
 
 export const MARKER_PREFIX = 'axisor-db';
 
-/** The chain an incremental extends: the newest full backup with a slot, and the newest member of its chain. */
-export function chainHead(catalog: CatalogEntry[], database: string): { root: Manifest; parent: Manifest } | null {
-  const mine = catalog.filter((e) => e.manifest && e.manifest.database === database).map((e) => e.manifest!);
-  const root = mine.filter((m) => m.type === 'full' && m.slot).pop();
-  if (!root) return null;
-  const parent = mine.filter((m) => m.chainRoot === root.id).pop()!;
-  return { root, parent };
-}
+type IncrementalParams = { info: ServerInfo; control: pg.Client; prefix: string; catalog: CatalogEntry[] };
 
 /**
  * Captures every change committed since the parent backup: emit a marker (a transactional logical message),
  * read the slot up to it with pg_logical_slot_peek_binary_changes (pgoutput; consumes nothing), write and fsync
  * the change file. The slot is advanced only after the backup is published (service.ts), so a crash loses nothing; a
  * crash between publish and advance is repaired here by skipping commits the parent already holds.
+ * Phases: preconditions, marker, capture, manifest build (publishing is service.ts's).
  */
-export async function writeIncrementalBackup(ctx: RunContext, p: { info: ServerInfo; control: pg.Client; prefix: string; catalog: CatalogEntry[] }): Promise<Manifest> {
+export async function writeIncrementalBackup(ctx: RunContext, p: IncrementalParams): Promise<Manifest> {
+  const start = await checkPreconditions(ctx, p);
+  const upto = await emitMarker(ctx, p.control);
+  const captured = await captureChanges(ctx, p.control, start, upto);
+  return incrementalManifest(ctx, p.info, start, captured, new Date());
+}
+
+/**
+ * Everything that must hold before the marker is written: a chain with a live pgoutput slot, tables decoding can
+ * capture, the chain's key, the publication, the chain's schema, and no gap between the parent's end and the slot.
+ * A slot still behind the parent (a crash between publish and advance) is advanced to it here.
+ */
+async function checkPreconditions(ctx: RunContext, p: IncrementalParams): Promise<IncrementalStart> {
   const { info, control } = p;
   const blocker = logicalBlocker(info);
   if (blocker) throw blocker;
@@ -50,82 +55,48 @@ export async function writeIncrementalBackup(ctx: RunContext, p: { info: ServerI
   const { root, parent } = head;
   const slotName = root.slot!.name;
   const slot = (await listSlots(control, p.prefix)).find((s) => s.name === slotName);
-  if (!slot || slot.walStatus === 'lost') {
-    throw new PrerequisiteError(slot ? 'slot_lost' : 'slot_missing', `the replication slot ${slotName} of chain ${root.id} is ${slot ? 'lost (the server removed WAL it needed; see max_slot_wal_keep_size)' : 'gone'}; the chain cannot continue`, {
-      hint: 'take a new full backup: axisor-db backup --type full',
-    });
-  }
-  const tables = await listTables(control);
-  const noIdentity = tablesWithoutIdentity(tables);
-  if (noIdentity.length > 0) {
-    throw new PrerequisiteError('no_identity', `incremental backups need a primary key or replica identity on every table; missing on: ${noIdentity.join(', ')}`, {
-      hint: `add a primary key, or run ALTER TABLE ${noIdentity[0]} REPLICA IDENTITY FULL; then take a full backup`,
-    });
-  }
-  const unlogged = unloggedTables(tables);
-  if (unlogged.length > 0) {
-    throw new PrerequisiteError('unlogged', `changes to unlogged tables are not in the WAL, so incrementals cannot capture them: ${unlogged.join(', ')}`, {
-      hint: `run ALTER TABLE ${unlogged[0]} SET LOGGED; then take a full backup`,
-    });
-  }
-  // A chain is written with one key: restore reads every link with the key given, so a new key starts a new chain.
-  const rootKey = manifestEncryptionOf(root)?.keyFingerprint ?? null;
-  const nowKey = ctx.opts.encryptionKey?.fingerprint ?? null;
-  if (rootKey !== null && nowKey === null) {
-    // Most likely a cron line that lost its key: refuse rather than start a plaintext chain.
-    throw new ConfigError('encryption_key_missing', `the chain of ${root.id} is encrypted (key fingerprint ${rootKey}) and no key was given`, {
-      hint: `pass the key with fingerprint ${rootKey} via --encryption-key-file (or AXISOR_BACKUP_KEY_FILE)`,
-    });
-  }
-  if (rootKey !== nowKey) {
-    throw new IncrementalNeedsFull(rootKey === null ? 'the chain is not encrypted and a key was given' : `the chain is encrypted with key ${rootKey}, this run has key ${nowKey} (a new key starts a new chain)`);
-  }
-  if (slot.plugin !== PLUGIN) {
-    // Chains started by axisor-db before 0.2 decode with wal2json (lossy for NaN/Infinity); they still restore.
-    throw new IncrementalNeedsFull(`the chain's slot ${slotName} decodes with ${slot.plugin}; a new full backup starts a ${PLUGIN} chain`);
-  }
-  if (info.encoding === 'SQL_ASCII') {
-    // The decoding session converts every value to UTF-8 (pinned client_encoding); SQL_ASCII bytes have no defined
-    // characters to convert, so non-ASCII bytes could not be carried exactly.
-    throw new PrerequisiteError('encoding', `incremental backups cannot carry ${info.database}'s SQL_ASCII bytes exactly (they have no defined encoding)`, { hint: 'take full backups (axisor-db backup --type full --no-chain), or move the data to a UTF8 database' });
-  }
+  const slotProblem = slotBlocker(slot, slotName, root.id);
+  if (slotProblem || !slot) throw slotProblem;
+  const found = tableBlocker(await listTables(control)) ?? chainKeyBlocker(root, ctx.opts.encryptionKey?.fingerprint ?? null) ?? decodingBlocker(slot, info);
+  if (found) throw found;
   // pgoutput looks the publication up as of each change: once it was dropped, this slot cannot decode on. A full
   // backup recreates it (or says how) and starts a new chain.
   const pubBlocker = await publicationBlocker(control, info.database, false);
   if (pubBlocker) throw new IncrementalNeedsFull(pubBlocker.message);
   const fingerprint = await schemaFingerprint(control);
   if (fingerprint !== parent.schemaFingerprint) throw new IncrementalNeedsFull(`the schema changed since backup ${parent.id}`);
+  const { lastEnd, advance } = resumePoint(root, parent, slot);
+  if (advance) await control.query('SELECT pg_replication_slot_advance($1, $2::pg_lsn)', [slotName, lastEnd]);
+  return { root, parent, slotName, fingerprint, lastEnd };
+}
 
-  const lastEnd = parent.lsn?.end ?? root.snapshot?.lsn;
-  if (!lastEnd) throw new PrerequisiteError('no_lsn', `backup ${parent.id} records no LSN to continue from`, { hint: 'take a new full backup' });
-  if (slot.confirmedFlushLsn && lsnToBigInt(slot.confirmedFlushLsn) > lsnToBigInt(lastEnd)) {
-    // The slot already released changes after our newest backup (that backup was deleted by hand): a gap.
-    throw new PrerequisiteError('chain_gap', `slot ${slotName} is past the end of backup ${parent.id} (${slot.confirmedFlushLsn} > ${lastEnd}); changes in between are no longer available`, {
-      hint: 'take a new full backup: axisor-db backup --type full',
-    });
-  }
-  if (slot.confirmedFlushLsn && lsnToBigInt(slot.confirmedFlushLsn) < lsnToBigInt(lastEnd)) {
-    await control.query('SELECT pg_replication_slot_advance($1, $2::pg_lsn)', [slotName, lastEnd]);
-  }
-
+/** Ends the range: a transactional logical message whose commit is this backup's exact end. Returns the WAL position after it. */
+async function emitMarker(ctx: RunContext, control: pg.Client): Promise<string> {
   // The decoding session renders every value: pin the settings pg_dump pins, whatever the database's defaults.
   await pinValueSettings(control);
   // The marker's commit is the exact end of this backup. synchronous_commit=on so it is flushed (decoding reads flushed WAL only).
   await control.query('SET synchronous_commit = on');
   await control.query(`SELECT pg_logical_emit_message(true, '${MARKER_PREFIX}', $1)`, [ctx.id]);
-  const upto = (await control.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')).rows[0]!.l;
+  return (await control.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')).rows[0]!.l;
+}
 
+/**
+ * Decodes the slot from the parent's end up to the marker into the change file, checks the schema did not change
+ * meanwhile, warns about tables created and dropped in between, and reads the sequences. The file is removed on failure.
+ */
+async function captureChanges(ctx: RunContext, control: pg.Client, s: IncrementalStart, upto: string): Promise<IncrementalCapture> {
   const file = 'changes.pgo' + ctx.codec.ext;
   const writer = openCompressedWriter(ctx.codec, join(ctx.tmpDir, file), ctx.opts.env, encryptStage(ctx.opts.encryptionKey),
     ctx.repo ? (body) => ctx.repo!.repo.put(`${ctx.repo!.prefix}${file}`, body, { signal: ctx.opts.signal }) : null);
   try {
     const cap = await capturePgoutput(control, {
-      slot: slotName, publication: PUBLICATION, upto, lastEnd: lsnToBigInt(lastEnd), marker: { prefix: MARKER_PREFIX, content: ctx.id }, tables: parent.tables, writer,
+      slot: s.slotName, publication: PUBLICATION, upto, lastEnd: lsnToBigInt(s.lastEnd), marker: { prefix: MARKER_PREFIX, content: ctx.id }, tables: s.parent.tables, writer,
     });
     if (cap.needsFull) throw new IncrementalNeedsFull(cap.needsFull);
-    if (!cap.end) throw new AxisorError('internal', ExitCode.INTERNAL, `the marker of backup ${ctx.id} was not found in slot ${slotName}`, { hint: 'retry; if it persists, take a full backup' });
-    if ((await schemaFingerprint(control)) !== fingerprint) throw new IncrementalNeedsFull('the schema changed while the incremental was being taken');
-    const gaps = await foreignGaps(control, cap.foreign, cap.end.commitUs);
+    const end = cap.end;
+    if (!end) throw new AxisorError('internal', ExitCode.INTERNAL, `the marker of backup ${ctx.id} was not found in slot ${s.slotName}`, { hint: 'retry; if it persists, take a full backup' });
+    if ((await schemaFingerprint(control)) !== s.fingerprint) throw new IncrementalNeedsFull('the schema changed while the incremental was being taken');
+    const gaps = await foreignGaps(control, cap.foreign, end.commitUs);
     for (const g of gaps) {
       const m = `table ${g.table} was created and dropped between backups (changes from ${g.from}); its rows are in no backup, and a restore --to-time from ${g.from} to ${g.to} refuses`;
       ctx.warnings.push(m);
@@ -133,23 +104,7 @@ export async function writeIncrementalBackup(ctx: RunContext, p: { info: ServerI
     }
     const sequences = await readSequences(control);
     const written = await writer.close();
-    const tablesOut: TableEntry[] = parent.tables.map((t) => {
-      const d = cap.delta.get(`${t.schema}.${t.name}`);
-      return { ...t, chunks: [], rows: d ? (d.truncated ? 0 : t.rows) + d.delta : t.rows };
-    });
-    const finishedAt = new Date();
-    const last = pgTimeToIso(cap.end.commitUs);
-    return {
-      format: 1, id: ctx.id, type: 'incremental', parent: parent.id, chainRoot: root.id, database: info.database, encoding: info.encoding,
-      server: { version: info.version, versionNum: info.versionNum },
-      tools: { axisorDb: ctx.opts.toolVersion, pgDump: root.tools.pgDump, compressor: ctx.compressorVersion },
-      startedAt: ctx.startedAt.toISOString(), finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - ctx.startedAt.getTime(),
-      compression: ctx.codec.name, ...encryptionField(ctx), snapshot: null, slot: root.slot, lsn: { start: lastEnd, end: lsnText(cap.end.lsn) },
-      consistentAt: last, commitTimes: { first: cap.firstCommitUs === null ? null : pgTimeToIso(cap.firstCommitUs), last },
-      schemaFingerprint: fingerprint, files: [{ path: file, bytes: written.bytes, sha256: written.sha256 }], tables: tablesOut, sequences, changes: cap.stats,
-      totals: { bytes: written.bytes, rawBytes: written.rawBytes, rows: tablesOut.reduce((s, t) => s + t.rows, 0) },
-      changeFormat: PGOUTPUT_FORMAT, ...(gaps.length > 0 ? { replayGaps: gaps } : {}),
-    };
+    return { file, written, cap: { ...cap, end }, gaps, sequences };
   } catch (err) {
     writer.abort();
     throw err;

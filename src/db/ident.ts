@@ -51,6 +51,11 @@ export function qualifiedName(schema: string, name: string): string {
   return `${quoteIdent(schema)}.${quoteIdent(name)}`;
 }
 
+/** "a", "b": a column list in SQL order (COPY, INSERT, an index definition), every name quoted. */
+export function columnList(columns: readonly string[]): string {
+  return columns.map(quoteIdent).join(', ');
+}
+
 /**
  * A string literal, for the rare text that must be one (e.g. inside a generated migration file).
  * Assumes standard_conforming_strings = on (the default since PostgreSQL 9.1), where backslashes are plain.

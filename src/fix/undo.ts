@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { qualifiedName, quoteIdent } from '../db/ident.ts';
+import { columnList, qualifiedName, quoteIdent } from '../db/ident.ts';
 import { trySavepoint } from '../db/transaction.ts';
 import { PrerequisiteError, RefusedError } from '../errors.ts';
 import { finishRun, getRun, startRun } from './audit.ts';
@@ -66,7 +66,7 @@ export async function undoRun(client: Queryable, runId: string, undoRunId: strin
     const from = `${ROWS} q CROSS JOIN LATERAL jsonb_populate_record(NULL::${rel}, q.old_row) r WHERE q.run_id = $1 AND q.step = $2`;
     if (g.op === 'delete') {
       const attempt = await trySavepoint(client, 'axisor_undo_step', () =>
-        client.query(`INSERT INTO ${rel} (${cols.map(quoteIdent).join(', ')}) SELECT ${cols.map((c) => `r.${quoteIdent(c)}`).join(', ')} FROM ${from}`, [runId, g.step]));
+        client.query(`INSERT INTO ${rel} (${columnList(cols)}) SELECT ${cols.map((c) => `r.${quoteIdent(c)}`).join(', ')} FROM ${from}`, [runId, g.step]));
       if (!attempt.ok) {
         const err = attempt.error;
         const code = (err as { code?: string }).code;

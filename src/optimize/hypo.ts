@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { qualifiedName, quoteIdent } from '../db/ident.ts';
+import { columnList, qualifiedName, quoteIdent } from '../db/ident.ts';
 import type { ResolvedColumn, ResolvedTable } from './candidates.ts';
 import { btreeIndexable } from './catalog.ts';
 import { explainGeneric, type PlanSummary } from './plan.ts';
@@ -66,7 +66,7 @@ export async function proveWithHypopg(client: pg.Client, hypopgSchema: string, s
   const fn = (name: string) => `${quoteIdent(hypopgSchema)}.${name}`;
   const reset = () => client.query(`SELECT ${fn('hypopg_reset')}()`);
   const create = async (table: ResolvedTable, cols: string[]): Promise<Hypo | null> => {
-    const def = `CREATE INDEX ON ${qualifiedName(table.schema, table.name)} USING btree (${cols.map(quoteIdent).join(', ')})`;
+    const def = `CREATE INDEX ON ${qualifiedName(table.schema, table.name)} USING btree (${columnList(cols)})`;
     try {
       const r = await client.query(`SELECT indexrelid::int AS oid, indexname AS name FROM ${fn('hypopg_create_index')}($1)`, [def]);
       return { oid: r.rows[0].oid, name: r.rows[0].name, table, columns: cols };

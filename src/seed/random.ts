@@ -2,49 +2,28 @@
  * Deterministic randomness. Everything the seed generator writes derives from (seed, table, user, index) through
  * these functions, never from Math.random or the clock, so the same --seed gives byte-identical data.
  */
+import { fmix32, mixWord } from '../murmur3.ts';
 
 /** 32-bit mix of a sequence of integers (murmur3's finaliser over a running hash). */
 export function hash32(...parts: number[]): number {
   let h = 0x9e3779b9;
   for (const p of parts) {
-    let k = Math.imul(p | 0, 0xcc9e2d51);
-    k = (k << 15) | (k >>> 17);
-    h ^= Math.imul(k, 0x1b873593);
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+    h = mixWord(h, p);
     // Parts may exceed 32 bits (user indexes times trade counts); fold the high half in too.
     const hi = Math.floor(p / 4294967296);
     if (hi !== 0) h = Math.imul(h ^ hi, 0x85ebca6b);
   }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h);
 }
 
 /** hash32 of exactly four 32-bit parts, without the rest-array: for per-row use on hot paths. Same result as hash32(a, b, c, d) for parts < 2^32. */
 export function hash4(a: number, b: number, c: number, d: number): number {
   let h = 0x9e3779b9;
-  h = mixIn(h, a);
-  h = mixIn(h, b);
-  h = mixIn(h, c);
-  h = mixIn(h, d);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
-function mixIn(h: number, p: number): number {
-  let k = Math.imul(p | 0, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  h ^= Math.imul(k, 0x1b873593);
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+  h = mixWord(h, a);
+  h = mixWord(h, b);
+  h = mixWord(h, c);
+  h = mixWord(h, d);
+  return fmix32(h);
 }
 
 /** A string to a 32-bit number (FNV-1a), for seeds given as text and for table names. */

@@ -5,7 +5,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type pg from 'pg';
 import type { AxisorConfig } from '../config/types.ts';
 import { connectClient, withClient } from '../db/connect.ts';
-import { qualifiedName, quoteIdent } from '../db/ident.ts';
+import { columnList, qualifiedName } from '../db/ident.ts';
 import { withTransaction } from '../db/transaction.ts';
 import { AbortedError, NotFoundError, RefusedError } from '../errors.ts';
 import type { ProgressEvent } from '../progress.ts';
@@ -345,8 +345,7 @@ async function insertTemplates(client: pg.Client, schema: string, s: SeedSetting
 
 async function copyTable(client: pg.Client, schema: string, table: SeedTable, source: ChunkSource, freeze: boolean,
   progress: (e: ProgressEvent) => void, signal: AbortSignal | undefined): Promise<SeedTableResult> {
-  const cols = table.columns.map(quoteIdent).join(', ');
-  const sql = `COPY ${qualifiedName(schema, table.name)} (${cols}) FROM STDIN WITH (FORMAT binary${freeze ? ', FREEZE' : ''})`;
+  const sql = `COPY ${qualifiedName(schema, table.name)} (${columnList(table.columns)}) FROM STDIN WITH (FORMAT binary${freeze ? ', FREEZE' : ''})`;
   const counter = { rows: 0 };
   async function* reported(): AsyncGenerator<Buffer> {
     let lastReport = 0;

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import { UsageError } from '../errors.ts';
-import { INTERNAL_PREFIX, type LockHolder } from './types.ts';
+import { INTERNAL_PREFIX, type LockHandle, type LockHolder } from './types.ts';
 
 /** Refuses keys that could escape the root or collide with the repository's own area. */
 export function checkKey(key: string): string {
@@ -77,4 +77,30 @@ export function countingBody(body: Readable | Buffer | string, onBytes?: (bytes:
   });
   const src = typeof body === 'string' || Buffer.isBuffer(body) ? Readable.from([Buffer.from(body)]) : body;
   return { src, counter, bytes: () => bytes };
+}
+
+/**
+ * A held lock, kept fresh: `refresh` runs every staleAfterMs / 3 (so no other run judges the lock stale) and
+ * returns 'lost' once the lock is no longer ours (another run judged us dead and took it over); a refresh that
+ * fails is tried again next round. `remove` runs once, on release.
+ */
+export function refreshedLock(name: string, staleAfterMs: number, refresh: () => Promise<'lost' | void>, remove: () => Promise<void>): LockHandle {
+  let lost = false;
+  let released = false;
+  const timer = setInterval(() => {
+    void refresh().then((r) => {
+      if (r === 'lost') lost = true;
+    }, () => {});
+  }, Math.max(1000, staleAfterMs / 3));
+  timer.unref();
+  return {
+    name,
+    held: () => !lost && !released,
+    release: async () => {
+      if (released) throw new Error(`lock ${name} released twice`);
+      released = true;
+      clearInterval(timer);
+      await remove();
+    },
+  };
 }

@@ -5,7 +5,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AbortedError, LockHeldError, NoSpaceError, NotFoundError, PathError } from '../errors.ts';
-import { checkKey, countingBody, checkLockName, checkPrefix, DEFAULT_STALE_MS, describeHolder, selfHolder, sleep, uniqueToken, writerGone } from './keys.ts';
+import { checkKey, countingBody, checkLockName, checkPrefix, DEFAULT_STALE_MS, describeHolder, refreshedLock, selfHolder, sleep, uniqueToken, writerGone } from './keys.ts';
 import { INTERNAL_PREFIX, type ByteRange, type CleanupOptions, type CleanupReport, type LockHandle, type LockHolder, type LockOptions, type ObjectInfo, type PutOptions, type PutResult, type Repository } from './types.ts';
 
 /** Backups hold the whole database: owner-only, whatever the process umask says (same as src/archive/fsx.ts). */
@@ -222,27 +222,15 @@ export class LocalRepository implements Repository {
   }
 
   private lockHandle(name: string, path: string, token: string, staleAfterMs: number): LockHandle {
-    let lost = false;
-    let released = false;
     const stillMine = async () => (await this.readLock(path))?.owner?.token === token;
     // Refresh the lock's mtime so a run on another host sharing this directory does not judge it stale.
-    const timer = setInterval(() => {
-      void stillMine().then(async (mine) => {
-        if (!mine) lost = true;
-        else await utimes(path, new Date(), new Date());
-      }, () => {});
-    }, Math.max(1000, staleAfterMs / 3));
-    timer.unref();
-    return {
-      name,
-      held: () => !lost && !released,
-      release: async () => {
-        if (released) throw new Error(`lock ${name} released twice`);
-        released = true;
-        clearInterval(timer);
-        if (await stillMine()) await rm(path, { force: true });
-      },
+    const refresh = async () => {
+      if (!(await stillMine())) return 'lost' as const;
+      await utimes(path, new Date(), new Date());
     };
+    return refreshedLock(name, staleAfterMs, refresh, async () => {
+      if (await stillMine()) await rm(path, { force: true });
+    });
   }
 
   async cleanupAbandoned(opts: CleanupOptions): Promise<CleanupReport> {

@@ -1,5 +1,5 @@
 import { LockHeldError } from '../errors.ts';
-import { checkLockName, DEFAULT_STALE_MS, describeHolder, selfHolder, sleep, uniqueToken, writerGone } from './keys.ts';
+import { checkLockName, DEFAULT_STALE_MS, describeHolder, refreshedLock, selfHolder, sleep, uniqueToken, writerGone } from './keys.ts';
 import { INTERNAL_PREFIX, type LockHandle, type LockHolder, type LockOptions, type ObjectInfo } from './types.ts';
 
 /** What the lock needs of an object store: small puts, listing, reads and deletes in the internal area. */
@@ -60,25 +60,12 @@ export async function acquireListLock(store: LockStore, name: string, opts: Lock
 }
 
 function lockHandle(store: LockStore, name: string, key: string, staleAfterMs: number): LockHandle {
-  let lost = false;
-  let released = false;
   const refresh = async () => {
     // Gone (404): another run judged us dead and took over. Any other failure (a network blip): try next round.
     const body = await store.read(key).catch((err) => (notFound(err) ? null : undefined));
     if (body === undefined) return;
-    if (body === null) return void (lost = true);
+    if (body === null) return 'lost' as const;
     await store.putSmall(key, body);
   };
-  const timer = setInterval(() => void refresh().catch(() => {}), Math.max(1000, staleAfterMs / 3));
-  timer.unref();
-  return {
-    name,
-    held: () => !lost && !released,
-    release: async () => {
-      if (released) throw new Error(`lock ${name} released twice`);
-      released = true;
-      clearInterval(timer);
-      await store.remove(key);
-    },
-  };
+  return refreshedLock(name, staleAfterMs, refresh, () => store.remove(key));
 }

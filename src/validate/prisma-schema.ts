@@ -73,23 +73,31 @@ function blocks(src: string): Block[] {
   const head = /\b(model|view|datasource|generator|enum|type)\s+([A-Za-z_][A-Za-z0-9_]*)\s*\{/g;
   let m: RegExpExecArray | null;
   while ((m = head.exec(src))) {
-    let depth = 1;
-    let i = head.lastIndex;
-    let inString = false;
-    for (; i < src.length && depth > 0; i++) {
-      const ch = src[i];
-      if (inString) {
-        if (ch === '\\') i++;
-        else if (ch === '"') inString = false;
-      } else if (ch === '"') inString = true;
-      else if (ch === '{') depth++;
-      else if (ch === '}') depth--;
-    }
+    const { end, depth } = scanBalanced(src, head.lastIndex, '{', '}');
     if (depth !== 0) throw new Error(`schema.prisma: unbalanced braces in ${m[1]} ${m[2]}`);
-    result.push({ kind: m[1], name: m[2], body: src.slice(head.lastIndex, i - 1) });
-    head.lastIndex = i;
+    result.push({ kind: m[1], name: m[2], body: src.slice(head.lastIndex, end - 1) });
+    head.lastIndex = end;
   }
   return result;
+}
+
+/**
+ * From `i` (just after an opening bracket) to just past the bracket that closes it, skipping string literals and
+ * their escapes. `depth` is 0 when it closed, more when the text ended first.
+ */
+function scanBalanced(text: string, i: number, opens: string, closes: string): { end: number; depth: number } {
+  let depth = 1;
+  let inString = false;
+  for (; i < text.length && depth > 0; i++) {
+    const ch = text[i]!;
+    if (inString) {
+      if (ch === '\\') i++;
+      else if (ch === '"') inString = false;
+    } else if (ch === '"') inString = true;
+    else if (opens.includes(ch)) depth++;
+    else if (closes.includes(ch)) depth--;
+  }
+  return { end: i, depth };
 }
 
 /** The argument text of `@name(...)` in `line`, parentheses balanced; undefined if absent. */
@@ -97,20 +105,8 @@ function attributeArgs(line: string, name: string): string | undefined {
   const re = new RegExp(`(^|[^@\\w])${name.replace(/[.@]/g, (c) => `\\${c}`)}\\s*\\(`);
   const m = re.exec(line);
   if (!m) return undefined;
-  let depth = 1;
-  let i = m.index + m[0].length;
-  const start = i;
-  let inString = false;
-  for (; i < line.length && depth > 0; i++) {
-    const ch = line[i];
-    if (inString) {
-      if (ch === '\\') i++;
-      else if (ch === '"') inString = false;
-    } else if (ch === '"') inString = true;
-    else if (ch === '(' || ch === '[') depth++;
-    else if (ch === ')' || ch === ']') depth--;
-  }
-  return line.slice(start, i - 1);
+  const start = m.index + m[0].length;
+  return line.slice(start, scanBalanced(line, start, '([', ')]').end - 1);
 }
 
 function stringArg(args: string | undefined, key?: string): string | undefined {

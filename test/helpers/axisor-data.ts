@@ -1,7 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { ROOT } from './cli.ts';
+import { withPg } from './db.ts';
+
+export { withPg };
 
 /** The init migration's SQL (prisma/migrations/<ts>_init/migration.sql). */
 export function initMigrationSql(): string {
@@ -9,16 +11,6 @@ export function initMigrationSql(): string {
   const init = readdirSync(dir).filter((d) => /_init$/.test(d)).sort()[0];
   if (!init) throw new Error(`no *_init migration in ${dir}`);
   return readFileSync(join(dir, init, 'migration.sql'), 'utf8');
-}
-
-export async function withPg<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
 }
 
 /**

@@ -1,6 +1,9 @@
 import { execa } from 'execa';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
-import { findPgTool, type PgToolName } from '../../src/pgtools/index.ts';
+import { findPgTool, startThrowawayCluster, type PgToolName, type ThrowawayCluster } from '../../src/pgtools/index.ts';
+import { ADMIN_URL, query, urlWithDatabase } from './db.ts';
 import { runCli, type CliResult } from './cli.ts';
 
 /** A PostgreSQL program's path, found as the CLI finds it (PG_BIN, then PATH, then /usr/lib/postgresql/<newest>/bin). */
@@ -31,14 +34,42 @@ INSERT INTO "TradeLog"(user_id, size, price, tags, metadata, raw, note)
     FROM generate_series(1, 3000) g;
 `;
 
-export async function q<R extends pg.QueryResultRow = any>(url: string, sql: string, params: unknown[] = []): Promise<R[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
+/** query() of helpers/db.ts, its rows untyped by default. */
+export function q<R extends pg.QueryResultRow = any>(url: string, sql: string, params: unknown[] = []): Promise<R[]> {
+  return query<R>(url, sql, params);
+}
+
+/**
+ * A throwaway cluster with wal_level = logical (incremental chains need it) and a database `shop` holding the fixture
+ * schema and data; `src` is its URL. This server build only lets trusted output plugins decode
+ * (output_plugin_libraries): where the setting exists, `plugins` are allowed. The cluster is stopped if the set-up fails.
+ */
+export async function startShopCluster(plugins = 'pgoutput, test_decoding'): Promise<{ cluster: ThrowawayCluster; src: string }> {
+  const [opl] = await q(ADMIN_URL, `SELECT 1 AS x FROM pg_settings WHERE name = 'output_plugin_libraries'`);
+  const cluster = await startThrowawayCluster({
+    env: process.env,
+    settings: { wal_level: 'logical', max_replication_slots: 8, max_wal_senders: 8, ...(opl ? { output_plugin_libraries: plugins } : {}) },
+  });
   try {
-    return (await c.query<R>(sql, params)).rows;
-  } finally {
-    await c.end();
+    await q(cluster.url, 'CREATE DATABASE shop');
+    const src = urlWithDatabase(cluster.url, 'shop');
+    await q(src, FIXTURE_SQL);
+    await q(src, FIXTURE_DATA_SQL);
+    return { cluster, src };
+  } catch (err) {
+    await cluster.stop();
+    throw err;
   }
+}
+
+/** Every regular file under `dir`, recursively. */
+export function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : e.isFile() ? [join(dir, e.name)] : []));
+}
+
+/** The cluster's database names, sorted (to show a refused restore created nothing). */
+export async function databaseNames(clusterUrl: string): Promise<string[]> {
+  return (await q(clusterUrl, 'SELECT datname FROM pg_database ORDER BY 1')).map((r) => r.datname as string);
 }
 
 /** Per table: row count and an ordered content hash (the research note's "md5(string_agg(t::text ORDER BY ...))"). */

@@ -36,8 +36,9 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-async function admin<T>(adminUrl: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: adminUrl });
+/** Runs `fn` with a short-lived client on a database URL, ended afterwards whatever happens. */
+export async function withPg<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
     return await fn(c);
@@ -52,7 +53,7 @@ async function admin<T>(adminUrl: string, fn: (c: pg.Client) => Promise<T>): Pro
  */
 export async function createTestDatabase(prefix: string, adminUrl = ADMIN_URL): Promise<TestDatabase> {
   const name = `axisor_test_${prefix.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
-  await admin(adminUrl, (c) => c.query(`CREATE DATABASE ${quoteIdent(name)}`));
+  await withPg(adminUrl, (c) => c.query(`CREATE DATABASE ${quoteIdent(name)}`));
   const url = urlWithDatabase(adminUrl, name);
   let dropped = false;
   return {
@@ -68,10 +69,10 @@ export async function createTestDatabase(prefix: string, adminUrl = ADMIN_URL): 
 }
 
 export async function dropDatabase(name: string, adminUrl = ADMIN_URL): Promise<void> {
-  await admin(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
+  await withPg(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
 }
 
 /** Runs one query on a database URL with a short-lived client. */
 export async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<R[]> {
-  return admin(url, async (c) => (await c.query<R>(sql, params)).rows);
+  return withPg(url, async (c) => (await c.query<R>(sql, params)).rows);
 }

@@ -1,7 +1,9 @@
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from '@jest/globals';
 import { ROOT } from './cli.ts';
+import { createTestDatabase, type TestDatabase } from './db.ts';
 
 export const REAL_MIGRATIONS = join(ROOT, 'prisma/migrations');
 export const FIXTURES = join(ROOT, 'test/fixtures/migrations');
@@ -20,4 +22,24 @@ export async function scratchMigrations(...sets: string[]): Promise<MigrationsDi
   const add = (set: string) => cp(join(FIXTURES, set), dir, { recursive: true });
   for (const s of sets) await add(s);
   return { dir, add, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A scratch database and migrations directory per call (`prefix` names the database, `sets` are fixture sets), all
+ * dropped and removed after the test file. Call it at a test file's top level: it registers the afterAll.
+ */
+export function migrationSandboxes(): (prefix: string, ...sets: string[]) => Promise<{ db: TestDatabase; m: MigrationsDir }> {
+  const dbs: TestDatabase[] = [];
+  const dirs: MigrationsDir[] = [];
+  afterAll(async () => {
+    await Promise.all(dbs.map((d) => d.drop()));
+    await Promise.all(dirs.map((d) => d.cleanup()));
+  });
+  return async (prefix, ...sets) => {
+    const db = await createTestDatabase(prefix);
+    dbs.push(db);
+    const m = await scratchMigrations(...sets);
+    dirs.push(m);
+    return { db, m };
+  };
 }

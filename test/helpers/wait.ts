@@ -9,3 +9,13 @@ export async function waitFor(what: string, condition: () => boolean | Promise<b
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/** What `p` rejects with; fails the test if it resolves. */
+export async function rejection(p: Promise<unknown>): Promise<any> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a rejection');
+}

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startThrowawayCluster, type ThrowawayCluster } from '../../src/pgtools/index.ts';
+import type { ThrowawayCluster } from '../../src/pgtools/index.ts';
 import { sha256Hex } from '../../src/archive/manifest.ts';
-import { ADMIN_URL, urlWithDatabase } from '../helpers/db.ts';
-import { cli, contentFingerprint, FIXTURE_DATA_SQL, FIXTURE_SQL, q } from '../helpers/backup.ts';
+import { urlWithDatabase } from '../helpers/db.ts';
+import { cli, contentFingerprint, databaseNames, filesUnder, q, startShopCluster } from '../helpers/backup.ts';
 import type { BackupResult, RestoreResult, VerifyResult } from '../helpers/results.ts';
 
 // Encrypted chains (full + incrementals) need wal_level = logical: a throwaway cluster, as the incremental suites.
@@ -23,25 +23,10 @@ function keyFile(name: string): string {
   return p;
 }
 
-/** Every regular file under `dir`, recursively. */
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : e.isFile() ? [join(dir, e.name)] : []));
-}
-
-async function databases(): Promise<string[]> {
-  return (await q(cluster.url, 'SELECT datname FROM pg_database ORDER BY 1')).map((r) => r.datname as string);
-}
+const databases = () => databaseNames(cluster.url);
 
 beforeAll(async () => {
-  const [opl] = await q(ADMIN_URL, `SELECT 1 AS x FROM pg_settings WHERE name = 'output_plugin_libraries'`);
-  cluster = await startThrowawayCluster({
-    env: process.env,
-    settings: { wal_level: 'logical', max_replication_slots: 8, max_wal_senders: 8, ...(opl ? { output_plugin_libraries: 'pgoutput, test_decoding' } : {}) },
-  });
-  await q(cluster.url, 'CREATE DATABASE shop');
-  src = dbUrl('shop');
-  await q(src, FIXTURE_SQL);
-  await q(src, FIXTURE_DATA_SQL);
+  ({ cluster, src } = await startShopCluster());
   await q(src, `INSERT INTO "User"(id, email) VALUES ('secret-a', $1)`, [SECRET_A]);
   work = mkdtempSync(join(tmpdir(), 'axisor-bk-enc-'));
 });

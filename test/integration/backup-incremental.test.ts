@@ -3,8 +3,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startThrowawayCluster, type ThrowawayCluster } from '../../src/pgtools/index.ts';
-import { ADMIN_URL, urlWithDatabase } from '../helpers/db.ts';
-import { cli, contentFingerprint, FIXTURE_DATA_SQL, FIXTURE_SQL, q } from '../helpers/backup.ts';
+import { urlWithDatabase } from '../helpers/db.ts';
+import { cli, contentFingerprint, q, startShopCluster } from '../helpers/backup.ts';
 import { sha256Hex, writeManifest, type Manifest } from '../../src/archive/manifest.ts';
 import { microsToIso, timestampMicros } from '../../src/archive/changes.ts';
 import type { BackupResult, RestoreResult, StatusResult, VerifyResult } from '../helpers/results.ts';
@@ -23,15 +23,7 @@ async function serverNow(): Promise<string> {
 }
 
 beforeAll(async () => {
-  const [opl] = await q(ADMIN_URL, `SELECT 1 AS x FROM pg_settings WHERE name = 'output_plugin_libraries'`);
-  cluster = await startThrowawayCluster({
-    env: process.env,
-    settings: { wal_level: 'logical', max_replication_slots: 8, max_wal_senders: 8, ...(opl ? { output_plugin_libraries: 'pgoutput, test_decoding, wal2json' } : {}) },
-  });
-  await q(cluster.url, 'CREATE DATABASE shop');
-  src = dbUrl('shop');
-  await q(src, FIXTURE_SQL);
-  await q(src, FIXTURE_DATA_SQL);
+  ({ cluster, src } = await startShopCluster('pgoutput, test_decoding, wal2json'));
   await q(src, `CREATE TABLE docs (id int PRIMARY KEY, body text NOT NULL, n int NOT NULL);
     ALTER TABLE docs ALTER body SET STORAGE EXTERNAL;
     INSERT INTO docs SELECT g, (SELECT string_agg(md5(g::text || x::text), '') FROM generate_series(1, 1500) x), 0 FROM generate_series(1, 5) g;

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startThrowawayCluster, type ThrowawayCluster } from '../../src/pgtools/index.ts';
-import { ADMIN_URL, urlWithDatabase } from '../helpers/db.ts';
-import { cli, contentFingerprint, FIXTURE_DATA_SQL, FIXTURE_SQL, q } from '../helpers/backup.ts';
+import type { ThrowawayCluster } from '../../src/pgtools/index.ts';
+import { urlWithDatabase } from '../helpers/db.ts';
+import { cli, contentFingerprint, databaseNames, filesUnder, q, startShopCluster } from '../helpers/backup.ts';
 import { spawnCli } from '../helpers/cli.ts';
 import { S3_TEST_CREDENTIALS, startS3ServerProcess, type TestS3Server } from '../helpers/s3-server.ts';
 import type { BackupResult, HealthCheckResult, ListResult, RestoreResult, VerifyResult } from '../helpers/results.ts';
@@ -21,10 +21,6 @@ let key: string;
 const dbUrl = (name: string) => urlWithDatabase(cluster.url, name);
 const SECRET = 'seeded.s3.secret@axisor-test.example';
 
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : e.isFile() ? [join(dir, e.name)] : []));
-}
-
 async function keysUnder(prefix: string): Promise<string[]> {
   const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: S3_TEST_CREDENTIALS });
   try {
@@ -35,21 +31,11 @@ async function keysUnder(prefix: string): Promise<string[]> {
   }
 }
 
-async function databases(): Promise<string[]> {
-  return (await q(cluster.url, 'SELECT datname FROM pg_database ORDER BY 1')).map((r) => r.datname as string);
-}
+const databases = () => databaseNames(cluster.url);
 
 beforeAll(async () => {
   s3 = await startS3ServerProcess([BUCKET]);
-  const [opl] = await q(ADMIN_URL, `SELECT 1 AS x FROM pg_settings WHERE name = 'output_plugin_libraries'`);
-  cluster = await startThrowawayCluster({
-    env: process.env,
-    settings: { wal_level: 'logical', max_replication_slots: 8, max_wal_senders: 8, ...(opl ? { output_plugin_libraries: 'pgoutput, test_decoding' } : {}) },
-  });
-  await q(cluster.url, 'CREATE DATABASE shop');
-  src = dbUrl('shop');
-  await q(src, FIXTURE_SQL);
-  await q(src, FIXTURE_DATA_SQL);
+  ({ cluster, src } = await startShopCluster());
   await q(src, `INSERT INTO "User"(id, email) VALUES ('secret', '${SECRET}')`);
   work = mkdtempSync(join(tmpdir(), 'axisor-bk-s3-'));
   key = join(work, 'backup.key');

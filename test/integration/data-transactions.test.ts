@@ -3,6 +3,7 @@ import { DatabaseManager, sqlStateOf, type DataLogger } from '../../src/data/ind
 import { AxisorError } from '../../src/errors.ts';
 import { query, type TestDatabase } from '../helpers/db.ts';
 import { createMigratedDatabase } from '../helpers/schema.ts';
+import { rejection } from '../helpers/wait.ts';
 
 const SECRET_HASH = '$argon2id$v=19$m=65536,t=3,p=4$c2VjcmV0LXNhbHQ$NEVER-IN-A-LOG';
 
@@ -33,15 +34,6 @@ afterAll(async () => {
   await dm?.close();
   await db?.drop();
 });
-
-async function rejection(p: Promise<unknown>): Promise<any> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a rejection');
-}
 
 async function count(sql: string, params: unknown[] = []): Promise<number> {
   return Number((await query(db.url, sql, params))[0]!.n);

@@ -1,26 +1,18 @@
-import { afterAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import pg from 'pg';
 import { ExitCode } from '../../src/errors.ts';
 import { runCli, spawnCli } from '../helpers/cli.ts';
-import { createTestDatabase, query, type TestDatabase } from '../helpers/db.ts';
-import { scratchMigrations, type MigrationsDir } from '../helpers/migrations.ts';
+import { query } from '../helpers/db.ts';
+import { migrationSandboxes } from '../helpers/migrations.ts';
 import type { MigrateStatusResult, MigrateUpResult } from '../helpers/results.ts';
 import type { LockHolder } from '../../src/db/advisory-lock.ts';
 
 // Prisma's migration lock key, which axisor-db takes too (int8 key: classid 0, objid = key, objsubid 1).
 const KEY = 72707369;
-const dbs: TestDatabase[] = [];
-const dirs: MigrationsDir[] = [];
-afterAll(async () => {
-  await Promise.all(dbs.map((d) => d.drop()));
-  await Promise.all(dirs.map((d) => d.cleanup()));
-});
+const sandbox = migrationSandboxes();
 
 async function setup(prefix: string, ...sets: string[]) {
-  const db = await createTestDatabase(prefix);
-  dbs.push(db);
-  const m = await scratchMigrations(...sets);
-  dirs.push(m);
+  const { db, m } = await sandbox(prefix, ...sets);
   const args = (...a: string[]) => ['migrate', ...a, '--database-url', db.url, '--migrations-dir', m.dir];
   return { db, m, args };
 }

@@ -1,25 +1,17 @@
 import { createHash } from 'node:crypto';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { beforeAll, describe, expect, test } from '@jest/globals';
 import { ExitCode } from '../../src/errors.ts';
 import { runCli } from '../helpers/cli.ts';
 import type { LintResult, MigrateStatusResult, MigrateUpResult, ResolveResult } from '../helpers/results.ts';
-import { createTestDatabase, query, type TestDatabase } from '../helpers/db.ts';
-import { scratchMigrations, type MigrationsDir } from '../helpers/migrations.ts';
+import { query } from '../helpers/db.ts';
+import { migrationSandboxes } from '../helpers/migrations.ts';
 
-const dbs: TestDatabase[] = [];
-const dirs: MigrationsDir[] = [];
-afterAll(async () => {
-  await Promise.all(dbs.map((d) => d.drop()));
-  await Promise.all(dirs.map((d) => d.cleanup()));
-});
+const sandbox = migrationSandboxes();
 
 async function setup(prefix: string, ...sets: string[]) {
-  const db = await createTestDatabase(prefix);
-  dbs.push(db);
-  const m = await scratchMigrations(...sets);
-  dirs.push(m);
+  const { db, m } = await sandbox(prefix, ...sets);
   /** migrate <args>; R types the --json result (migrate/up by default). */
   const cli = <R = MigrateUpResult>(...args: string[]) => runCli<R>(['migrate', ...args, '--database-url', db.url, '--migrations-dir', m.dir]);
   return { db, m, cli };

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { startThrowawayCluster, type ThrowawayCluster } from '../../src/pgtools/index.ts';
 import { ROOT, runCli } from '../helpers/cli.ts';
-import { urlWithDatabase } from '../helpers/db.ts';
+import { query, urlWithDatabase } from '../helpers/db.ts';
 import type { OptimizeResult } from '../helpers/results.ts';
 
 // The Axisor data model end to end: the real migrations (applied by `axisor-db migrate`), a workload on
@@ -15,15 +15,7 @@ let cluster: ThrowawayCluster;
 let tmp: string;
 let url: string;
 
-async function sql<R extends pg.QueryResultRow = any>(text: string, params: unknown[] = []): Promise<R[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query<R>(text, params)).rows;
-  } finally {
-    await c.end();
-  }
-}
+const sql = <R extends pg.QueryResultRow = any>(text: string, params: unknown[] = []): Promise<R[]> => query<R>(url, text, params);
 
 beforeAll(async () => {
   cluster = await startThrowawayCluster({ env: process.env, settings: { shared_preload_libraries: 'pg_stat_statements' } });

@@ -10,6 +10,7 @@ import { runCli, spawnCli } from '../helpers/cli.ts';
 import { expectedCatalog } from '../helpers/prisma-model.ts';
 import { createMigratedDatabase, MIGRATIONS_DIR } from '../helpers/schema.ts';
 import type { SeedResult } from '../helpers/results.ts';
+import { rejection } from '../helpers/wait.ts';
 
 const TABLES = ['User', 'UserPreferences', 'RefreshToken', 'UserExchangeAccount', 'Automation', 'MarginGuardConfig', 'TradeLog', 'Notification',
   'NotificationDelivery', 'NotificationTemplate', 'Payment', 'Simulation', 'SimulationResult'];
@@ -54,15 +55,6 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 1
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
-}
-
-async function rejection(p: Promise<unknown>): Promise<any> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('seedDatabase', () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { candidateDirs, parseToolVersion } from '../../src/pgtools/find.ts';
 import { libpqEnv } from '../../src/pgtools/run.ts';
-import { quoteIdent, qualifiedName, quoteLiteral } from '../../src/db/ident.ts';
+import { columnList, quoteIdent, qualifiedName, quoteLiteral } from '../../src/db/ident.ts';
 import { connectionFor } from '../helpers/db.ts';
 
 describe('parseToolVersion', () => {
@@ -41,6 +41,8 @@ test('identifier and literal quoting', () => {
   expect(quoteIdent('TradeLog')).toBe('"TradeLog"');
   expect(quoteIdent('we"ird name')).toBe('"we""ird name"');
   expect(qualifiedName('my schema', 'T')).toBe('"my schema"."T"');
+  expect(columnList(['id', 'we"ird', 'Col'])).toBe('"id", "we""ird", "Col"');
+  expect(() => columnList(['id', ''])).toThrow();
   expect(quoteLiteral("it's")).toBe("'it''s'");
   expect(() => quoteIdent('')).toThrow();
 });
