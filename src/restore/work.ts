@@ -8,7 +8,7 @@ import { manifestEncryptionOf, openBackupFile } from '../archive/encryption.ts';
 import type { TableEntry } from '../archive/manifest.ts';
 import { isRemoteDir } from '../archive/repo.ts';
 import { toDatabaseError } from '../db/errors.ts';
-import { qualifiedName, quoteIdent } from '../db/ident.ts';
+import { columnList, qualifiedName } from '../db/ident.ts';
 import { mapPrivilege } from '../db/privilege.ts';
 import { AxisorError } from '../errors.ts';
 import { runPgTool } from '../pgtools/index.ts';
@@ -120,7 +120,7 @@ function addDataTasks(g: Graph): number {
     const source = files.length === 1 ? await open(files[0]!) : Readable.from((async function* () {
       for (const f of files) yield* await open(f);
     })());
-    await loadChunk({ conn: r.conn, encoding: full.encoding, env: o.env, codec, source, table: qualifiedName(t.schema, t.name), columns: t.columns.map(quoteIdent).join(', '), freeze });
+    await loadChunk({ conn: r.conn, encoding: full.encoding, env: o.env, codec, source, table: qualifiedName(t.schema, t.name), columns: columnList(t.columns), freeze });
     if (freeze) r.phases.frozenChunks! += files.length;
     done += files.length;
     o.onProgress?.({ phase: 'data', done, total, unit: 'items', message: `${t.schema}.${t.name}` });
