@@ -205,7 +205,7 @@ export async function runTasks<T extends Task>(tasks: readonly T[], limit: numbe
  * idles while one session loads the big table (measured on seeded data, docs/performance.md).
  * AXISOR_RESTORE_SPLIT=parallel|serial overrides (for measurements).
  */
-export function serialStreams(tables: ReadonlyArray<{ key: string; streams: number[] }>, jobs: number, mode = process.env.AXISOR_RESTORE_SPLIT): Set<string> {
+export function serialStreams(tables: ReadonlyArray<{ key: string; streams: number[] }>, jobs: number, mode: string | undefined): Set<string> {
   const split = tables.filter((t) => t.streams.length > 1);
   if (mode === 'parallel' || jobs < 2) return new Set();
   if (mode === 'serial') return new Set(split.map((t) => t.key));

@@ -125,7 +125,7 @@ function addDataTasks(g: Graph): number {
     done += files.length;
     o.onProgress?.({ phase: 'data', done, total, unit: 'items', message: `${t.schema}.${t.name}` });
   };
-  const serial = serialStreams(tables.map((t) => ({ key: key(t), streams: t.chunks.map((c) => c.rawBytes) })), o.jobs);
+  const serial = serialStreams(tables.map((t) => ({ key: key(t), streams: t.chunks.map((c) => c.rawBytes) })), o.jobs, o.env.AXISOR_RESTORE_SPLIT);
   for (const t of tables) {
     const k = key(t);
     if (t.chunks.length === 0) {
