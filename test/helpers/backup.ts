@@ -1,9 +1,10 @@
 import { execa } from 'execa';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { findPgTool, startThrowawayCluster, type PgToolName, type ThrowawayCluster } from '../../src/pgtools/index.ts';
-import { ADMIN_URL, query, urlWithDatabase } from './db.ts';
+import { ADMIN_URL, createTestDatabase, dropDatabase, query, urlWithDatabase, type TestDatabase } from './db.ts';
 import { runCli, type CliResult } from './cli.ts';
 
 /** A PostgreSQL program's path, found as the CLI finds it (PG_BIN, then PATH, then /usr/lib/postgresql/<newest>/bin). */
@@ -95,4 +96,32 @@ export async function normalizedSchema(url: string, env: Record<string, string> 
 /** The built CLI with --json against `url` and `backupDir`; R types the document's result (see runCli). */
 export async function cli<R = unknown>(args: string[], url: string, backupDir: string, extra: { env?: Record<string, string | undefined> } = {}): Promise<CliResult<R>> {
   return runCli<R>([...args, '--database-url', url, '--backup-dir', backupDir, '--json'], { env: extra.env });
+}
+
+/** A test database holding the backup fixture (FIXTURE_SQL and its rows), and a private directory for its backups. */
+export async function createBackupSource(prefix: string): Promise<{ src: TestDatabase; dir: string }> {
+  const src = await createTestDatabase(prefix);
+  await q(src.url, FIXTURE_SQL);
+  await q(src.url, FIXTURE_DATA_SQL);
+  return { src, dir: mkdtempSync(join(tmpdir(), `axisor-${prefix}-`)) };
+}
+
+/** Drops what a backup test made: the databases it restored into, its source, its directories (each only if made). */
+export async function removeBackupTestLeftovers(o: { created?: readonly string[]; src?: TestDatabase; dirs?: ReadonlyArray<string | undefined> }): Promise<void> {
+  for (const d of o.created ?? []) await dropDatabase(d).catch(() => {});
+  await o.src?.drop();
+  for (const d of o.dirs ?? []) if (d) rmSync(d, { recursive: true, force: true });
+}
+
+/** Names for the databases a test restores into (`axisor_test_<prefix>_<tag>_<pid>`), remembered in `created` for the clean-up. */
+export function restoreTargets(prefix: string): { created: string[]; target: (tag: string) => string } {
+  const created: string[] = [];
+  return {
+    created,
+    target: (tag: string) => {
+      const name = `axisor_test_${prefix}_${tag}_${process.pid}`;
+      created.push(name);
+      return name;
+    },
+  };
 }

@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { startThrowawayCluster, type ThrowawayCluster } from '../../src/pgtools/index.ts';
 import { BIN, cliEnv } from '../helpers/cli.ts';
 import { ADMIN_URL } from '../helpers/db.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { cli, FIXTURE_DATA_SQL, FIXTURE_SQL, q } from '../helpers/backup.ts';
+import { type TestDatabase } from '../helpers/db.ts';
+import { cli, FIXTURE_DATA_SQL, FIXTURE_SQL, q, createBackupSource, removeBackupTestLeftovers } from '../helpers/backup.ts';
 import type { BackupResult, VerifyResult } from '../helpers/results.ts';
 
 // Issue 12: a full disk, an unwritable directory and a file as --backup-dir have their documented exit codes
@@ -26,18 +25,14 @@ async function smallDisk(name: string, size: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  src = await createTestDatabase('bkfail');
-  await q(src.url, FIXTURE_SQL);
-  await q(src.url, FIXTURE_DATA_SQL);
+  ({ src, dir: work } = await createBackupSource('bkfail'));
   // Hard to compress (md5 text): the backup is several MB.
   await q(src.url, `INSERT INTO "TradeLog"(user_id, size, note) SELECT 'u' || (g % 50 + 1), g, md5(g::text) || md5((g * 7)::text) FROM generate_series(1, 150000) g`);
-  work = mkdtempSync(join(tmpdir(), 'axisor-bk-fail-'));
 });
 
 afterAll(async () => {
   for (const m of mounts) await execa('umount', ['-l', m], { reject: false });
-  await src?.drop();
-  if (work) rmSync(work, { recursive: true, force: true });
+  await removeBackupTestLeftovers({ src, dirs: [work] });
 });
 
 const expectNoStack = (stderr: string) => {

@@ -3,32 +3,20 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { createTestDatabase, dropDatabase, urlWithDatabase, ADMIN_URL, type TestDatabase } from '../helpers/db.ts';
-import { cli, contentFingerprint, FIXTURE_DATA_SQL, FIXTURE_SQL, normalizedSchema, pgTool, q } from '../helpers/backup.ts';
+import { urlWithDatabase, ADMIN_URL, type TestDatabase } from '../helpers/db.ts';
+import { cli, contentFingerprint, normalizedSchema, pgTool, q, createBackupSource, removeBackupTestLeftovers, restoreTargets } from '../helpers/backup.ts';
 import type { BackupResult, ListResult, Manifest, RestoreResult, VerifyResult } from '../helpers/results.ts';
 
 // Full and schema-only backups against the local server (no special settings needed).
 let src: TestDatabase;
 let dir: string;
-const created: string[] = [];
-const target = (tag: string) => {
-  const name = `axisor_test_bkr_${tag}_${process.pid}`;
-  created.push(name);
-  return name;
-};
+const { created, target } = restoreTargets('bkr');
 
 beforeAll(async () => {
-  src = await createTestDatabase('bkfull');
-  await q(src.url, FIXTURE_SQL);
-  await q(src.url, FIXTURE_DATA_SQL);
-  dir = mkdtempSync(join(tmpdir(), 'axisor-bk-'));
+  ({ src, dir } = await createBackupSource('bkfull'));
 });
 
-afterAll(async () => {
-  for (const d of created) await dropDatabase(d).catch(() => {});
-  await src?.drop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => removeBackupTestLeftovers({ created, src, dirs: [dir] }));
 
 describe('full backup', () => {
   let id: string;

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { cli, FIXTURE_DATA_SQL, FIXTURE_SQL, q } from '../helpers/backup.ts';
+import { type TestDatabase } from '../helpers/db.ts';
+import { cli, createBackupSource, removeBackupTestLeftovers } from '../helpers/backup.ts';
 import { waitFor } from '../helpers/wait.ts';
 import type { BackupResult, HealthCheckResult } from '../helpers/results.ts';
 
@@ -11,16 +10,10 @@ let db: TestDatabase;
 let dir: string;
 
 beforeAll(async () => {
-  db = await createTestDatabase('bk_health');
-  await q(db.url, FIXTURE_SQL);
-  await q(db.url, FIXTURE_DATA_SQL);
-  dir = mkdtempSync(join(tmpdir(), 'axisor-bk-health-'));
+  ({ src: db, dir } = await createBackupSource('bk_health'));
 });
 
-afterAll(async () => {
-  await db?.drop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => removeBackupTestLeftovers({ src: db, dirs: [dir] }));
 
 test('backup status --check exits Nagios-style (no backup, fresh, stale, failed verify); --format openmetrics writes the textfile', async () => {
   const none = await cli<HealthCheckResult>(['backup', 'status', '--check'], db.url, dir);

@@ -1,9 +1,6 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createTestDatabase, dropDatabase, urlWithDatabase, ADMIN_URL, type TestDatabase } from '../helpers/db.ts';
-import { cli, FIXTURE_DATA_SQL, FIXTURE_SQL, q } from '../helpers/backup.ts';
+import { urlWithDatabase, ADMIN_URL, type TestDatabase } from '../helpers/db.ts';
+import { cli, q, createBackupSource, removeBackupTestLeftovers } from '../helpers/backup.ts';
 import type { BackupResult, Manifest, RestoreResult } from '../helpers/results.ts';
 
 // The per-phase profile of backup and restore (--json result.phases), and the restore's COPY FREEZE path.
@@ -12,17 +9,10 @@ let dir: string;
 const created: string[] = [];
 
 beforeAll(async () => {
-  src = await createTestDatabase('bkprof');
-  await q(src.url, FIXTURE_SQL);
-  await q(src.url, FIXTURE_DATA_SQL);
-  dir = mkdtempSync(join(tmpdir(), 'axisor-bkprof-'));
+  ({ src, dir } = await createBackupSource('bkprof'));
 });
 
-afterAll(async () => {
-  for (const d of created) await dropDatabase(d).catch(() => {});
-  await src?.drop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => removeBackupTestLeftovers({ created, src, dirs: [dir] }));
 
 test('backup and restore report where their time went; a table loaded by one stream is restored frozen', async () => {
   const b = await cli<BackupResult>(['backup', '--type', 'full', '--jobs', '2', '--no-chain'], src.url, dir);

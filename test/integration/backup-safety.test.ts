@@ -8,8 +8,8 @@ import { advisoryKey } from '../../src/db/advisory-lock.ts';
 import { backupLockKey } from '../../src/backup/service.ts';
 import { startThrowawayCluster } from '../../src/pgtools/index.ts';
 import { spawnCli } from '../helpers/cli.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { cli, FIXTURE_DATA_SQL, FIXTURE_SQL, q } from '../helpers/backup.ts';
+import { type TestDatabase } from '../helpers/db.ts';
+import { cli, FIXTURE_DATA_SQL, FIXTURE_SQL, q, createBackupSource, removeBackupTestLeftovers } from '../helpers/backup.ts';
 import { waitFor } from '../helpers/wait.ts';
 import type { BackupResult, ListResult } from '../helpers/results.ts';
 
@@ -17,17 +17,11 @@ let src: TestDatabase;
 let dir: string;
 
 beforeAll(async () => {
-  src = await createTestDatabase('bksafe');
-  await q(src.url, FIXTURE_SQL);
-  await q(src.url, FIXTURE_DATA_SQL);
+  ({ src, dir } = await createBackupSource('bksafe'));
   await q(src.url, `INSERT INTO "TradeLog"(user_id, size, note) SELECT 'u' || (g % 50 + 1), g, repeat('x', 200) FROM generate_series(1, 20000) g`);
-  dir = mkdtempSync(join(tmpdir(), 'axisor-bk-safe-'));
 });
 
-afterAll(async () => {
-  await src?.drop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => removeBackupTestLeftovers({ src, dirs: [dir] }));
 
 test('SIGKILL at random points never leaves a listed backup that fails verify', async () => {
   let seed = 42;

@@ -6,19 +6,14 @@ import { execa } from 'execa';
 import { sha256Hex } from '../../src/archive/manifest.ts';
 import { createAxisorSchema, seedSmall, withPg } from '../helpers/axisor-data.ts';
 import { runCli, type Jsonified } from '../helpers/cli.ts';
-import { createTestDatabase, dropDatabase, urlWithDatabase, ADMIN_URL, type TestDatabase } from '../helpers/db.ts';
-import { cli, contentFingerprint, FIXTURE_DATA_SQL, FIXTURE_SQL, q } from '../helpers/backup.ts';
+import { createTestDatabase, urlWithDatabase, ADMIN_URL, type TestDatabase } from '../helpers/db.ts';
+import { cli, contentFingerprint, q, createBackupSource, removeBackupTestLeftovers, restoreTargets } from '../helpers/backup.ts';
 import type { BackupResult, FixReport, ListResult, Manifest, PruneResult, RestoreResult, UndoOutcome, ValidateReport, VerifyResult } from '../helpers/results.ts';
 
 // Issue 12: backups a DBA can trust blindly. Each test here failed on the main branch before this work.
 let src: TestDatabase;
 let dir: string;
-const created: string[] = [];
-const target = (tag: string) => {
-  const name = `axisor_test_bkt_${tag}_${process.pid}`;
-  created.push(name);
-  return name;
-};
+const { created, target } = restoreTargets('bkt');
 const dbExists = async (name: string) => (await q(ADMIN_URL, 'SELECT 1 FROM pg_database WHERE datname = $1', [name])).length === 1;
 const sideDatabases = async (prefix: string) => (await q<{ datname: string }>(ADMIN_URL, `SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${prefix}%`])).map((r) => r.datname);
 
@@ -37,9 +32,7 @@ function rewriteManifest(bdir: string, edit: (m: Jsonified<Manifest>) => void): 
 }
 
 beforeAll(async () => {
-  src = await createTestDatabase('bktrust');
-  await q(src.url, FIXTURE_SQL);
-  await q(src.url, FIXTURE_DATA_SQL);
+  ({ src, dir } = await createBackupSource('bktrust'));
   // >= 100k rows churned the way a live table is: delete 20%, VACUUM (free space), insert into the holes, update.
   await q(src.url, `CREATE TABLE churn (id int PRIMARY KEY, v text NOT NULL, n numeric, t timestamptz)`);
   await q(src.url, `INSERT INTO churn SELECT g, md5(g::text), g / 3.0, timestamptz '2025-01-01' + g * interval '1 second' FROM generate_series(1, 120000) g`);
@@ -47,14 +40,9 @@ beforeAll(async () => {
   await q(src.url, `VACUUM churn`);
   await q(src.url, `INSERT INTO churn SELECT g, 'new ' || g, NULL, now() FROM generate_series(120001, 140000) g`);
   await q(src.url, `UPDATE churn SET v = v || '!' WHERE id % 7 = 0`);
-  dir = mkdtempSync(join(tmpdir(), 'axisor-bk-trust-'));
 });
 
-afterAll(async () => {
-  for (const d of created) await dropDatabase(d).catch(() => {});
-  await src?.drop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => removeBackupTestLeftovers({ created, src, dirs: [dir] }));
 
 describe('verify compares content whatever the physical row order', () => {
   let id: string;
