@@ -208,14 +208,21 @@ export class LocalRepository implements Repository {
 
   private async readLock(path: string): Promise<{ owner: (LockHolder & { token: string }) | null; modifiedAt: Date } | null> {
     try {
-      const [text, s] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
-      let owner = null;
-      try {
-        owner = JSON.parse(text);
-      } catch {
-        // A lock file cut short by a crash between create and write: judged by its age alone.
+      for (let attempt = 0; ; attempt++) {
+        const [text, s] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
+        try {
+          return { owner: JSON.parse(text), modifiedAt: s.mtime };
+        } catch {
+          // The holder creates the file (O_EXCL) and then writes it: a file this young may just not be written yet,
+          // so read again before judging it, or the run that finds it held could not name its holder.
+          if (attempt < 10 && Date.now() - s.mtime.getTime() < 2_000) {
+            await sleep(20);
+            continue;
+          }
+          // A lock file cut short by a crash between create and write: judged by its age alone.
+          return { owner: null, modifiedAt: s.mtime };
+        }
       }
-      return { owner, modifiedAt: s.mtime };
     } catch {
       return null;
     }
