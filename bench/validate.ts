@@ -12,8 +12,8 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import pg from 'pg';
 import { findPgTool } from '../src/pgtools/find.ts';
+import { sql } from './seeded-db.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ADMIN = process.env.BENCH_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -22,16 +22,6 @@ const TRADES = Number(process.env.TRADES ?? 5_000_000);
 const TIMEOUT_S = Number(process.env.DOC_TIMEOUT ?? 120);
 const url = (() => { const u = new URL(ADMIN); u.pathname = `/${DB}`; return u.toString(); })();
 const psql = (await findPgTool('psql', { env: process.env })).path;
-
-async function sql(target: string, text: string): Promise<any[]> {
-  const c = new pg.Client({ connectionString: target });
-  await c.connect();
-  try {
-    return (await c.query(text)).rows;
-  } finally {
-    await c.end();
-  }
-}
 
 const PSQL_ENV = { ...process.env, PGOPTIONS: undefined } as Record<string, string | undefined>;
 async function psqlRun(args: string[], input?: string) {

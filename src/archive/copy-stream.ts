@@ -4,6 +4,7 @@ import { PassThrough, pipeline as pipelineCb, Transform, type Readable, type Wri
 import { from as copyFrom } from 'pg-copy-streams';
 import { connectClient } from '../db/connect.ts';
 import { toDatabaseError } from '../db/errors.ts';
+import { mapPrivilege } from '../db/privilege.ts';
 import { withTransaction } from '../db/transaction.ts';
 import { asciiIdentifiers } from '../db/ident.ts';
 import { pipeline } from 'node:stream/promises';
@@ -11,12 +12,12 @@ import type { ResultPromise } from 'execa';
 import { spawnChild } from '../pgtools/children.ts';
 import type { ConnectionSettings } from '../config/types.ts';
 import { ConnectionError, ToolError } from '../errors.ts';
-import { childFailure, firstErrorLine, spawnPgTool, stderrTail, type PgTool } from '../pgtools/index.ts';
+import { childFailure, firstErrorLine, stderrTail } from '../pgtools/index.ts';
 import type { Codec } from './compress.ts';
 import { fsyncPath, FILE_MODE } from './fsx.ts';
 import { CopyOutStream } from './copy-out.ts';
 import { RowDigest } from './row-digest.ts';
-import { valueSettingsPgOptions, valueSettingsSql } from './value-settings.ts';
+import { valueSettingsSql } from './value-settings.ts';
 import { columnList, qualifiedName } from '../db/ident.ts';
 
 /**
@@ -30,14 +31,6 @@ export function copyOutSql(t: { schema: string; name: string; columns: string[] 
   return `COPY (SELECT ${cols} FROM ONLY ${qualifiedName(t.schema, t.name)} WHERE ${where}) TO STDOUT`;
 }
 
-/**
- * Session settings for every COPY in and out: COPY text of the same rows must be byte-identical in the backup
- * and in a restored copy (the drill compares hashes), so nothing may depend on the user's defaults.
- */
-export function copySessionEnv(env: Readonly<Record<string, string | undefined>>, encoding: string): Record<string, string | undefined> {
-  return { ...env, PGCLIENTENCODING: encoding, PGOPTIONS: valueSettingsPgOptions({ extra: COPY_EXTRA }) };
-}
-
 /** The value settings (src/archive/value-settings.ts), plus: every COPY reads its table from the first page. */
 const COPY_EXTRA = [['synchronize_seqscans', 'off']] as const;
 
@@ -48,10 +41,6 @@ export interface ChunkDumpResult {
   rowDigest: string;
   bytes: number;
   sha256: string;
-}
-
-function psqlArgs(commands: string[]): string[] {
-  return ['-X', '-q', '-v', 'ON_ERROR_STOP=1', ...commands.flatMap((c) => ['-c', c])];
 }
 
 async function checkExit(p: ResultPromise, what: string): Promise<void> {
@@ -102,7 +91,11 @@ export function fileSource(path: string): Readable {
   return createReadStream(path, { highWaterMark: 1 << 20 });
 }
 
-/** The SET statement that pins the COPY session settings (see copySessionEnv) on a connection of our own. */
+/**
+ * The SET statement that pins the session settings of every COPY in and out, on a connection of our own: COPY text
+ * of the same rows must be byte-identical in the backup and in a restored copy (the drill compares digests), so
+ * nothing may depend on the user's defaults.
+ */
 export function copySessionSql(encoding: string): string {
   return valueSettingsSql({ encoding, extra: COPY_EXTRA });
 }
@@ -311,25 +304,27 @@ export async function digestBackupFile(o: { file: string; codec: Codec; env: Rea
   return { rows: d.rows, rowDigest };
 }
 
-/** The drill's order-independent fingerprint: COPY a restored table out and compute its row digest. */
-export async function digestTable(o: {
-  psql: PgTool; conn: ConnectionSettings; env: Record<string, string | undefined>; copySql: string;
-}): Promise<{ rows: number; rowDigest: string }> {
-  const { child: psql, cleanup } = spawnPgTool(o.psql, psqlArgs([asciiIdentifiers(o.copySql)]), o.conn, { baseEnv: o.env, execa: { stdin: 'ignore', stdout: 'pipe', buffer: { stdout: false, stderr: true } } });
+/**
+ * The drill's order-independent fingerprint of a restored table: read back the way a backup stream reads it (our
+ * own connection, the same pinned COPY session, CopyOutStream digesting each chunk), so both sides of the
+ * comparison come from one mechanism.
+ */
+export async function digestTable(o: { conn: ConnectionSettings; encoding: string; copySql: string; role: string }): Promise<{ rows: number; rowDigest: string }> {
+  const client = await connectMidRun(o.conn, 'axisor-db verify (compare)');
   const d = new RowDigest();
   try {
-    await Promise.all([
-      (async () => {
-        for await (const chunk of psql.stdout as AsyncIterable<Buffer>) d.update(chunk);
-      })(),
-      checkExit(psql, 'psql COPY'),
-    ]);
-  } catch (err) {
-    killAll(psql);
-    throw err;
+    await client.query(copySessionSql(o.encoding));
+    await mapPrivilege({ role: o.role, database: o.conn.database, action: `read back ${o.copySql.replace(/^COPY (.*?) \(.*$/, '$1')} for the verify drill` }, async () => {
+      const source = client.query(new CopyOutStream(asciiIdentifiers(o.copySql), (text) => d.update(text)));
+      try {
+        // The text is digested inside the reader; what it pushes on is only drained here.
+        for await (const _chunk of source) { /* drained */ }
+      } catch (err) {
+        throw lostOrDb(err, 'COPY TO');
+      }
+    });
+    return { rows: d.rows, rowDigest: d.digest() };
   } finally {
-    cleanup();
+    await client.end().catch(() => {});
   }
-  const rowDigest = d.digest();
-  return { rows: d.rows, rowDigest };
 }

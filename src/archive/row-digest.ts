@@ -4,7 +4,7 @@ import { fmix32 } from '../murmur3.ts';
  * An order-independent fingerprint of a table's content: every COPY text row (the bytes before its newline) is
  * hashed on its own, and the row hashes are added up. Addition is commutative, so the digest does not depend on
  * the physical order rows come out in (a restored table's order differs from the source's after free-space reuse),
- * and duplicates count (a sum, not an xor). The same rows under the same pinned COPY settings (copySessionEnv)
+ * and duplicates count (a sum, not an xor). The same rows under the same pinned COPY settings (copySessionSql)
  * give the same digest; one changed byte in one row changes it with probability 1 - 2^-64.
  *
  * The row hash is two 32-bit murmur3-style lanes with different constants (64 bits; two independent sums mod

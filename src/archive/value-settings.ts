@@ -32,10 +32,6 @@ export function valueSettingsSql(o: { encoding?: string; local?: boolean; extra?
   return settingsFor(o).map(([k, v]) => `SET ${o.local ? 'LOCAL ' : ''}${k} = ${quoteLiteral(v)}`).join('; ');
 }
 
-/** The same settings for a libpq program (psql, pg_dump): PGOPTIONS, spaces escaped as libpq reads them. */
-export function valueSettingsPgOptions(o: { encoding?: string; extra?: ReadonlyArray<readonly [string, string]> } = {}): string {
-  return settingsFor(o).filter(([k]) => k !== 'client_encoding').map(([k, v]) => `-c ${k}=${v.replace(/\\/g, '\\\\').replace(/ /g, '\\ ')}`).join(' ');
-}
 
 export async function pinValueSettings(c: pg.Client, local = false): Promise<void> {
   await c.query(valueSettingsSql({ local }));

@@ -220,7 +220,7 @@ function sessionPool(conn: ConnectionSettings, mwm: number) {
     if (c) return c;
     const n = await connectMidRun(conn, 'axisor-db restore');
     opened.push(n);
-    await n.query(`SELECT pg_catalog.set_config('search_path', '', false), pg_catalog.set_config('maintenance_work_mem', '${mwm}MB', false), pg_catalog.set_config('synchronous_commit', 'off', false)`);
+    await n.query(`SELECT pg_catalog.set_config('search_path', '', false), pg_catalog.set_config('maintenance_work_mem', $1, false), pg_catalog.set_config('synchronous_commit', 'off', false)`, [`${mwm}MB`]);
     return n;
   };
   return {

@@ -6,8 +6,6 @@ import { qualifiedName } from '../db/ident.ts';
 import { AxisorError, PrivilegeError } from '../errors.ts';
 import { formatBytes } from '../format.ts';
 import { mapPrivilege } from '../db/privilege.ts';
-import { findPgTool } from '../pgtools/index.ts';
-import type { PgTool } from '../pgtools/find.ts';
 import type { ProgressFn } from '../progress.ts';
 import { loadChain } from './load.ts';
 import { createDatabase, dropDatabase, sideName, sweepSideDatabases } from '../db/side-databases.ts';
@@ -19,7 +17,7 @@ import { join } from 'node:path';
 import { classifyFailure } from '../archive/classify.ts';
 import { codecFor } from '../archive/compress.ts';
 import { runLimited } from '../run-limited.ts';
-import { copyOutSql, copySessionEnv, digestBackupFile, digestTable } from '../archive/copy-stream.ts';
+import { copyOutSql, digestBackupFile, digestTable } from '../archive/copy-stream.ts';
 import { addDigests } from '../archive/row-digest.ts';
 import type { Manifest, TableEntry } from '../archive/manifest.ts';
 import { checksumsResult, comparedOf, contentBasis, settleVerdict, tableCheck, type ContentVerdict, type TableCheck, type VerifyResult } from './verify-report.ts';
@@ -35,7 +33,6 @@ interface Drill {
   o: VerifyOptions;
   chain: Chain;
   basis: { withDigest: boolean; hasData: boolean };
-  psql: PgTool;
   content: Map<string, ContentVerdict>;
 }
 
@@ -121,7 +118,7 @@ async function checkChainFiles(chain: Chain, onProgress: ProgressFn | undefined)
 async function drillRestore(config: AxisorConfig, o: VerifyOptions, chain: Chain, result: VerifyResult): Promise<void> {
   const base = chain[0]!.manifest;
   const last = chain[chain.length - 1]!.manifest;
-  const drill: Drill = { config, o, chain, basis: contentBasis(base), psql: await findPgTool('psql', { env: o.env }), content: new Map() };
+  const drill: Drill = { config, o, chain, basis: contentBasis(base), content: new Map() };
   await withClient(config, async (admin) => {
     const scratch = await createScratch(admin, config, chain, result);
     try {
@@ -177,14 +174,13 @@ async function compareContent(d: Drill, db: string, tables: TableEntry[]): Promi
   const { o, chain } = d;
   const base = chain[0]!.manifest;
   const conn = withDatabase(d.config.connection, db);
-  const env = copySessionEnv(o.env, base.encoding);
   await runLimited(tables.filter((t) => t.chunks.length > 0).map((t) => async () => {
     o.onProgress?.({ phase: 'compare', message: `${t.schema}.${t.name}` });
     // Old manifests recorded no row digest: recompute it from the backup's own files (their sha256 was
     // checked above, so this is the content the backup holds).
     const want = d.basis.withDigest ? addDigests(t.chunks.map((c) => c.rowDigest!))
       : addDigests(await Promise.all(t.chunks.map(async (c) => (await digestBackupFile({ file: join(chain[0]!.dir, c.file), codec: codecFor(base.compression), env: o.env })).rowDigest)));
-    const got = await digestTable({ psql: d.psql, conn, env, copySql: copyOutSql(t) });
+    const got = await digestTable({ conn, encoding: base.encoding, copySql: copyOutSql(t), role: d.config.connection.user });
     d.content.set(`${t.schema}.${t.name}`, got.rowDigest === want && got.rows === t.rows ? 'identical' : 'differs');
   }), o.jobs, o.signal);
 }

@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import { startThrowawayCluster, type ThrowawayCluster } from '../../src/pgtools/index.ts';
 import { pgTool, FIXTURE_DATA_SQL, FIXTURE_SQL, q } from '../helpers/backup.ts';
 import { spawnCli } from '../helpers/cli.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 // Issue 12: nothing a killed run leaves behind (passfiles holding the password, side databases with a full copy
 // of the data, pg_restore/psql children, temporary directories) survives the next run. A password-protected
@@ -35,14 +36,6 @@ const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/\) Z /.test(readF
 const tempLeftovers = (pid: number) => readdirSync(tmpdir()).filter((n) => n.startsWith(`axisor-pass-${pid}-`) || n.startsWith(`axisor-toc-${pid}-`));
 const databases = async (like: string) => (await q<{ datname: string }>(cluster.url.replace('postgres@', `postgres:${password}@`), 'SELECT datname FROM pg_database WHERE datname LIKE $1 ORDER BY 1', [like])).map((r) => r.datname);
 
-async function waitFor(what: string, cond: () => Promise<boolean> | boolean, ms = 60_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 /** Starts the CLI, waits until it runs children and `ready()` holds, then kill -9s it. Returns its pid and children. */
 async function killMidway(args: string[], ready: (pid: number) => Promise<boolean> | boolean): Promise<{ pid: number; children: number[] }> {
   const child = spawnCli([...args, '--quiet'], { env });
@@ -61,7 +54,7 @@ async function killMidway(args: string[], ready: (pid: number) => Promise<boolea
     if (exited) throw new Error(`${args[0]} ended before it could be killed: ${exited}`);
     children = descendants(pid).filter((p) => /^(psql|pg_dump|pg_restore|zstd)$/.test(comm(p)));
     return children.length > 0 && (await ready(pid));
-  });
+  }, 60_000);
   children = descendants(pid);
   process.kill(pid, 'SIGKILL');
   await child;
@@ -115,7 +108,7 @@ test('kill -9 of a restore: children die, and the next run drops its side databa
 
 test('a server restart mid-restore is "connection lost" (68); the next run sweeps the side database', async () => {
   const child = spawnCli(['restore', '--latest', '--target-db', 'copy3', '--jobs', '2', '--json'], { env });
-  await waitFor('the restore to load data', async () => (await databases('copy3_restore_%')).length === 1 && descendants(child.pid!).length > 0);
+  await waitFor('the restore to load data', async () => (await databases('copy3_restore_%')).length === 1 && descendants(child.pid!).length > 0, 60_000);
   const restart = await execa('runuser', ['-u', 'postgres', '--', await pgTool('pg_ctl'), '-D', cluster.dataDir, '-l', join(dirname(cluster.dataDir), 'server.log'), '-m', 'immediate', '-w', 'restart'], { reject: false, stdio: 'ignore' });
   expect(restart.exitCode).toBe(0);
   const r = await child;
@@ -141,7 +134,7 @@ test('a server restart mid-backup is "connection lost" (68), not an internal err
     } catch {
       return false;
     }
-  }));
+  }), 60_000);
   const restart = await execa('runuser', ['-u', 'postgres', '--', await pgTool('pg_ctl'), '-D', cluster.dataDir, '-l', join(dirname(cluster.dataDir), 'server.log'), '-m', 'immediate', '-w', 'restart'], { reject: false, stdio: 'ignore' });
   expect(restart.exitCode).toBe(0);
   const r = await child;

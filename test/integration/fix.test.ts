@@ -5,22 +5,13 @@ import { createAxisorSchema, PLANTED, plantDefects, seedSmall, tableHashes, with
 import { runCli, spawnCli } from '../helpers/cli.ts';
 import { createTestDatabase, query, type TestDatabase } from '../helpers/db.ts';
 import type { FixHistoryResult, FixReport, UndoOutcome, ValidateListResult, ValidateReport } from '../helpers/results.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 let db: TestDatabase;
 let before: Record<string, string>;
 let fixable: string[];
 let runId: string;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 const quarantineExists = async () => (await query(db.url, `SELECT to_regnamespace('axisor_quarantine') IS NOT NULL AS ok`))[0].ok;
 const fixBackends = (url: string, name: string) => query(url, `SELECT pid, wait_event_type FROM pg_stat_activity WHERE datname = $1 AND application_name = 'axisor-db fix'`, [name]);
 

@@ -6,6 +6,7 @@ import { query } from '../helpers/db.ts';
 import { migrationSandboxes } from '../helpers/migrations.ts';
 import type { MigrateStatusResult, MigrateUpResult } from '../helpers/results.ts';
 import type { LockHolder } from '../../src/db/advisory-lock.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 // Prisma's migration lock key, which axisor-db takes too (int8 key: classid 0, objid = key, objsubid 1).
 const KEY = 72707369;
@@ -17,15 +18,6 @@ async function setup(prefix: string, ...sets: string[]) {
   return { db, m, args };
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 15000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const GATE = 918273645;
 
@@ -83,7 +75,7 @@ describe('one migration run at a time', () => {
     try {
       const first = spawnCli(t.args());
       await waitFor('the first run to reach the gate', () => gateWaiterPid(t.db.url), 60000);
-      const holder = await waitFor('the first run to hold the lock', () => lockHolderPid(t.db.url));
+      const holder = await waitFor('the first run to hold the lock', () => lockHolderPid(t.db.url), 15000);
       const second = await runCli(t.args('--lock-timeout', '300ms', '--json'));
       expect(second.exitCode).toBe(ExitCode.LOCK_HELD);
       expect(second.json.error.code).toBe('lock.held');
@@ -120,11 +112,11 @@ describe('one migration run at a time', () => {
     const t = await setup('mig_kill', 'slow');
     const child = spawnCli(t.args());
     await waitFor('the slow migration to start', async () =>
-      (await query(t.db.url, `SELECT 1 FROM pg_stat_activity WHERE application_name = 'axisor-db migrate' AND query LIKE '%pg_sleep%'`))[0]);
+      (await query(t.db.url, `SELECT 1 FROM pg_stat_activity WHERE application_name = 'axisor-db migrate' AND query LIKE '%pg_sleep%'`))[0], 15000);
     child.kill('SIGKILL');
     await child;
     // The server ends the orphaned session (at the latest when pg_sleep returns), releasing its session lock.
-    await waitFor('the lock to be released', async () => ((await lockHolderPid(t.db.url)) === undefined ? true : undefined));
+    await waitFor('the lock to be released', async () => ((await lockHolderPid(t.db.url)) === undefined ? true : undefined), 15000);
     expect(await query(t.db.url, `SELECT to_regclass('"Slow"') AS t`)).toEqual([{ t: null }]);
     const status = await runCli<MigrateStatusResult>(t.args('status', '--json'));
     expect(status.exitCode & 4).toBe(4);

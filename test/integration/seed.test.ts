@@ -10,7 +10,7 @@ import { runCli, spawnCli } from '../helpers/cli.ts';
 import { expectedCatalog } from '../helpers/prisma-model.ts';
 import { createMigratedDatabase, MIGRATIONS_DIR } from '../helpers/schema.ts';
 import type { SeedResult } from '../helpers/results.ts';
-import { rejection } from '../helpers/wait.ts';
+import { rejection, waitFor } from '../helpers/wait.ts';
 
 const TABLES = ['User', 'UserPreferences', 'RefreshToken', 'UserExchangeAccount', 'Automation', 'MarginGuardConfig', 'TradeLog', 'Notification',
   'NotificationDelivery', 'NotificationTemplate', 'Payment', 'Simulation', 'SimulationResult'];
@@ -47,15 +47,6 @@ async function catalogOf(url: string) {
   }
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 120_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('seedDatabase', () => {
   test('the same --seed gives identical data in two databases, and the bulk path leaves the schema exactly as migrated', async () => {
@@ -207,11 +198,11 @@ describe('axisor-db seed (CLI)', () => {
         if (child.exitCode !== null) throw new Error(`the seed ended first (exit ${child.exitCode})`);
         const [r] = await query<{ pid: number }>(db.url, `SELECT pid FROM pg_stat_activity WHERE application_name = 'axisor-db seed' AND state = 'active' AND ${where}`);
         return r?.pid;
-      });
+      }, 120_000);
       child.kill('SIGKILL');
       await child;
       await waitFor('the server to end the orphaned session', async () =>
-        ((await query(db.url, `SELECT 1 FROM pg_stat_activity WHERE pid = $1`, [pid])).length === 0 ? true : undefined));
+        ((await query(db.url, `SELECT 1 FROM pg_stat_activity WHERE pid = $1`, [pid])).length === 0 ? true : undefined), 120_000);
       const [n] = await query<{ n: number }>(db.url, `SELECT (${TABLES.filter((t) => t !== 'NotificationTemplate').map((t) => `(SELECT count(*) FROM "${t}")`).join(' + ')})::int AS n`);
       expect(n!.n).toBe(0);
       expect(diffCatalogs(before, await catalogOf(db.url))).toEqual([]);
