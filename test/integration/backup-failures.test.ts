@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { startThrowawayCluster, type ThrowawayCluster } from '../../src/pgtools/index.ts';
-import { BIN, cliEnv } from '../helpers/cli.ts';
+import { cliEnv, ROOT } from '../helpers/cli.ts';
 import { ADMIN_URL } from '../helpers/db.ts';
 import { type TestDatabase } from '../helpers/db.ts';
 import { cli, FIXTURE_DATA_SQL, FIXTURE_SQL, q, createBackupSource, removeBackupTestLeftovers } from '../helpers/backup.ts';
@@ -71,7 +71,15 @@ test('a backup directory the OS user cannot write is 73, naming the path and the
   const locked = join(work, 'locked');
   mkdirSync(locked, { mode: 0o755 });
   chmodSync(work, 0o755);
-  const asNobody = (dir: string) => execa('runuser', ['-u', 'nobody', '--', BIN, 'backup', '--database-url', src.url, '--backup-dir', dir, '--json'], { env: cliEnv({ HOME: '/tmp' }), extendEnv: false, reject: false, cwd: '/tmp' });
+  // nobody must reach the CLI: a checkout under a private directory (`mktemp -d` makes it 0700) is out of its
+  // reach, so the checkout is bind-mounted, read-only (the clean-up of `work` can never delete through it), under
+  // this test's own directory, and unmounted in afterAll.
+  const view = join(work, 'checkout');
+  mkdirSync(view);
+  expect((await execa('mount', ['--bind', ROOT, view], { reject: false })).exitCode).toBe(0);
+  mounts.push(view);
+  expect((await execa('mount', ['-o', 'remount,bind,ro', view], { reject: false })).exitCode).toBe(0);
+  const asNobody = (dir: string) => execa('runuser', ['-u', 'nobody', '--', join(view, 'bin', 'axisor-db'), 'backup', '--database-url', src.url, '--backup-dir', dir, '--json'], { env: cliEnv({ HOME: '/tmp' }), extendEnv: false, reject: false, cwd: '/tmp' });
   for (const dir of [locked, join(locked, 'backups')]) {
     const r = await asNobody(dir);
     expect({ dir, code: r.exitCode }).toEqual({ dir, code: 73 });

@@ -32,10 +32,12 @@ async function closeGate(url: string): Promise<pg.Client> {
 /** The backend of a migrator waiting at the gate, once there is one. */
 const gateWaiterPid = async (url: string) =>
   (await query<{ pid: number }>(url, `SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-     WHERE l.locktype = 'advisory' AND l.objid = $1 AND NOT l.granted AND a.application_name = 'axisor-db migrate'`, [GATE]))[0]?.pid;
+     WHERE l.locktype = 'advisory' AND l.objid = $1 AND NOT l.granted AND a.application_name = 'axisor-db migrate'
+       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`, [GATE]))[0]?.pid;
 
 const lockHolderPid = async (url: string) =>
-  (await query<{ pid: number }>(url, `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 AND objid = $1 AND objsubid = 1 AND granted`, [KEY]))[0]?.pid;
+  (await query<{ pid: number }>(url, `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 AND objid = $1 AND objsubid = 1 AND granted
+     AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, [KEY]))[0]?.pid;
 
 describe('one migration run at a time', () => {
   test('two migrate processes started together: exactly one applies, the other waits and finds nothing', async () => {
