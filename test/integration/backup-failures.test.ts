@@ -71,15 +71,15 @@ test('a backup directory the OS user cannot write is 73, naming the path and the
   const locked = join(work, 'locked');
   mkdirSync(locked, { mode: 0o755 });
   chmodSync(work, 0o755);
-  // nobody must reach the CLI: a checkout under a private directory (`mktemp -d` makes it 0700) is out of its
-  // reach, so the checkout is bind-mounted, read-only (the clean-up of `work` can never delete through it), under
-  // this test's own directory, and unmounted in afterAll.
-  const view = join(work, 'checkout');
-  mkdirSync(view);
-  expect((await execa('mount', ['--bind', ROOT, view], { reject: false })).exitCode).toBe(0);
-  mounts.push(view);
-  expect((await execa('mount', ['-o', 'remount,bind,ro', view], { reject: false })).exitCode).toBe(0);
-  const asNobody = (dir: string) => execa('runuser', ['-u', 'nobody', '--', join(view, 'bin', 'axisor-db'), 'backup', '--database-url', src.url, '--backup-dir', dir, '--json'], { env: cliEnv({ HOME: '/tmp' }), extendEnv: false, reject: false, cwd: '/tmp' });
+  // nobody must reach the CLI, also when the checkout is under a private directory (`mktemp -d` makes it 0700): the
+  // package's files as an install has them are hard-linked (copied across file systems) into this test's directory.
+  const pkg = join(work, 'pkg');
+  mkdirSync(pkg, { mode: 0o755 });
+  for (const entry of ['bin', 'dist', 'prisma', 'package.json', 'node_modules']) {
+    if ((await execa('cp', ['-al', join(ROOT, entry), pkg], { reject: false })).exitCode !== 0) await execa('cp', ['-a', join(ROOT, entry), pkg]);
+  }
+  const asNobody = (dir: string) => execa('runuser', ['-u', 'nobody', '--', join(pkg, 'bin', 'axisor-db'), 'backup', '--database-url', src.url, '--backup-dir', dir, '--json'],
+    { env: cliEnv({ HOME: '/tmp' }), extendEnv: false, reject: false, cwd: '/tmp' });
   for (const dir of [locked, join(locked, 'backups')]) {
     const r = await asNobody(dir);
     expect({ dir, code: r.exitCode }).toEqual({ dir, code: 73 });
