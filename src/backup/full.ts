@@ -27,13 +27,22 @@ export interface ChunkPlan {
 }
 
 /**
+ * The smallest stream a table is split into: 64 MB, or AXISOR_MIN_CHUNK_BYTES (for tests and measurements: it
+ * lets a small table be split, to exercise the restore of a table stored in several files).
+ */
+export function minChunkBytes(env: Readonly<Record<string, string | undefined>>): number {
+  const v = Number(env.AXISOR_MIN_CHUNK_BYTES);
+  return Number.isInteger(v) && v > 0 ? v : MIN_CHUNK_BYTES;
+}
+
+/**
  * pg_dump -j parallelises by table only, so the biggest table bounds its time. We split big tables into ctid
  * page ranges (TID range scans, PG14+) read in parallel under the same snapshot, so every range sees the same
  * data; the last range is open-ended so pages added after the size was measured are still read.
  */
-export function planChunks(tables: Array<{ bytes: number }>, jobs: number, blockSize = 8192): ChunkPlan[] {
+export function planChunks(tables: Array<{ bytes: number }>, jobs: number, blockSize = 8192, minChunkBytes = MIN_CHUNK_BYTES): ChunkPlan[] {
   const total = tables.reduce((s, t) => s + t.bytes, 0);
-  const target = Math.max(MIN_CHUNK_BYTES, Math.ceil(total / Math.max(1, jobs * 2)));
+  const target = Math.max(minChunkBytes, Math.ceil(total / Math.max(1, jobs * 2)));
   const plan: ChunkPlan[] = [];
   tables.forEach((t, ti) => {
     const n = jobs > 1 && t.bytes > target * 1.5 ? Math.min(64, Math.ceil(t.bytes / target)) : 1;
@@ -100,7 +109,7 @@ export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<M
       ph.catalogMs = Math.round(performance.now() - t - ph.snapshotMs);
       let rawDone = 0;
       let doneChunks = 0;
-      const plan = p.schemaOnly ? [] : planChunks(tables, opts.jobs, blockSize);
+      const plan = p.schemaOnly ? [] : planChunks(tables, opts.jobs, blockSize, minChunkBytes(opts.env));
       const estimate = plan.reduce((sum, c) => sum + c.bytes, 0);
       const report = (phase: string) => opts.onProgress?.(dumpProgress(phase, { rawDone, estimate, doneChunks, chunks: plan.length }));
       const chunkResults = new Map<string, Awaited<ReturnType<typeof dumpChunk>> & { file: string }>();

@@ -172,7 +172,7 @@ function schemaStepFor(o: LoadOptions, skipped: Array<{ name: string; why: strin
  */
 async function runWork(r: LoadRun, g: WorkGraph): Promise<NotValidForeignKey[]> {
   const { o, phases } = r;
-  const sessions = sessionPool(r.conn, g.mwm);
+  const sessions = sessionPool(r.conn, g.sessionSettings);
   const dataLeft = new Set(g.allData);
   // AXISOR_RESTORE_TRACE=<file>: one line per task (start ms, end ms, task), for measurements (docs/performance.md).
   const trace = o.env.AXISOR_RESTORE_TRACE;
@@ -212,7 +212,7 @@ async function runWork(r: LoadRun, g: WorkGraph): Promise<NotValidForeignKey[]> 
 }
 
 /** Sessions for post-data and foreign keys, opened when first needed and kept (one per concurrent task). */
-function sessionPool(conn: ConnectionSettings, mwm: number) {
+function sessionPool(conn: ConnectionSettings, settings: ReadonlyArray<[string, string]>) {
   const idle: Client[] = [];
   const opened: Client[] = [];
   const session = async (): Promise<Client> => {
@@ -220,7 +220,8 @@ function sessionPool(conn: ConnectionSettings, mwm: number) {
     if (c) return c;
     const n = await connectMidRun(conn, 'axisor-db restore');
     opened.push(n);
-    await n.query(`SELECT pg_catalog.set_config('search_path', '', false), pg_catalog.set_config('maintenance_work_mem', $1, false), pg_catalog.set_config('synchronous_commit', 'off', false)`, [`${mwm}MB`]);
+    const all: Array<[string, string]> = [['search_path', ''], ...settings];
+    await n.query(`SELECT ${all.map((_, i) => `pg_catalog.set_config($${2 * i + 1}, $${2 * i + 2}, false)`).join(', ')}`, all.flat());
     return n;
   };
   return {

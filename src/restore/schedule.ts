@@ -199,17 +199,13 @@ export async function runTasks<T extends Task>(tasks: readonly T[], limit: numbe
 
 /**
  * Which tables split over several streams are loaded by one session, the streams one after the other in one
- * COPY FREEZE transaction (rows written frozen: no hint-bit rewrite of every page by the first index build or
- * foreign-key scan), instead of in parallel without FREEZE: only when the other sessions have as much other
- * data to load meanwhile (the other tables' COPY text at least this table's per other session), else a core
- * idles while one session loads the big table (measured on seeded data, docs/performance.md).
- * AXISOR_RESTORE_SPLIT=parallel|serial overrides (for measurements).
+ * COPY FREEZE transaction: all of them, unless AXISOR_RESTORE_SPLIT=parallel (for measurements). Loading a table's
+ * streams in parallel interleaves their pages, so the restored heap loses the source's row order: its index
+ * builds sort unsorted input (35 % more CPU for TradeLog's (user_id, executed_at) on seeded data), its
+ * correlation statistics change, and the streams cannot use FREEZE. Measured on the 5M-trade seeded database
+ * (docs/performance.md): parallel 35.4 s and 62.9 CPU-s, serial 32.8 s and 55.4 CPU-s, same run.
  */
-export function serialStreams(tables: ReadonlyArray<{ key: string; streams: number[] }>, jobs: number, mode: string | undefined): Set<string> {
-  const split = tables.filter((t) => t.streams.length > 1);
-  if (mode === 'parallel' || jobs < 2) return new Set();
-  if (mode === 'serial') return new Set(split.map((t) => t.key));
-  const sum = (xs: number[]) => xs.reduce((s, x) => s + x, 0);
-  const all = sum(tables.map((t) => sum(t.streams)));
-  return new Set(split.filter((t) => all - sum(t.streams) >= sum(t.streams) * (jobs - 1)).map((t) => t.key));
+export function serialStreams(tables: ReadonlyArray<{ key: string; streams: number[] }>, mode: string | undefined): Set<string> {
+  if (mode === 'parallel') return new Set();
+  return new Set(tables.filter((t) => t.streams.length > 1).map((t) => t.key));
 }

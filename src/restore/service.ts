@@ -105,9 +105,12 @@ async function restoreChain(config: AxisorConfig, o: RestoreOptions): Promise<Re
       plan.warnings.push(...swept.problems);
       o.onProgress?.({ phase: 'checksums', message: `${plan.chain.length} backup(s)` });
       const t0 = performance.now();
+      const cpu0 = process.cpuUsage();
       const reports = await assertChainIntact(plan.chain, o.onProgress);
       const phases: Record<string, number> = { checksumsMs: Math.round(performance.now() - t0) };
       const loaded = await loadAndSwap(admin, config, o, plan, exists, phases);
+      const cpu = process.cpuUsage(cpu0);
+      phases.nodeCpuMs = Math.round((cpu.user + cpu.system) / 1000);
       return restoreResult(o, plan, { exists, loaded, reports, sweptDatabases: swept.dropped, phases, started });
     }, { applicationName: 'axisor-db restore', statementTimeoutMs: 0, database: o.maintenanceDb });
   } catch (err) {

@@ -33,6 +33,8 @@ export interface WorkGraph {
   chunks: number;
   /** maintenance_work_mem of each session, MB. */
   mwm: number;
+  /** The settings of every post-data session (ours, and pg_restore's for the rest), in order. */
+  sessionSettings: Array<[string, string]>;
 }
 
 // Estimated costs (in bytes of COPY text; measured on seeded data, docs/performance.md): an index build or key
@@ -56,6 +58,18 @@ interface Graph {
   postIds: Map<string, string[]>;
   notValid: NotValidForeignKey[];
   mwm: number;
+  sessionSettings: Array<[string, string]>;
+}
+
+/**
+ * What every post-data session sets: maintenance_work_mem sized to the machine, synchronous_commit off (the
+ * restore is all or nothing anyway), and with two sessions or more no parallel maintenance workers: the
+ * scheduler already keeps --jobs sessions busy, and a build's workers only compete with the other sessions for
+ * the same cores (seeded data, 2 CPUs: the restore took 45.4 CPU-s and 27.2 s without them, 55.4 CPU-s and 32.8 s
+ * with the server's default of 2; docs/performance.md).
+ */
+export function postDataSettings(mwm: number, jobs: number): Array<[string, string]> {
+  return [['maintenance_work_mem', `${mwm}MB`], ['synchronous_commit', 'off'], ...(jobs >= 2 ? [['max_parallel_maintenance_workers', '0'] as [string, string]] : [])];
 }
 
 /**
@@ -73,7 +87,7 @@ export async function buildWork(r: LoadRun): Promise<WorkGraph> {
   const mwm = maintenanceWorkMemMb(o.jobs);
   r.phases.maintenanceWorkMemMb = mwm;
   const bytesOf = new Map(tables.map((t) => [key(t), t.chunks.reduce((s, c) => s + c.rawBytes, 0)]));
-  const g: Graph = { r, post, work: [], bytesOf, dataIds: new Map(), postIds: new Map(), notValid: [], mwm };
+  const g: Graph = { r, post, work: [], bytesOf, dataIds: new Map(), postIds: new Map(), notValid: [], mwm, sessionSettings: postDataSettings(mwm, o.jobs) };
   const chunks = addDataTasks(g);
   const allData = [...g.dataIds.values()].flat();
   addPostDataTasks(g);
@@ -95,7 +109,7 @@ export async function buildWork(r: LoadRun): Promise<WorkGraph> {
       r.phases.afterDataMs = Math.round(performance.now() - a0);
     } });
   }
-  return { work: g.work, allData, notValid: g.notValid, foreignKeys: fks.length, postDataItems: post?.items.length ?? 0, chunks, mwm };
+  return { work: g.work, allData, notValid: g.notValid, foreignKeys: fks.length, postDataItems: post?.items.length ?? 0, chunks, mwm, sessionSettings: g.sessionSettings };
 }
 
 /**
@@ -125,7 +139,7 @@ function addDataTasks(g: Graph): number {
     done += files.length;
     o.onProgress?.({ phase: 'data', done, total, unit: 'items', message: `${t.schema}.${t.name}` });
   };
-  const serial = serialStreams(tables.map((t) => ({ key: key(t), streams: t.chunks.map((c) => c.rawBytes) })), o.jobs, o.env.AXISOR_RESTORE_SPLIT);
+  const serial = serialStreams(tables.map((t) => ({ key: key(t), streams: t.chunks.map((c) => c.rawBytes) })), o.env.AXISOR_RESTORE_SPLIT);
   for (const t of tables) {
     const k = key(t);
     if (t.chunks.length === 0) {
@@ -239,5 +253,5 @@ async function runRest(g: Graph): Promise<void> {
   const { r, post } = g;
   const restListFile = join(r.listDir, 'rest.list');
   await r.schemaStep(() => runPgTool(r.pgRestore, ['--section=post-data', ...(post ? r.common.map((a) => (a === r.listFile ? restListFile : a)) : r.common), '-j', String(r.o.jobs), '-d', r.db, r.schemaFile], r.conn,
-    { ...r.tool, baseEnv: { ...r.tool.baseEnv, PGOPTIONS: `-c maintenance_work_mem=${g.mwm}MB -c synchronous_commit=off` } }));
+    { ...r.tool, baseEnv: { ...r.tool.baseEnv, PGOPTIONS: g.sessionSettings.map(([k, v]) => `-c ${k}=${v}`).join(' ') } }));
 }

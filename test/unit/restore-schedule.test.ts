@@ -1,4 +1,5 @@
 import { expect, test } from '@jest/globals';
+import { postDataSettings } from '../../src/restore/work.ts';
 import { nextTask, planPostData, postDataLock, runTasks, serialStreams, withRanks, type LockMode, type Task } from '../../src/restore/schedule.ts';
 import { keyColumns, splitPostDataScript } from '../../src/restore/post-data.ts';
 
@@ -123,14 +124,12 @@ test('splitPostDataScript: one batch per item with the session settings before i
   expect(splitPostDataScript(script, [...plan.items, plan.items[0]!])).toBeNull();
 });
 
-test('serialStreams: a split table loads in one FREEZE transaction only when the other sessions have as much other data', () => {
-  const tables = [{ key: 'a', streams: [5, 5, 5] }, { key: 'b', streams: [15] }, { key: 'c', streams: [1] }];
-  expect([...serialStreams(tables, 2, undefined)]).toEqual(['a']); // 16 >= 15
-  expect([...serialStreams(tables, 3, undefined)]).toEqual([]); // 16 < 30: the third session would idle
-  expect([...serialStreams([{ key: 'a', streams: [5, 5, 5] }, { key: 'b', streams: [7] }], 2, undefined)]).toEqual([]); // seeded data's shape
-  expect([...serialStreams(tables, 1, 'serial')]).toEqual([]);
-  expect([...serialStreams(tables, 2, 'parallel')]).toEqual([]);
-  expect([...serialStreams(tables, 3, 'serial')]).toEqual(['a']);
+test('serialStreams: every split table loads in one FREEZE transaction (its rows in order), unless AXISOR_RESTORE_SPLIT=parallel', () => {
+  const tables = [{ key: 'a', streams: [8, 8] }, { key: 'b', streams: [5] }, { key: 'c', streams: [5, 5, 5] }];
+  expect([...serialStreams(tables, undefined)]).toEqual(['a', 'c']);
+  expect([...serialStreams(tables, 'serial')]).toEqual(['a', 'c']);
+  expect([...serialStreams(tables, 'parallel')]).toEqual([]);
+  expect([...serialStreams([{ key: 'b', streams: [5] }], undefined)]).toEqual([]);
 });
 
 test('withRanks: cost plus the heaviest dependent, so what the big table\'s chain waits for comes first', () => {
@@ -151,4 +150,9 @@ test('keyColumns: the columns an index or key sorts on, for its estimated cost',
   expect(keyColumns('ALTER TABLE ONLY public."TradeLog"\n    ADD CONSTRAINT "TradeLog_pkey" PRIMARY KEY (id);')).toBe(1);
   expect(keyColumns('CREATE UNIQUE INDEX u ON public.t USING btree (lower((a)::text), "b,c") INCLUDE (d);')).toBe(2);
   expect(keyColumns('CREATE TRIGGER x AFTER INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION public.f();')).toBe(1);
+});
+
+test('postDataSettings: the restore sessions size maintenance_work_mem and, with --jobs 2 or more, start no parallel maintenance workers', () => {
+  expect(postDataSettings(512, 2)).toEqual([['maintenance_work_mem', '512MB'], ['synchronous_commit', 'off'], ['max_parallel_maintenance_workers', '0']]);
+  expect(postDataSettings(1024, 1)).toEqual([['maintenance_work_mem', '1024MB'], ['synchronous_commit', 'off']]);
 });
