@@ -3,6 +3,7 @@
  * UUID keys, jsonb), created once under a fixed name and reused while it holds enough trades. Benchmarks never run
  * on generate_series rows: that shape hid a 2x gap once.
  */
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -24,12 +25,39 @@ export async function sql(url: string, text: string): Promise<any[]> {
 
 export const load = () => loadavg()[0]!.toFixed(2);
 
-/** Runs fn, returning seconds and the 1-minute load average at the start and end. */
+/** CPU seconds the whole machine spent busy so far (/proc/stat: all but idle and iowait), or null off Linux. */
+function busyCpuSeconds(): number | null {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return (f.reduce((a, b) => a + b, 0) - f[3]! - f[4]!) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Runs fn, returning seconds and a note: the 1-minute load average at the start and end, and the CPU seconds the
+ * machine spent busy meanwhile (server, client and kernel together: on a 2-CPU machine the ratio that bounds
+ * wall time when both sides are CPU-bound).
+ */
 export async function timed<T>(fn: () => Promise<T>): Promise<[number, T, string]> {
   const l0 = load();
+  const c0 = busyCpuSeconds();
   const t = process.hrtime.bigint();
   const r = await fn();
-  return [Number(process.hrtime.bigint() - t) / 1e9, r, `load ${l0}->${load()}`];
+  const secs = Number(process.hrtime.bigint() - t) / 1e9;
+  const c1 = busyCpuSeconds();
+  return [secs, r, `load ${l0}->${load()}${c0 !== null && c1 !== null ? `, ${(c1 - c0).toFixed(1)} CPU-s` : ''}`];
+}
+
+/**
+ * Before each timed run: the previous run's dirty pages written out (sync) and a CHECKPOINT, so a run does not pay
+ * for the writeback of the one before it (restores leave about 3 GB of data and WAL behind; without this the same
+ * restore measured 28-35 s).
+ */
+export async function settle(url: string): Promise<void> {
+  await execa('sync', [], { reject: false });
+  await sql(url, 'CHECKPOINT').catch(() => {});
 }
 
 /** The built CLI with --json; returns `result`, throws with stderr on a non-zero exit. */
