@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { urlWithDatabase, ADMIN_URL, type TestDatabase } from '../helpers/db.ts';
 import { cli, q, createBackupSource, removeBackupTestLeftovers } from '../helpers/backup.ts';
@@ -59,6 +62,16 @@ test('a table stored in several streams is restored by one session in one COPY F
     const t = show.json.result.tables.find((x) => x.name === 'split_t')!;
     expect(t.chunks.length).toBeGreaterThan(2);
     const chunks = show.json.result.tables.reduce((n, x) => n + x.chunks.length, 0);
+    // Encrypted too: each of the table's files is opened (decrypted) in turn and the plaintexts concatenated.
+    const key = join(dir, 'split.key');
+    writeFileSync(key, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+    const enc = await cli<BackupResult>(['backup', '--type', 'full', '--jobs', '2', '--no-chain', '--encryption-key-file', key], src.url, dir, { env: { AXISOR_MIN_CHUNK_BYTES: String(256 * 1024) } });
+    expect(enc.exitCode).toBe(0);
+    const encName = `axisor_test_bkprof_se_${process.pid}`;
+    created.push(encName);
+    const re = await cli<RestoreResult>(['restore', enc.json.result.id, '--target-db', encName, '--jobs', '2', '--encryption-key-file', key], src.url, dir);
+    expect(re.exitCode).toBe(0);
+    expect(await order(urlWithDatabase(ADMIN_URL, encName))).toEqual(before);
     for (const mode of ['default', 'parallel'] as const) {
       const name = `axisor_test_bkprof_s${mode[0]}_${process.pid}`;
       created.push(name);
