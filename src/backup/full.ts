@@ -11,7 +11,7 @@ import { encryptFileInPlace, encryptStage } from '../archive/encryption.ts';
 import { DIR_MODE, FILE_MODE, fsyncPath, sha256File } from '../archive/fsx.ts';
 import { listTables, readSequences, schemaFingerprint, type ServerInfo, type SourceTable } from './introspect.ts';
 import type { Manifest, ManifestFile, TableEntry } from '../archive/manifest.ts';
-import { runLimited } from '../run-limited.ts';
+import { runTasks, type Task } from '../tasks.ts';
 import { ROW_DIGEST_ALGORITHM } from '../archive/row-digest.ts';
 import { exportSnapshot, PLUGIN } from './slots.ts';
 import { encryptionField, type RunContext } from './types.ts';
@@ -113,8 +113,8 @@ export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<M
       const estimate = plan.reduce((sum, c) => sum + c.bytes, 0);
       const report = (phase: string) => opts.onProgress?.(dumpProgress(phase, { rawDone, estimate, doneChunks, chunks: plan.length }));
       const chunkResults = new Map<string, Awaited<ReturnType<typeof dumpChunk>> & { file: string }>();
-      const tasks: Array<() => Promise<void>> = [
-        async () => {
+      const tasks: Array<Task & { run: () => Promise<void> }> = [
+        { id: 'schema', run: async () => {
           if (ctx.repo) {
             schemaStored = await dumpSchemaToRepository(ctx, pgDump, snap.name);
             return;
@@ -126,8 +126,8 @@ export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<M
           await fsyncPath(join(ctx.tmpDir, 'schema.dump'));
           if (opts.encryptionKey) await encryptFileInPlace(join(ctx.tmpDir, 'schema.dump'), opts.encryptionKey);
           ph.schemaMs = Math.round(performance.now() - s0);
-        },
-        ...plan.map((c) => async () => {
+        } },
+        ...plan.map((c) => ({ id: `data:${c.table}:${c.chunk}`, run: async () => {
           const t = tables[c.table]!;
           const file = `data/${String(c.table).padStart(4, '0')}-${String(c.chunk).padStart(3, '0')}.copy${ctx.codec.ext}`;
           const r = await dumpChunk({
@@ -143,11 +143,11 @@ export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<M
           for (const [k, v] of Object.entries(r.timings)) ph[`stream${k[0]!.toUpperCase()}${k.slice(1)}`] = Math.round((ph[`stream${k[0]!.toUpperCase()}${k.slice(1)}`] ?? 0) + v);
           doneChunks++;
           report('dump');
-        }),
+        } })),
       ];
       opts.onProgress?.({ phase: 'dump', message: `${tables.length} tables, ${plan.length} data streams, ${opts.jobs} jobs` });
       t = performance.now();
-      await runLimited(tasks, opts.jobs + (p.schemaOnly ? 0 : 1), opts.signal);
+      await runTasks(tasks, opts.jobs + (p.schemaOnly ? 0 : 1), (task) => task.run(), { signal: opts.signal });
       ph.dataMs = Math.round(performance.now() - t);
       const cpu = process.cpuUsage(cpu0);
       ph.nodeCpuMs = Math.round((cpu.user + cpu.system) / 1000);

@@ -19,7 +19,8 @@ import { restoreCapabilities } from './capabilities.ts';
 import { splitForeignKeys, type NotValidForeignKey } from './foreign-keys.ts';
 import type { Chain, LoadOptions, LoadRun } from './load-run.ts';
 import { replayChain, type ReplayStats } from './replay.ts';
-import { runTasks, withRanks } from './schedule.ts';
+import { runTasks } from '../tasks.ts';
+import { locksConflict, withRanks } from './schedule.ts';
 import { filterTocList, planExtensionSkip, tocExtensions } from './toc.ts';
 import { buildWork, type WorkGraph } from './work.ts';
 
@@ -195,7 +196,7 @@ async function runWork(r: LoadRun, g: WorkGraph): Promise<NotValidForeignKey[]> 
       if (dataLeft.delete(w.id) && dataLeft.size === 0) marks.dataEnd = now;
       if (w.id.startsWith('post:')) marks.postEnd = now;
       if (w.id.startsWith('fk')) marks.fkEnd = now;
-    }, o.signal);
+    }, { conflicts: locksConflict, signal: o.signal });
   } finally {
     await sessions.close();
   }

@@ -1,3 +1,4 @@
+import type { Task as RunnableTask } from '../tasks.ts';
 import { parseTocVerbose, type TocEntry } from './toc.ts';
 
 /**
@@ -104,13 +105,20 @@ export interface TaskLock {
 }
 
 /** One unit of restore work: a data stream, a post-data item, a foreign key. */
-export interface Task {
-  id: string;
+export interface Task extends RunnableTask {
   /** Tasks that must have finished first. */
   deps: string[];
   locks: TaskLock[];
   /** Larger first among the runnable ones: see withRanks. */
   weight: number;
+}
+
+/**
+ * Whether two restore tasks take locks on one table that conflict (PostgreSQL's table): runTasks's `conflicts`,
+ * so neither starts while the other runs, since it would only wait on the server.
+ */
+export function locksConflict(a: Task, b: Task): boolean {
+  return a.locks.some((l) => b.locks.some((bl) => bl.table === l.table && CONFLICTS[l.mode].includes(bl.mode)));
 }
 
 /**
@@ -135,66 +143,6 @@ export function withRanks<T extends Omit<Task, 'weight'> & { cost: number }>(tas
     return r;
   };
   return tasks.map((t) => Object.assign(t, { weight: rankOf(t) }));
-}
-
-/**
- * The next task to start, or null: its dependencies are done, its locks do not conflict with a running task's
- * (PostgreSQL's conflict table: the task would only wait on the server), and it has the largest weight (ties: the
- * earlier in `pending`). Pure: the scheduler's policy, unit-tested.
- */
-export function nextTask<T extends Task>(pending: readonly T[], done: ReadonlySet<string>, running: readonly Task[]): T | null {
-  let best: T | null = null;
-  for (const t of pending) {
-    if (best && t.weight <= best.weight) continue;
-    if (!t.deps.every((d) => done.has(d))) continue;
-    if (t.locks.some((l) => running.some((r) => r.locks.some((rl) => rl.table === l.table && CONFLICTS[l.mode].includes(rl.mode))))) continue;
-    best = t;
-  }
-  return best;
-}
-
-/**
- * Runs tasks with at most `limit` at once, in the order nextTask picks. The first failure stops new starts and
- * is rethrown after the running ones settle. A task whose dependencies can never finish is a bug (a cycle).
- */
-export async function runTasks<T extends Task>(tasks: readonly T[], limit: number, run: (t: T, running: readonly T[]) => Promise<void>, signal?: AbortSignal): Promise<void> {
-  const ids = new Set(tasks.map((t) => t.id));
-  for (const t of tasks) for (const d of t.deps) if (!ids.has(d)) throw new Error(`internal: task ${t.id} depends on unknown task ${d}`);
-  const pending = [...tasks];
-  const done = new Set<string>();
-  const running: T[] = [];
-  let failure: unknown = null;
-  let wake: (() => void) | null = null;
-  const inFlight = new Set<Promise<void>>();
-  while (failure === null && pending.length > 0) {
-    if (signal?.aborted) {
-      failure = signal.reason ?? new Error('aborted');
-      break;
-    }
-    const t = running.length < Math.max(1, limit) ? nextTask(pending, done, running) : null;
-    if (t) {
-      pending.splice(pending.indexOf(t), 1);
-      running.push(t);
-      const p: Promise<void> = run(t, running).then(() => {
-        done.add(t.id);
-      }, (err) => {
-        if (failure === null) failure = err;
-      }).finally(() => {
-        running.splice(running.indexOf(t), 1);
-        inFlight.delete(p);
-        wake?.();
-      });
-      inFlight.add(p);
-      continue;
-    }
-    if (running.length === 0) throw new Error(`internal: restore tasks ${pending.map((x) => x.id).join(', ')} can never start (dependency cycle)`);
-    await new Promise<void>((r) => {
-      wake = r;
-    });
-    wake = null;
-  }
-  await Promise.all([...inFlight]);
-  if (failure !== null) throw failure;
 }
 
 /**

@@ -16,7 +16,7 @@ import { checkFiles } from '../archive/checksums.ts';
 import { join } from 'node:path';
 import { classifyFailure } from '../archive/classify.ts';
 import { codecFor } from '../archive/compress.ts';
-import { runLimited } from '../run-limited.ts';
+import { runTasks } from '../tasks.ts';
 import { copyOutSql, digestBackupFile, digestTable } from '../archive/copy-stream.ts';
 import { addDigests } from '../archive/row-digest.ts';
 import type { Manifest, TableEntry } from '../archive/manifest.ts';
@@ -174,7 +174,8 @@ async function compareContent(d: Drill, db: string, tables: TableEntry[]): Promi
   const { o, chain } = d;
   const base = chain[0]!.manifest;
   const conn = withDatabase(d.config.connection, db);
-  await runLimited(tables.filter((t) => t.chunks.length > 0).map((t) => async () => {
+  const tasks = tables.filter((t) => t.chunks.length > 0).map((t) => ({ id: `${t.schema}.${t.name}`, table: t }));
+  await runTasks(tasks, o.jobs, async ({ table: t }) => {
     o.onProgress?.({ phase: 'compare', message: `${t.schema}.${t.name}` });
     // Old manifests recorded no row digest: recompute it from the backup's own files (their sha256 was
     // checked above, so this is the content the backup holds).
@@ -182,7 +183,7 @@ async function compareContent(d: Drill, db: string, tables: TableEntry[]): Promi
       : addDigests(await Promise.all(t.chunks.map(async (c) => (await digestBackupFile({ file: join(chain[0]!.dir, c.file), codec: codecFor(base.compression), env: o.env })).rowDigest)));
     const got = await digestTable({ conn, encoding: base.encoding, copySql: copyOutSql(t), role: d.config.connection.user });
     d.content.set(`${t.schema}.${t.name}`, got.rowDigest === want && got.rows === t.rows ? 'identical' : 'differs');
-  }), o.jobs, o.signal);
+  }, { signal: o.signal });
 }
 
 /** After the replay: every table of the chain's last backup, its restored row count and content verdict, into `checks`. */
