@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { PassThrough, pipeline as pipelineCb, Transform, type Readable, type Writable } from 'node:stream';
 import { from as copyFrom } from 'pg-copy-streams';
-import { connectClient } from '../db/connect.ts';
+import { connectMidRun } from '../db/connect.ts';
 import { toDatabaseError } from '../db/errors.ts';
 import { mapPrivilege } from '../db/privilege.ts';
 import { withTransaction } from '../db/transaction.ts';
@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ResultPromise } from 'execa';
 import { spawnChild } from '../pgtools/children.ts';
 import type { ConnectionSettings } from '../config/types.ts';
-import { ConnectionError, ToolError } from '../errors.ts';
+import { ToolError } from '../errors.ts';
 import { childFailure, firstErrorLine, stderrTail } from '../pgtools/index.ts';
 import type { Codec } from './compress.ts';
 import { fsyncPath, FILE_MODE } from './fsx.ts';
@@ -112,23 +112,6 @@ export interface StreamTimings {
   fileHashMs: number;
   /** fsync of the finished file. */
   fsyncMs: number;
-}
-
-/**
- * A data stream opens its session after the run is connected: failing to connect now (refused, or the server
- * restarting) means the server went away mid-run, which the run's failure classification reports as
- * connection.lost (68), like a psql process that could not connect did before.
- */
-export async function connectMidRun(conn: ConnectionSettings, applicationName: string): Promise<import('pg').Client> {
-  try {
-    return await connectClient(conn, { applicationName, statementTimeoutMs: 0, lockTimeoutMs: 0 });
-  } catch (err) {
-    const msg = (err as Error)?.message ?? String(err);
-    if (err instanceof ConnectionError || /not yet accepting connections|starting up|shutting down|in recovery mode/i.test(msg)) {
-      throw new Error(`could not connect to server for a data stream: ${msg}`, { cause: err });
-    }
-    throw err;
-  }
 }
 
 function lostOrDb(err: unknown, what: string): unknown {

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { AxisorConfig, ConnectionSettings, PoolSettings } from '../config/types.ts';
+import { ConnectionError } from '../errors.ts';
 import { mapConnectError } from './errors.ts';
 import { sslOption } from './tls.ts';
 
@@ -107,6 +108,23 @@ export async function withClient<T>(src: ConnSource, fn: (client: pg.Client) => 
     return await fn(client);
   } finally {
     await client.end().catch(() => {});
+  }
+}
+
+/**
+ * A session opened after the run is connected (a data stream, a restore session): failing to connect now
+ * (refused, or the server restarting) means the server went away mid-run, which the run's failure classification
+ * (archive/classify.ts) reports as connection.lost (68), like a psql process that could not connect did before.
+ */
+export async function connectMidRun(conn: ConnectionSettings, applicationName: string): Promise<pg.Client> {
+  try {
+    return await connectClient(conn, { applicationName, statementTimeoutMs: 0, lockTimeoutMs: 0 });
+  } catch (err) {
+    const msg = (err as Error)?.message ?? String(err);
+    if (err instanceof ConnectionError || /not yet accepting connections|starting up|shutting down|in recovery mode/i.test(msg)) {
+      throw new Error(`could not connect to server for ${applicationName}: ${msg}`, { cause: err });
+    }
+    throw err;
   }
 }
 

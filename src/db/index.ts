@@ -1,4 +1,6 @@
-export { connectClient, withClient, createPool, withPool, withDatabase } from './connect.ts';
+export { connectClient, connectMidRun, withClient, createPool, withPool, withDatabase } from './connect.ts';
+export { withSessionPool } from './session-pool.ts';
+export type { SessionPool, SessionPoolOptions } from './session-pool.ts';
 export type { PgClient, PgPool, PoolClient, SessionOptions } from './connect.ts';
 export { withTransaction, trySavepoint, beginSql } from './transaction.ts';
 export type { Attempt, IsolationLevel, TransactionOptions } from './transaction.ts';

@@ -2,15 +2,15 @@ import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from 'pg';
 import { codecFor } from '../archive/compress.ts';
-import { connectMidRun } from '../archive/copy-stream.ts';
 import { decryptFileTo, manifestEncryptionOf } from '../archive/encryption.ts';
 import type { Manifest } from '../archive/manifest.ts';
 import { PUBLICATION } from '../archive/publication.ts';
 import { isRemoteDir } from '../archive/repo.ts';
 import type { ConnectionSettings } from '../config/types.ts';
-import { withClient, withDatabase } from '../db/connect.ts';
+import { connectMidRun, withClient, withDatabase } from '../db/connect.ts';
 import { displayIdent, qualifiedName } from '../db/ident.ts';
 import { mapPrivilege } from '../db/privilege.ts';
+import { withSessionPool } from '../db/session-pool.ts';
 import { withTransaction } from '../db/transaction.ts';
 import { AxisorError, PrerequisiteError } from '../errors.ts';
 import { findPgTool, runPgTool, type PgTool } from '../pgtools/index.ts';
@@ -173,33 +173,30 @@ function schemaStepFor(o: LoadOptions, skipped: Array<{ name: string; why: strin
  */
 async function runWork(r: LoadRun, g: WorkGraph): Promise<NotValidForeignKey[]> {
   const { o, phases } = r;
-  const sessions = sessionPool(r.conn, g.sessionSettings);
   const dataLeft = new Set(g.allData);
   // AXISOR_RESTORE_TRACE=<file>: one line per task (start ms, end ms, task), for measurements (docs/performance.md).
   const trace = o.env.AXISOR_RESTORE_TRACE;
   const marks: Record<string, number> = {};
   const t0 = performance.now();
-  try {
-    await runTasks(withRanks(g.work), o.jobs, async (w) => {
-      if (w.id.startsWith('post:') && marks.postStart === undefined) {
-        marks.postStart = performance.now();
-        o.onProgress?.({ phase: 'indexes', message: 'indexes and constraints' });
-      }
-      if (w.id.startsWith('fk') && marks.fkStart === undefined) {
-        marks.fkStart = performance.now();
-        o.onProgress?.({ phase: 'foreign keys', message: `${g.foreignKeys} foreign keys` });
-      }
-      const s0 = performance.now();
-      await sessions.lend((session) => w.run(session));
-      const now = performance.now();
-      if (trace) appendFileSync(trace, `${Math.round(s0 - t0)}\t${Math.round(now - t0)}\t${w.id}\n`);
-      if (dataLeft.delete(w.id) && dataLeft.size === 0) marks.dataEnd = now;
-      if (w.id.startsWith('post:')) marks.postEnd = now;
-      if (w.id.startsWith('fk')) marks.fkEnd = now;
-    }, { conflicts: locksConflict, signal: o.signal });
-  } finally {
-    await sessions.close();
-  }
+  // search_path empty as pg_restore's own sessions have it: the statements are its script's, schema-qualified.
+  const settings: Array<[string, string]> = [['search_path', ''], ...g.sessionSettings];
+  await withSessionPool(r.conn, { applicationName: 'axisor-db restore', settings }, (sessions) => runTasks(withRanks(g.work), o.jobs, async (w) => {
+    if (w.id.startsWith('post:') && marks.postStart === undefined) {
+      marks.postStart = performance.now();
+      o.onProgress?.({ phase: 'indexes', message: 'indexes and constraints' });
+    }
+    if (w.id.startsWith('fk') && marks.fkStart === undefined) {
+      marks.fkStart = performance.now();
+      o.onProgress?.({ phase: 'foreign keys', message: `${g.foreignKeys} foreign keys` });
+    }
+    const s0 = performance.now();
+    await sessions.lend((session) => w.run(session));
+    const now = performance.now();
+    if (trace) appendFileSync(trace, `${Math.round(s0 - t0)}\t${Math.round(now - t0)}\t${w.id}\n`);
+    if (dataLeft.delete(w.id) && dataLeft.size === 0) marks.dataEnd = now;
+    if (w.id.startsWith('post:')) marks.postEnd = now;
+    if (w.id.startsWith('fk')) marks.fkEnd = now;
+  }, { conflicts: locksConflict, signal: o.signal }));
   const end = performance.now();
   const notValid = g.notValid.sort((a, b) => `${a.table}.${a.constraint}`.localeCompare(`${b.table}.${b.constraint}`));
   // The phases overlap now: dataMs is from the start to the last stream's end, indexesMs and foreignKeysMs
@@ -210,33 +207,6 @@ async function runWork(r: LoadRun, g: WorkGraph): Promise<NotValidForeignKey[]> 
   phases.restoreWorkMs = Math.round(end - t0);
   phases.postDataItems = g.postDataItems;
   return notValid;
-}
-
-/** Sessions for post-data and foreign keys, opened when first needed and kept (one per concurrent task). */
-function sessionPool(conn: ConnectionSettings, settings: ReadonlyArray<[string, string]>) {
-  const idle: Client[] = [];
-  const opened: Client[] = [];
-  const session = async (): Promise<Client> => {
-    const c = idle.pop();
-    if (c) return c;
-    const n = await connectMidRun(conn, 'axisor-db restore');
-    opened.push(n);
-    const all: Array<[string, string]> = [['search_path', ''], ...settings];
-    await n.query(`SELECT ${all.map((_, i) => `pg_catalog.set_config($${2 * i + 1}, $${2 * i + 2}, false)`).join(', ')}`, all.flat());
-    return n;
-  };
-  return {
-    /** Runs `fn`, which may ask for a session; the session goes back to the idle ones afterwards. */
-    async lend(fn: (session: () => Promise<Client>) => Promise<void>): Promise<void> {
-      let held: Client | null = null;
-      try {
-        await fn(async () => (held = await session()));
-      } finally {
-        if (held) idle.push(held);
-      }
-    },
-    close: () => Promise.all(opened.map((c) => c.end().catch(() => {}))),
-  };
 }
 
 /** The incrementals' changes and the sequences in one transaction: all of them or none. */

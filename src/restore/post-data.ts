@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { TableEntry } from '../archive/manifest.ts';
 import { runPgTool, type PgTool } from '../pgtools/index.ts';
 import { planPostData, type PostDataItem } from './schedule.ts';
+import { postDataEntries } from './toc.ts';
 
 /**
  * How many columns an index or key of a post-data statement sorts on (`USING btree (a, b)`, `PRIMARY KEY (id)`):
@@ -65,25 +66,22 @@ export function splitPostDataScript(script: string, items: PostDataItem[]): Post
   return out;
 }
 
-/** The per-table post-data plan with each item's SQL, or null to restore post-data with pg_restore as before. */
+/**
+ * The per-table post-data plan with each item's SQL, or null to restore post-data with pg_restore as before.
+ * `restHasWork`: whether pg_restore --section=post-data has anything to do with the rest (from the archive's TOC).
+ */
 export async function planPostDataSql(pgRestore: PgTool, schemaFile: string, flags: string[], list: string, verbose: string, tables: TableEntry[], env: Readonly<Record<string, string | undefined>>, dir: string, encoding: string):
     Promise<{ items: PostDataStatement[]; rest: string; restHasWork: boolean } | null> {
   const plan = planPostData(verbose, list, tables);
-  {
-    let items: PostDataStatement[] | null = [];
-    if (plan.items.length > 0) {
-      const byId = new Map<number, string>();
-      for (const line of list.split('\n')) {
-        const m = /^(\d+);/.exec(line);
-        if (m) byId.set(Number(m[1]), line);
-      }
-      writeFileSync(join(dir, 'post-items.list'), `${plan.items.flatMap((i) => i.ids.map((id) => byId.get(id)!)).join('\n')}\n`, { mode: 0o600 });
-      const script = (await runPgTool(pgRestore, ['--section=post-data', ...flags, '-f', '-', '-L', join(dir, 'post-items.list'), schemaFile], undefined, { baseEnv: env, outputEncoding: encoding })).stdout;
-      items = splitPostDataScript(script, plan.items);
-      if (!items) return null;
-    }
-    writeFileSync(join(dir, 'post-rest.list'), plan.rest, { mode: 0o600 });
-    const restScript = (await runPgTool(pgRestore, ['--section=post-data', ...flags, '-f', '-', '-L', join(dir, 'post-rest.list'), schemaFile], undefined, { baseEnv: env })).stdout;
-    return { items, rest: plan.rest, restHasWork: restScript.includes('\n-- Name: ') };
+  const restHasWork = postDataEntries(verbose, plan.rest, { noAcl: flags.includes('--no-privileges') }).length > 0;
+  if (plan.items.length === 0) return { items: [], rest: plan.rest, restHasWork };
+  const byId = new Map<number, string>();
+  for (const line of list.split('\n')) {
+    const m = /^(\d+);/.exec(line);
+    if (m) byId.set(Number(m[1]), line);
   }
+  writeFileSync(join(dir, 'post-items.list'), `${plan.items.flatMap((i) => i.ids.map((id) => byId.get(id)!)).join('\n')}\n`, { mode: 0o600 });
+  const script = (await runPgTool(pgRestore, ['--section=post-data', ...flags, '-f', '-', '-L', join(dir, 'post-items.list'), schemaFile], undefined, { baseEnv: env, outputEncoding: encoding })).stdout;
+  const items = splitPostDataScript(script, plan.items);
+  return items && { items, rest: plan.rest, restHasWork };
 }

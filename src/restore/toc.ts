@@ -46,9 +46,10 @@ export interface TocEntry {
 }
 
 /** pg_dump's entry types that are more than one word (the others are the first word after the OIDs). */
-const MULTI_WORD = ['TABLE DATA', 'SEQUENCE SET', 'SEQUENCE OWNED BY', 'FK CONSTRAINT', 'MATERIALIZED VIEW DATA', 'MATERIALIZED VIEW', 'DEFAULT ACL', 'PUBLICATION TABLE',
-  'PUBLICATION TABLES IN SCHEMA', 'FOREIGN TABLE', 'FOREIGN DATA WRAPPER', 'FOREIGN SERVER', 'USER MAPPING', 'TEXT SEARCH CONFIGURATION', 'TEXT SEARCH DICTIONARY', 'TEXT SEARCH PARSER',
-  'TEXT SEARCH TEMPLATE', 'OPERATOR CLASS', 'OPERATOR FAMILY', 'EVENT TRIGGER', 'LARGE OBJECT', 'ROW SECURITY', 'SHELL TYPE', 'PROCEDURAL LANGUAGE', 'BLOB DATA', 'BLOB'];
+const MULTI_WORD = ['TABLE DATA', 'TABLE ATTACH', 'SEQUENCE SET', 'SEQUENCE OWNED BY', 'FK CONSTRAINT', 'CHECK CONSTRAINT', 'INDEX ATTACH', 'MATERIALIZED VIEW DATA', 'MATERIALIZED VIEW',
+  'DEFAULT ACL', 'PUBLICATION TABLES IN SCHEMA', 'PUBLICATION TABLE', 'FOREIGN TABLE', 'FOREIGN DATA WRAPPER', 'FOREIGN SERVER', 'USER MAPPING', 'TEXT SEARCH CONFIGURATION',
+  'TEXT SEARCH DICTIONARY', 'TEXT SEARCH PARSER', 'TEXT SEARCH TEMPLATE', 'OPERATOR CLASS', 'OPERATOR FAMILY', 'EVENT TRIGGER', 'LARGE OBJECTS', 'LARGE OBJECT', 'ROW SECURITY',
+  'SHELL TYPE', 'PROCEDURAL LANGUAGE', 'ACCESS METHOD', 'DATABASE PROPERTIES', 'SECURITY LABEL', 'ACL LANGUAGE', 'BLOB METADATA', 'BLOB DATA', 'BLOB'];
 
 /** Parses a `pg_restore -l -v` list (entries with their dependencies); comment and header lines are dropped. */
 export function parseTocVerbose(list: string): TocEntry[] {
@@ -64,6 +65,54 @@ export function parseTocVerbose(list: string): TocEntry[] {
     const body = m[2]!;
     const desc = MULTI_WORD.find((d) => body.startsWith(`${d} `)) ?? body.split(' ')[0]!;
     out.push({ id: Number(m[1]), line, desc, rest: body.slice(desc.length + 1).trim(), deps: [] });
+  }
+  return out;
+}
+
+// pg_dump gives every TOC entry a section, but `pg_restore -l -v` does not print it: it follows from the type
+// (pg_dump.c, PostgreSQL 15: the ArchiveEntry calls' .section, and addBoundaryDependencies). Post-data are the
+// others: INDEX, INDEX ATTACH, CONSTRAINT, CHECK CONSTRAINT (one dumped apart), FK CONSTRAINT, TRIGGER, EVENT TRIGGER,
+// RULE, POLICY, ROW SECURITY, STATISTICS, MATERIALIZED VIEW DATA, PUBLICATION (TABLE, TABLES IN SCHEMA),
+// SUBSCRIPTION, DEFAULT ACL.
+const PRE_DATA_TYPES = new Set(['ENCODING', 'STDSTRINGS', 'SEARCHPATH', 'DATABASE', 'DATABASE PROPERTIES', 'SCHEMA', 'EXTENSION', 'TYPE', 'SHELL TYPE', 'DOMAIN',
+  'FUNCTION', 'PROCEDURE', 'AGGREGATE', 'OPERATOR', 'OPERATOR CLASS', 'OPERATOR FAMILY', 'ACCESS METHOD', 'COLLATION', 'CONVERSION', 'CAST', 'TRANSFORM',
+  'PROCEDURAL LANGUAGE', 'TEXT SEARCH PARSER', 'TEXT SEARCH TEMPLATE', 'TEXT SEARCH DICTIONARY', 'TEXT SEARCH CONFIGURATION', 'FOREIGN DATA WRAPPER', 'SERVER',
+  'FOREIGN SERVER', 'USER MAPPING', 'TABLE', 'VIEW', 'MATERIALIZED VIEW', 'FOREIGN TABLE', 'SEQUENCE', 'SEQUENCE OWNED BY', 'DEFAULT', 'TABLE ATTACH', 'BLOB',
+  'LARGE OBJECT', 'BLOB METADATA']);
+const DATA_TYPES = new Set(['TABLE DATA', 'SEQUENCE SET', 'BLOBS', 'LARGE OBJECTS']);
+/** No section of their own: pg_restore counts them in the section of the entry before them (ProcessArchiveRestoreOptions). */
+const NO_SECTION = new Set(['COMMENT', 'SECURITY LABEL', 'ACL', 'ACL LANGUAGE']);
+/** What --no-privileges leaves out (pg_backup_archiver.c _tocEntryIsACL). */
+const ACL_TYPES = new Set(['ACL', 'ACL LANGUAGE', 'DEFAULT ACL']);
+const SECTIONS = ['pre-data', 'data', 'post-data'] as const;
+type Section = (typeof SECTIONS)[number];
+
+/**
+ * The ids of the entries of a pg_restore -L `list` that `pg_restore --section=post-data` restores, decided from the
+ * archive's `pg_restore -l -v` (`verbose`) instead of a pg_restore run. pg_dump writes the sections in order, so an
+ * entry after a post-data one is post-data too whatever its type (a materialized view postponed past the key it
+ * depends on). A type not known to be pre-data or data counts as post-data: at worst pg_restore then runs for
+ * nothing, where the opposite mistake would leave objects out. Entries of no section go with the entry before them
+ * as pg_restore walks it: the unlisted entries first, then the list's in its order (SortTocFromFile).
+ */
+export function postDataEntries(verbose: string, list: string, o: { noAcl: boolean }): number[] {
+  const entries = parseTocVerbose(verbose);
+  const sectionOf = new Map<number, Section>();
+  let cur = 0;
+  for (const e of entries) {
+    if (NO_SECTION.has(e.desc)) continue;
+    cur = Math.max(cur, PRE_DATA_TYPES.has(e.desc) ? 0 : DATA_TYPES.has(e.desc) ? 1 : 2);
+    sectionOf.set(e.id, SECTIONS[cur]!);
+  }
+  const listed = [...list.matchAll(/^(\d+);/gm)].map((m) => Number(m[1]));
+  const inList = new Set(listed);
+  const byId = new Map(entries.map((e) => [e.id, e]));
+  let section: Section = 'pre-data';
+  const out: number[] = [];
+  for (const id of [...entries.map((e) => e.id).filter((x) => !inList.has(x)), ...listed]) {
+    const e = byId.get(id);
+    if (!e || !NO_SECTION.has(e.desc)) section = e ? sectionOf.get(id)! : 'post-data'; // not in the archive's TOC: let pg_restore judge it
+    if (inList.has(id) && section === 'post-data' && !(o.noAcl && e && ACL_TYPES.has(e.desc))) out.push(id);
   }
   return out;
 }
