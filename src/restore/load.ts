@@ -2,7 +2,7 @@ import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from 'pg';
 import { codecFor } from '../archive/compress.ts';
-import { connectMidRun } from '../archive/copy-stream.ts';
+import { connectMidRun } from '../archive/stream-failure.ts';
 import { decryptFileTo, manifestEncryptionOf } from '../archive/encryption.ts';
 import type { Manifest } from '../archive/manifest.ts';
 import { PUBLICATION } from '../archive/publication.ts';
