@@ -5,7 +5,7 @@ import { spawnChild } from '../pgtools/children.ts';
 import { ToolError } from '../errors.ts';
 import { stderrTail } from '../pgtools/index.ts';
 import type { Codec } from '../archive/compress.ts';
-import { toSink } from '../archive/copy-stream.ts';
+import { toSink } from '../archive/sinks.ts';
 import { FILE_MODE, fsyncPath } from '../archive/fsx.ts';
 
 export interface CompressedWriter {

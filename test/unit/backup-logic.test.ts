@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { lsnToBigInt, microsToIso, parseExact, scanHeader, timestampMicros } from '../../src/archive/changes.ts';
-import { copyOutSql } from '../../src/archive/copy-stream.ts';
+import { copyOutSql } from '../../src/archive/copy-sql.ts';
 import { dumpProgress, planChunks } from '../../src/backup/full.ts';
 import { ProgressTracker } from '../../src/render/progress.ts';
 import { isConfinedPath, validateManifestPaths, type Manifest, type TableEntry } from '../../src/archive/manifest.ts';

@@ -1,0 +1,27 @@
+// The SQL of the data streams: which COPY reads a table (or a page range of it) out, and the session settings every
+// COPY in and out runs under, so the backup's and the restore drill's COPY text of the same rows is byte-identical.
+import { columnList, qualifiedName } from '../db/ident.ts';
+import { valueSettingsSql } from './value-settings.ts';
+
+/**
+ * COPY … TO STDOUT of a table's columns in manifest order: the whole table, or (a stream of a big table's full
+ * backup) the pages [fromPage, toPage) by ctid range. The restore drill reads the whole table back the same way.
+ */
+export function copyOutSql(t: { schema: string; name: string; columns: string[] }, p: { fromPage: number | null; toPage: number | null } = { fromPage: null, toPage: null }): string {
+  const cols = columnList(t.columns);
+  if (p.fromPage === null && p.toPage === null) return `COPY ${qualifiedName(t.schema, t.name)} (${cols}) TO STDOUT`;
+  const where = [p.fromPage !== null ? `ctid >= '(${p.fromPage},0)'::tid` : '', p.toPage !== null ? `ctid < '(${p.toPage},0)'::tid` : ''].filter(Boolean).join(' AND ');
+  return `COPY (SELECT ${cols} FROM ONLY ${qualifiedName(t.schema, t.name)} WHERE ${where}) TO STDOUT`;
+}
+
+/** The value settings (src/archive/value-settings.ts), plus: every COPY reads its table from the first page. */
+const COPY_EXTRA = [['synchronize_seqscans', 'off']] as const;
+
+/**
+ * The SET statement that pins the session settings of every COPY in and out, on a connection of our own: COPY text
+ * of the same rows must be byte-identical in the backup and in a restored copy (the drill compares digests), so
+ * nothing may depend on the user's defaults.
+ */
+export function copySessionSql(encoding: string): string {
+  return valueSettingsSql({ encoding, extra: COPY_EXTRA });
+}
