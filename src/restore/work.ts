@@ -117,8 +117,8 @@ export async function buildWork(r: LoadRun): Promise<WorkGraph> {
  * One task per data stream, or one per table loaded by one session. Such a table is truncated and loaded in one
  * transaction with COPY FREEZE (rows written frozen and hinted: the index builds that read it next do not rewrite
  * every page to set hint bits): its only stream, or all its streams one after the other (the files concatenated:
- * zstd and gzip decompress concatenated frames to the concatenated text). See serialStreams for when a split
- * table is. Returns the number of data files.
+ * zstd and gzip decompress concatenated frames to the concatenated text): every split table, in order, unless
+ * AXISOR_RESTORE_SPLIT=parallel (serialStreams says why). Returns the number of data files.
  */
 function addDataTasks(g: Graph): number {
   const { r, work } = g;
