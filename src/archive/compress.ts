@@ -1,4 +1,5 @@
-import { execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
+import { spawnChild } from '../pgtools/children.ts';
 import { ToolError, UsageError } from '../errors.ts';
 import type { Compression } from './manifest.ts';
 
@@ -69,4 +70,12 @@ export async function probeCodec(codec: Codec, env: Readonly<Record<string, stri
     });
   }
   return `${String(r.stdout || r.stderr).split('\n')[0]}`.trim();
+}
+
+/**
+ * Starts a compressor or decompressor (a Codec's command) as a stream stage: only PATH in its environment, its
+ * stdout streamed (never buffered), its stderr kept for the failure message; the caller checks its exit.
+ */
+export function spawnCodec(cmd: { bin: string; args: string[] }, env: Readonly<Record<string, string | undefined>>, stdin: 'pipe' | 'ignore' = 'pipe'): ResultPromise {
+  return spawnChild(cmd.bin, cmd.args, { env: { PATH: env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin, stdout: 'pipe', buffer: { stdout: false, stderr: true } });
 }

@@ -7,8 +7,7 @@ import type { ResultPromise } from 'execa';
 import type { ConnectionSettings } from '../config/types.ts';
 import { asciiIdentifiers } from '../db/ident.ts';
 import { withTransaction } from '../db/transaction.ts';
-import { spawnChild } from '../pgtools/children.ts';
-import type { Codec } from './compress.ts';
+import { spawnCodec, type Codec } from './compress.ts';
 import { copySessionSql } from './copy-sql.ts';
 import { CopyOutStream } from './copy-out.ts';
 import { RowDigest } from './row-digest.ts';
@@ -83,7 +82,7 @@ export async function dumpChunk(o: {
     await withTransaction(client, { sessionSql: copySessionSql(o.encoding), isolationLevel: 'repeatable read', readOnly: true, snapshot: o.snapshot, onError: 'abandon', mapErrors: false }, async () => {
       timings.connectMs = performance.now() - t0;
       t1 = performance.now();
-      comp = o.codec.compress ? spawnChild(o.codec.compress.bin, o.codec.compress.args, { env: { PATH: o.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: 'pipe', stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
+      comp = o.codec.compress ? spawnCodec(o.codec.compress, o.env) : null;
       const source = client.query(new CopyOutStream(asciiIdentifiers(o.copySql), onText));
       try {
         if (comp) {

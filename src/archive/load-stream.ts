@@ -7,8 +7,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { ConnectionSettings } from '../config/types.ts';
 import { asciiIdentifiers } from '../db/ident.ts';
 import { withTransaction } from '../db/transaction.ts';
-import { spawnChild } from '../pgtools/children.ts';
-import type { Codec } from './compress.ts';
+import { spawnCodec, type Codec } from './compress.ts';
 import { copySessionSql } from './copy-sql.ts';
 import { checkExit, killAll, lostOrDb } from './stream-failure.ts';
 import { connectMidRun } from '../db/connect.ts';
@@ -41,7 +40,7 @@ export async function loadChunk(o: {
     const load = async () => {
       t1 = performance.now();
       const dec = o.codec.decompress ? o.codec.decompress('-') : null;
-      d = dec ? spawnChild(dec.bin, dec.args, { env: { PATH: o.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: 'pipe', stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
+      d = dec ? spawnCodec(dec, o.env) : null;
       const sink = client.query(copyFrom(asciiIdentifiers(`COPY ${o.table} (${o.columns}) FROM STDIN${o.freeze ? ' WITH (FREEZE)' : ''}`)));
       try {
         if (d) {

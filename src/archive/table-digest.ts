@@ -6,8 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ConnectionSettings } from '../config/types.ts';
 import { asciiIdentifiers } from '../db/ident.ts';
 import { mapPrivilege } from '../db/privilege.ts';
-import { spawnChild } from '../pgtools/children.ts';
-import type { Codec } from './compress.ts';
+import { spawnCodec, type Codec } from './compress.ts';
 import { copySessionSql } from './copy-sql.ts';
 import { CopyOutStream } from './copy-out.ts';
 import { RowDigest } from './row-digest.ts';
@@ -25,7 +24,7 @@ export async function digestBackupFile(o: { file: string; codec: Codec; env: Rea
   if (!dec) {
     for await (const chunk of src ?? createReadStream(o.file, { highWaterMark: 1 << 20 })) d.update(chunk as Buffer);
   } else {
-    const p = spawnChild(dec.bin, dec.args, { env: { PATH: o.env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: src ? 'pipe' : 'ignore', stdout: 'pipe', buffer: { stdout: false, stderr: true } });
+    const p = spawnCodec(dec, o.env, src ? 'pipe' : 'ignore');
     try {
       await Promise.all([
         src ? pipeline(src, p.stdin as Writable) : Promise.resolve(),

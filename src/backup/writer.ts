@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { PassThrough, Transform, type Readable, type Writable } from 'node:stream';
-import { spawnChild } from '../pgtools/children.ts';
 import { ToolError } from '../errors.ts';
 import { stderrTail } from '../pgtools/index.ts';
-import type { Codec } from '../archive/compress.ts';
+import { spawnCodec, type Codec } from '../archive/compress.ts';
 import { toSink } from '../archive/sinks.ts';
 import { FILE_MODE, fsyncPath } from '../archive/fsx.ts';
 
@@ -28,7 +27,7 @@ export function openCompressedWriter(codec: Codec, outPath: string, env: Readonl
     },
   });
   const out = store ? null : createWriteStream(outPath, { mode: FILE_MODE, flags: 'wx' });
-  const comp = codec.compress ? spawnChild(codec.compress.bin, codec.compress.args, { env: { PATH: env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: 'pipe', stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
+  const comp = codec.compress ? spawnCodec(codec.compress, env) : null;
   // With a key, the compressed bytes are encrypted before they are hashed and stored (the manifest sums stored bytes).
   // Without a compressor, a pass-through is the entry (toSink pipes a readable into the stored end).
   const entry = comp ? null : new PassThrough();

@@ -5,9 +5,8 @@ import { pipeline as pipelineCb, type Readable, type Writable } from 'node:strea
 import type { BackupKey } from '../crypto/key.ts';
 import { manifestEncryptionOf, openBackupFile } from '../archive/encryption.ts';
 import { isRemoteDir, storedName } from '../archive/repo.ts';
-import { spawnChild } from '../pgtools/children.ts';
 import type pg from 'pg';
-import type { Codec } from '../archive/compress.ts';
+import { spawnCodec, type Codec } from '../archive/compress.ts';
 import { microsToIso, parseChange, timestampMicros, type ChangeRecord, type ColumnValue } from '../archive/changes.ts';
 import { PGOUTPUT_FORMAT, RecordSplitter } from '../archive/pgoutput.ts';
 import { pinValueSettings } from '../archive/value-settings.ts';
@@ -32,7 +31,7 @@ async function openChangeFile(dir: string, m: Manifest, codec: Codec, env: Reado
   // An encrypted or remote change file is read (and decrypted) in-process and fed to the decompressor's stdin.
   const src = manifestEncryptionOf(m) || isRemoteDir(dir) ? await openBackupFile(dir, m.files[0]!.path, key, { size: m.files[0]!.bytes }) : null;
   const dec = codec.decompress?.(src ? '-' : file);
-  const child = dec ? spawnChild(dec.bin, dec.args, { env: { PATH: env.PATH ?? '/usr/bin:/bin' }, extendEnv: false, reject: false, stdin: src ? 'pipe' : 'ignore', stdout: 'pipe', buffer: { stdout: false, stderr: true } }) : null;
+  const child = dec ? spawnCodec(dec, env, src ? 'pipe' : 'ignore') : null;
   // A decryption failure (a tampered chunk) must surface as itself, not as the decompressor's truncated input.
   if (src && child) pipelineCb(src, child.stdin as Writable, (err) => err && (child.stdout as Readable).destroy(err));
   const input = (child ? child.stdout : src ?? createReadStream(file)) as Readable;

@@ -32,8 +32,6 @@ export interface WorkGraph {
   postDataItems: number;
   /** Data files to load. */
   chunks: number;
-  /** maintenance_work_mem of each session, MB. */
-  mwm: number;
   /** The settings of every post-data session (ours, and pg_restore's for the rest), in order. */
   sessionSettings: Array<[string, string]>;
 }
@@ -58,7 +56,6 @@ interface Graph {
   dataIds: Map<string, string[]>;
   postIds: Map<string, string[]>;
   notValid: NotValidForeignKey[];
-  mwm: number;
   sessionSettings: Array<[string, string]>;
 }
 
@@ -88,7 +85,7 @@ export async function buildWork(r: LoadRun): Promise<WorkGraph> {
   const mwm = maintenanceWorkMemMb(o.jobs);
   r.phases.maintenanceWorkMemMb = mwm;
   const bytesOf = new Map(tables.map((t) => [key(t), t.chunks.reduce((s, c) => s + c.rawBytes, 0)]));
-  const g: Graph = { r, post, work: [], bytesOf, dataIds: new Map(), postIds: new Map(), notValid: [], mwm, sessionSettings: postDataSettings(mwm, o.jobs) };
+  const g: Graph = { r, post, work: [], bytesOf, dataIds: new Map(), postIds: new Map(), notValid: [], sessionSettings: postDataSettings(mwm, o.jobs) };
   const chunks = addDataTasks(g);
   const allData = [...g.dataIds.values()].flat();
   addPostDataTasks(g);
@@ -110,7 +107,7 @@ export async function buildWork(r: LoadRun): Promise<WorkGraph> {
       r.phases.afterDataMs = Math.round(performance.now() - a0);
     } });
   }
-  return { work: g.work, allData, notValid: g.notValid, foreignKeys: fks.length, postDataItems: post?.items.length ?? 0, chunks, mwm, sessionSettings: g.sessionSettings };
+  return { work: g.work, allData, notValid: g.notValid, foreignKeys: fks.length, postDataItems: post?.items.length ?? 0, chunks, sessionSettings: g.sessionSettings };
 }
 
 /**
@@ -140,7 +137,7 @@ function addDataTasks(g: Graph): number {
     done += files.length;
     o.onProgress?.({ phase: 'data', done, total, unit: 'items', message: `${t.schema}.${t.name}` });
   };
-  const serial = serialStreams(tables.map((t) => ({ key: key(t), streams: t.chunks.map((c) => c.rawBytes) })), o.env.AXISOR_RESTORE_SPLIT);
+  const serial = serialStreams(tables.map((t) => ({ key: key(t), streams: t.chunks.length })), o.env.AXISOR_RESTORE_SPLIT);
   for (const t of tables) {
     const k = key(t);
     if (t.chunks.length === 0) {
