@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import { processAlive, removeDir, writeFileDurable } from './fsx.ts';
 import { MANIFEST_FILE, readManifest, type Manifest } from './manifest.ts';
 import { isRemoteDir, repoAt } from './repo.ts';
 import { listBackupPrefixes } from '../storage/publish.ts';
+import { ownerAlive, ownerTag, parseOwnerTag } from '../pgtools/owner.ts';
 
 /** A backup is written under this prefix and renamed when complete; list and restore never look at these. */
 export const TMP_PREFIX = '.tmp-';
@@ -131,6 +133,20 @@ export function backupEntryDir(backupDir: string, id: string): string {
   return isRemoteDir(backupDir) ? `${backupDir.replace(/\/+$/, '')}/${id}` : join(backupDir, id);
 }
 
+/** Eight hex digits of this host's name: which host's processes a temporary directory's owner tag refers to. */
+function hostTag(): string {
+  return createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
+}
+
+/**
+ * The name of a local backup's temporary directory: `.tmp-<pid>-<start ticks>-<host>-<id>`. The writer is in the
+ * name, so the one mkdir makes the directory and its owner appear together: a run killed at any instant (even
+ * before it wrote owner.json) leaves a directory the next run can judge at once (cleanStaleTemps).
+ */
+export function tempDirName(id: string): string {
+  return `${TMP_PREFIX}${ownerTag()}-${hostTag()}-${id}`;
+}
+
 /** Marks a temporary directory with the pid that writes it, so a later run can tell a dead run's leftovers. */
 export async function claimTempDir(tmpDir: string): Promise<void> {
   await writeFileDurable(join(tmpDir, OWNER_FILE), JSON.stringify({ pid: process.pid, host: hostname(), startedAt: new Date().toISOString() }));
@@ -148,12 +164,17 @@ export async function cleanStaleTemps(backupDir: string): Promise<string[]> {
   for (const name of names.filter((n) => n.startsWith(TMP_PREFIX))) {
     const dir = join(backupDir, name);
     let alive: boolean;
-    try {
+    const tagged = parseOwnerTag(name, TMP_PREFIX);
+    const host = /^\.tmp-\d+-\d+-([0-9a-f]{8})-/.exec(name)?.[1];
+    // Named by tempDirName: judged by its name (another host's runs cannot be checked here: left to them).
+    if (tagged && host) alive = host !== hostTag() || ownerAlive(tagged);
+    else try {
       const owner = JSON.parse(await readFile(join(dir, OWNER_FILE), 'utf8')) as { pid?: number; host?: string };
       // Another host sharing the directory: its runs cannot be checked, so only its own runs clean up after it.
       alive = owner.host !== hostname() || (owner.pid !== undefined && processAlive(owner.pid));
     } catch {
-      // No owner file yet: either a run that is just starting, or one killed in that instant. Give it a minute.
+      // Older names (and prune's .tmp-deleting-): no owner file means a run just starting, or one killed in that
+      // instant. Give it a minute.
       alive = await stat(dir).then((s) => Date.now() - s.mtimeMs < 60_000, () => false);
     }
     if (!alive) {

@@ -11,7 +11,7 @@ import { sweepTempDirsOnce } from '../pgtools/tempdirs.ts';
 import { sweepSideDatabases } from '../db/side-databases.ts';
 import { formatBytes } from '../format.ts';
 import { classifyFailure, freeBytes, pathError, type FailureContext } from '../archive/classify.ts';
-import { backupEntryDir, claimTempDir, cleanStaleTemps, listCatalog, TMP_PREFIX } from '../archive/catalog.ts';
+import { backupEntryDir, claimTempDir, cleanStaleTemps, listCatalog, tempDirName } from '../archive/catalog.ts';
 import { isBackupId } from '../archive/id.ts';
 import { repoAt } from '../archive/repo.ts';
 import { claimBackup, OWNER_OBJECT, sweepAbandoned } from '../storage/publish.ts';
@@ -151,7 +151,7 @@ async function lockedBackup(run: BackupRun): Promise<BackupResult> {
 async function attemptBackup(run: BackupRun, t: BackupOptions['type']): Promise<{ manifest: Manifest; ctx: RunContext }> {
   const { config, opts, codec, compressorVersion, backupDir, repo, control, info, prefix, warn } = run;
   const id = newBackupId(t, run.startedAt);
-  const tmpDir = repo ? backupEntryDir(backupDir, id) : join(backupDir, `${TMP_PREFIX}${id}`);
+  const tmpDir = repo ? backupEntryDir(backupDir, id) : join(backupDir, tempDirName(id));
   if (!repo) await mkdir(tmpDir, { mode: DIR_MODE });
   const ctx: RunContext = { config, opts, codec, compressorVersion, id, tmpDir, startedAt: run.startedAt, warnings: run.warnings, phases: {}, repo: repo ? { repo, prefix: `${id}/` } : null };
   let slotName: string | null = null;
