@@ -180,7 +180,7 @@ async function runWork(r: LoadRun, g: WorkGraph): Promise<NotValidForeignKey[]> 
   const t0 = performance.now();
   // search_path empty as pg_restore's own sessions have it: the statements are its script's, schema-qualified.
   const settings: Array<[string, string]> = [['search_path', ''], ...g.sessionSettings];
-  await withSessionPool(r.conn, { applicationName: 'axisor-db restore', settings }, (sessions) => runTasks(withRanks(g.work), o.jobs, async (w) => {
+  await withSessionPool(r.conn, { applicationName: 'axisor-db restore', settings }, (sessions) => runTasks(withRanks(g.work), o.jobs, async (w, running) => {
     if (w.id.startsWith('post:') && marks.postStart === undefined) {
       marks.postStart = performance.now();
       o.onProgress?.({ phase: 'indexes', message: 'indexes and constraints' });
@@ -190,7 +190,12 @@ async function runWork(r: LoadRun, g: WorkGraph): Promise<NotValidForeignKey[]> 
       o.onProgress?.({ phase: 'foreign keys', message: `${g.foreignKeys} foreign keys` });
     }
     const s0 = performance.now();
-    await sessions.lend((session) => w.run(session));
+    // The sessions idle at its start, counted once the runner has started everything it can at this moment (its
+    // loop starts tasks synchronously; this resumes after it). A task of less than a tenth of this one's cost
+    // counts as idle: the small tables' last items end within a second, while the big table's key builds alone.
+    await Promise.resolve();
+    const idle = Math.max(0, o.jobs - running.filter((x) => x === w || x.cost >= w.cost / 10).length);
+    await sessions.lend((session) => w.run(session, idle));
     const now = performance.now();
     if (trace) appendFileSync(trace, `${Math.round(s0 - t0)}\t${Math.round(now - t0)}\t${w.id}\n`);
     if (dataLeft.delete(w.id) && dataLeft.size === 0) marks.dataEnd = now;

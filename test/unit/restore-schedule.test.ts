@@ -1,5 +1,5 @@
 import { expect, test } from '@jest/globals';
-import { postDataSettings } from '../../src/restore/work.ts';
+import { buildsIndex, checksAfterIndexes, lonePostDataSql, postDataSettings } from '../../src/restore/work.ts';
 import { nextTask, runTasks } from '../../src/tasks.ts';
 import { locksConflict, planPostData, postDataLock, serialStreams, withRanks, type LockMode, type Task } from '../../src/restore/schedule.ts';
 import { keyColumns, splitPostDataScript } from '../../src/restore/post-data.ts';
@@ -154,4 +154,51 @@ test('keyColumns: the columns an index or key sorts on, for its estimated cost',
 test('postDataSettings: the restore sessions size maintenance_work_mem and, with --jobs 2 or more, start no parallel maintenance workers', () => {
   expect(postDataSettings(512, 2)).toEqual([['maintenance_work_mem', '512MB'], ['synchronous_commit', 'off'], ['max_parallel_maintenance_workers', '0']]);
   expect(postDataSettings(1024, 1)).toEqual([['maintenance_work_mem', '1024MB'], ['synchronous_commit', 'off']]);
+});
+
+test('buildsIndex and lonePostDataSql: an index build given the idle sessions as parallel workers, then none again', () => {
+  const pk = { desc: 'CONSTRAINT', sql: 'ALTER TABLE ONLY public."TradeLog"\n    ADD CONSTRAINT "TradeLog_pkey" PRIMARY KEY (id);' };
+  const idx = { desc: 'INDEX', sql: 'CREATE INDEX "T_u_idx" ON public."TradeLog" USING btree (user_id);' };
+  const check = { desc: 'CONSTRAINT', sql: 'ALTER TABLE public.t\n    ADD CONSTRAINT "UNIQUE" CHECK ((a > 0)) NOT VALID;' };
+  const trigger = { desc: 'TRIGGER', sql: 'CREATE TRIGGER x AFTER INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION public.f();' };
+  expect([pk, idx, check, trigger].map(buildsIndex)).toEqual([true, true, false, false]);
+  expect(buildsIndex({ desc: 'CONSTRAINT', sql: 'ALTER TABLE ONLY public.t\n    ADD CONSTRAINT "a b" UNIQUE (a);' })).toBe(true);
+  expect(buildsIndex({ desc: 'CONSTRAINT', sql: 'ALTER TABLE ONLY public.t\n    ADD CONSTRAINT x EXCLUDE USING gist (r WITH &&);' })).toBe(true);
+  expect(lonePostDataSql(pk, 1, 2)).toBe(`SET max_parallel_maintenance_workers = 1;\n${pk.sql}\nSET max_parallel_maintenance_workers = 0;`);
+  expect(lonePostDataSql(idx, 3, 4)).toMatch(/^SET max_parallel_maintenance_workers = 3;\n/);
+  // No idle session, --jobs 1 (the server's own default applies then), or no index built: the statements as they are.
+  expect(lonePostDataSql(idx, 0, 2)).toBe(idx.sql);
+  expect(lonePostDataSql(idx, 1, 1)).toBe(idx.sql);
+  expect(lonePostDataSql(check, 1, 2)).toBe(check.sql);
+  expect(lonePostDataSql(trigger, 1, 2)).toBe(trigger.sql);
+});
+
+test('checksAfterIndexes: the keys of a table nothing references validate after its indexes; a referenced table\'s keys do not wait', () => {
+  const items = [
+    { desc: 'CONSTRAINT', table: 'public.TradeLog', label: 'CONSTRAINT public.TradeLog_pkey' },
+    { desc: 'INDEX', table: 'public.TradeLog', label: 'INDEX public.TradeLog_user_id_idx' },
+    { desc: 'INDEX', table: 'public.Notification', label: 'INDEX public.Notification_user_id_idx' },
+    { desc: 'INDEX', table: 'public.NotificationDelivery', label: 'INDEX public.NotificationDelivery_n_idx' },
+  ];
+  const work = () => [
+    { id: 'fk:0:0', deps: ['data:public.TradeLog'] }, { id: 'fkv:0:0', deps: ['fk:0:0'] },
+    { id: 'fk:1:0', deps: ['data:public.Notification'] }, { id: 'fkv:1:0', deps: ['fk:1:0'] },
+    { id: 'fk:2:0', deps: ['data:public.NotificationDelivery'] }, { id: 'fkv:2:0', deps: ['fk:2:0'] },
+  ];
+  const fks = [{ ref: 'public.User' }, { ref: 'public.User' }, { ref: 'public.Notification' }];
+  const tableOfCheck = new Map([['fkv:0:0', 'public.TradeLog'], ['fkv:1:0', 'public.Notification'], ['fkv:2:0', 'public.NotificationDelivery']]);
+  const w = work();
+  checksAfterIndexes({ post: { items, restHasWork: false }, work: w }, fks, tableOfCheck);
+  const deps = Object.fromEntries(w.map((x) => [x.id, x.deps]));
+  expect(deps['fk:0:0']).toEqual(['data:public.TradeLog', 'post:1:INDEX public.TradeLog_user_id_idx']);
+  expect(deps['fkv:0:0']).toEqual(['fk:0:0', 'post:1:INDEX public.TradeLog_user_id_idx']);
+  expect(deps['fkv:2:0']).toEqual(['fk:2:0', 'post:3:INDEX public.NotificationDelivery_n_idx']);
+  // Notification is referenced (by NotificationDelivery's key): its own key does not wait for its indexes.
+  expect(deps['fkv:1:0']).toEqual(['fk:1:0']);
+  // A key whose referenced table is unknown, or the rest of post-data to run first: nothing changes (no cycle).
+  for (const [post, f] of [[{ items, restHasWork: true }, fks], [{ items, restHasWork: false }, [...fks, { ref: null }]], [null, fks]] as const) {
+    const v = work();
+    checksAfterIndexes({ post, work: v }, f, tableOfCheck);
+    expect(v).toEqual(work());
+  }
 });
