@@ -50,8 +50,9 @@ export function configure(cmd: Command, ctx: CliContext): void {
     .option('-j, --jobs <n>', `parallel data streams (default ${DEFAULT_JOBS})`)
     .option('--wait <seconds>', 'wait this long for another backup of the database to finish (default: fail at once, exit 75)', '0')
     .option('--no-chain', 'a full backup does not start an incremental chain (no replication slot)')
+    .addOption(new Option('--copy-format <format>', 'how rows are written: auto (COPY binary for every table whose column types read back in any database, text for the rest) | text (every table as COPY text, for a restore into another major version or by other tools)').choices(['auto', 'text']).default('auto'))
     .addHelpText('after', '\nSubcommands: list, show <id>, verify <id>, prune, status (run `axisor-db backup <sub> --help`).\n');
-  defineAction<{ type: BackupType; compress: Compression; compressLevel?: string; jobs?: string; wait: string; chain: boolean }>(cmd, ctx, async ({ opts, out, config }) => {
+  defineAction<{ type: BackupType; compress: Compression; compressLevel?: string; jobs?: string; wait: string; chain: boolean; copyFormat: 'auto' | 'text' }>(cmd, ctx, async ({ opts, out, config }) => {
     const compressLevel = intFlag(opts.compressLevel, '--compress-level', { min: 0 });
     const jobs = intFlag(opts.jobs, '--jobs', { max: 64 }, DEFAULT_JOBS);
     const waitSeconds = intFlag(opts.wait, '--wait', { min: 0 });
@@ -63,7 +64,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
       const result = await runBackup({
         encryptionKey,
         type: opts.type, compression: opts.compress, compressLevel,
-        jobs, waitSeconds, startChain: opts.chain !== false, toolVersion: VERSION,
+        jobs, waitSeconds, startChain: opts.chain !== false, copyFormat: opts.copyFormat, toolVersion: VERSION,
       }, { config: config(), env: ctx.env, signal: ctx.signal, onProgress: progress.report, onWarning: (m) => out.warn(m) });
       progress.stop(`backup ${result.id} done`);
       return { result, render: (r, o) => renderBackup({ ...r, warnings: [] }, o) };

@@ -2,16 +2,29 @@
 // COPY in and out runs under, so the backup's and the restore drill's COPY text of the same rows is byte-identical.
 import { columnList, qualifiedName } from '../db/ident.ts';
 import { valueSettingsSql } from './value-settings.ts';
+import type { CopyFormat } from './row-digest.ts';
+
+/** The COPY option list for a format (text is COPY's default, written without options as older backups were). */
+function withFormat(format: CopyFormat | undefined, freeze = false): string {
+  const opts = [format === 'binary' ? 'FORMAT binary' : '', freeze ? 'FREEZE' : ''].filter(Boolean);
+  return opts.length > 0 ? ` WITH (${opts.join(', ')})` : '';
+}
 
 /**
  * COPY … TO STDOUT of a table's columns in manifest order: the whole table, or (a stream of a big table's full
  * backup) the pages [fromPage, toPage) by ctid range. The restore drill reads the whole table back the same way.
  */
-export function copyOutSql(t: { schema: string; name: string; columns: string[] }, p: { fromPage: number | null; toPage: number | null } = { fromPage: null, toPage: null }): string {
+export function copyOutSql(t: { schema: string; name: string; columns: string[]; copyFormat?: CopyFormat }, p: { fromPage: number | null; toPage: number | null } = { fromPage: null, toPage: null }): string {
   const cols = columnList(t.columns);
-  if (p.fromPage === null && p.toPage === null) return `COPY ${qualifiedName(t.schema, t.name)} (${cols}) TO STDOUT`;
+  const w = withFormat(t.copyFormat);
+  if (p.fromPage === null && p.toPage === null) return `COPY ${qualifiedName(t.schema, t.name)} (${cols}) TO STDOUT${w}`;
   const where = [p.fromPage !== null ? `ctid >= '(${p.fromPage},0)'::tid` : '', p.toPage !== null ? `ctid < '(${p.toPage},0)'::tid` : ''].filter(Boolean).join(' AND ');
-  return `COPY (SELECT ${cols} FROM ONLY ${qualifiedName(t.schema, t.name)} WHERE ${where}) TO STDOUT`;
+  return `COPY (SELECT ${cols} FROM ONLY ${qualifiedName(t.schema, t.name)} WHERE ${where}) TO STDOUT${w}`;
+}
+
+/** COPY … FROM STDIN of a data stream into its table, in the stream's format, with FREEZE when the table was emptied in the loading transaction. */
+export function copyInSql(table: string, columns: string, format: CopyFormat | undefined, freeze: boolean): string {
+  return `COPY ${table} (${columns}) FROM STDIN${withFormat(format, freeze)}`;
 }
 
 /** The value settings (src/archive/value-settings.ts), plus: every COPY reads its table from the first page. */

@@ -10,7 +10,7 @@ import { withTransaction } from '../db/transaction.ts';
 import { spawnCodec, type Codec } from './compress.ts';
 import { copySessionSql } from './copy-sql.ts';
 import { CopyOutStream } from './copy-out.ts';
-import { RowDigest } from './row-digest.ts';
+import { rowDigestFor, type CopyFormat } from './row-digest.ts';
 import type { ChunkSink } from './sinks.ts';
 import { checkExit, killAll, lostOrDb } from './stream-failure.ts';
 import { connectMidRun } from '../db/connect.ts';
@@ -18,7 +18,7 @@ import { connectMidRun } from '../db/connect.ts';
 export interface ChunkDumpResult {
   rows: number;
   rawBytes: number;
-  /** Order-independent digest of the rows' COPY text (see row-digest.ts). */
+  /** Order-independent digest of the rows (see row-digest.ts). */
   rowDigest: string;
   bytes: number;
   sha256: string;
@@ -46,6 +46,8 @@ export interface StreamTimings {
 export async function dumpChunk(o: {
   conn: ConnectionSettings; encoding: string; env: Readonly<Record<string, string | undefined>>; snapshot: string;
   copySql: string; codec: Codec; sink: ChunkSink; onBytes?: (n: number) => void;
+  /** The format copySql writes in (the row digest must parse it); absent: text. */
+  format?: CopyFormat;
   /** COPY text bytes read from the server (the progress measure: its total can be estimated from the table sizes). */
   onRawBytes?: (n: number) => void;
   /** Encrypts the compressed bytes before they are hashed and stored (the manifest sums stored bytes). */
@@ -56,8 +58,8 @@ export async function dumpChunk(o: {
   const timings: StreamTimings = { connectMs: 0, copyMs: 0, digestMs: 0, fileHashMs: 0, fsyncMs: 0 };
   let comp: ResultPromise | null = null;
   try {
-    const digest = new RowDigest();
-    // The COPY text is digested and counted inside the reader, on each compacted socket chunk (no stream hop).
+    const digest = rowDigestFor(o.format ?? 'text');
+    // The COPY bytes are digested and counted inside the reader, on each compacted socket chunk (no stream hop).
     const onText = (text: Buffer) => {
       const s = performance.now();
       digest.update(text);

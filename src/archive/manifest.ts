@@ -7,11 +7,23 @@ import { writeFileDurable } from './fsx.ts';
 import { readStoredBuffer } from './repo.ts';
 import type { Repository } from '../storage/types.ts';
 import type { BackupType } from './id.ts';
+import type { CopyFormat } from './row-digest.ts';
 
 export const MANIFEST_FILE = 'manifest.json';
 /** sha256 of manifest.json, so a damaged manifest is detected like any other file. */
 export const MANIFEST_SUM_FILE = 'manifest.sha256';
-export const MANIFEST_FORMAT = 1;
+/**
+ * The manifest format written when a backup holds COPY binary data (format 2: tables carry `copyFormat`); a backup
+ * that holds only COPY text keeps format 1, so older axisor-db versions still read it. Older versions refuse
+ * format 2 (manifest_format, exit 65) instead of loading binary rows as text.
+ */
+export const MANIFEST_FORMAT = 2;
+const READABLE_FORMATS: ReadonlySet<number> = new Set([1, 2]);
+
+/** The format a manifest with these tables is written in (see MANIFEST_FORMAT). */
+export function manifestFormatFor(tables: ReadonlyArray<Pick<TableEntry, 'copyFormat'>>): number {
+  return tables.some((t) => t.copyFormat === 'binary') ? 2 : 1;
+}
 
 export type Compression = 'zstd' | 'gzip' | 'none';
 
@@ -25,7 +37,7 @@ export interface ManifestFile {
 export interface TableChunk {
   file: string;
   rows: number;
-  /** Uncompressed COPY text bytes. */
+  /** Uncompressed COPY bytes (text or binary, as the table's copyFormat). */
   rawBytes: number;
   /**
    * Order-independent digest of the stream's rows (row-digest.ts, algorithm in Manifest.rowDigestAlgorithm): the
@@ -41,6 +53,8 @@ export interface TableEntry {
   name: string;
   /** Columns in COPY order (generated columns excluded: the server recomputes them). */
   columns: string[];
+  /** How the table's data streams are written: 'binary' (COPY binary, format 2 manifests) or text (absent). */
+  copyFormat?: CopyFormat;
   rows: number;
   chunks: TableChunk[];
   /** Source catalog OIDs of the table, its indexes, constraints, triggers, defaults, owned sequences: --table uses them to select schema entries. */
@@ -154,7 +168,7 @@ export async function readManifest(dir: string, id: string): Promise<Manifest> {
     throw new IntegrityError('manifest_checksum', `the manifest of backup ${id} does not match its checksum`, { hint: 'the backup directory was modified or damaged; restore from another backup' });
   }
   const m = JSON.parse(text) as Manifest;
-  if (m.format !== MANIFEST_FORMAT || m.id !== id) {
+  if (!READABLE_FORMATS.has(m.format) || m.id !== id || (m.format === 1 && m.tables?.some((t) => t.copyFormat === 'binary'))) {
     throw new IntegrityError('manifest_format', `the manifest of backup ${id} has format ${m.format} / id ${m.id}`, { hint: 'this backup was written by an incompatible axisor-db version or renamed' });
   }
   validateManifestPaths(m);

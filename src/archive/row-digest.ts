@@ -1,8 +1,8 @@
 import { fmix32 } from '../murmur3.ts';
 
 /**
- * An order-independent fingerprint of a table's content: every COPY text row (the bytes before its newline) is
- * hashed on its own, and the row hashes are added up. Addition is commutative, so the digest does not depend on
+ * An order-independent fingerprint of a table's content: every COPY row (in text, the bytes before its newline; in
+ * binary, one tuple: see BinaryRowDigest) is hashed on its own, and the row hashes are added up. Addition is commutative, so the digest does not depend on
  * the physical order rows come out in (a restored table's order differs from the source's after free-space reuse),
  * and duplicates count (a sum, not an xor). The same rows under the same pinned COPY settings (copySessionSql)
  * give the same digest; one changed byte in one row changes it with probability 1 - 2^-64.
@@ -19,43 +19,27 @@ const C2 = 0x1b873593;
 const D1 = 0x85ebca6b;
 const D2 = 0xc2b2ae35;
 
-export class RowDigest {
+/** How a data stream's rows are written: COPY's text format (older backups, and tables with types whose binary form is not portable) or its binary format. */
+export type CopyFormat = 'text' | 'binary';
+
+/** What both digests share: the row hash and its two sums. */
+abstract class RowSums {
   rows = 0;
   bytes = 0;
   private s1 = 0;
   private s2 = 0;
-  private carry: Buffer | null = null;
 
-  /** Adds a chunk of COPY text; rows may span chunks. */
-  update(chunk: Buffer): void {
-    this.bytes += chunk.length;
-    let start = 0;
-    let nl = chunk.indexOf(10);
-    if (nl === -1) {
-      this.carry = this.carry ? Buffer.concat([this.carry, chunk]) : Buffer.from(chunk);
-      return;
-    }
-    if (this.carry) {
-      const row = Buffer.concat([this.carry, chunk.subarray(0, nl)]);
-      this.carry = null;
-      this.addRow(viewOf(row), row, 0, row.length);
-      start = nl + 1;
-      nl = chunk.indexOf(10, start);
-    }
-    const view = viewOf(chunk);
-    while (nl !== -1) {
-      this.addRow(view, chunk, start, nl);
-      start = nl + 1;
-      nl = chunk.indexOf(10, start);
-    }
-    if (start < chunk.length) this.carry = Buffer.from(chunk.subarray(start));
-  }
+  /** Adds a chunk of the COPY stream; rows may span chunks. */
+  abstract update(chunk: Buffer): void;
+
+  /** Bytes of a row left without its end when the stream ended (COPY never does that); hashed as a row. */
+  protected abstract flush(): void;
 
   /**
    * One row's hash, added to the sums. Words are read little-endian through a DataView (one unaligned load per
    * 4 bytes instead of four byte loads and shifts: about twice the throughput, same values).
    */
-  private addRow(view: DataView, b: Buffer, start: number, end: number): void {
+  protected addRow(view: DataView, b: Buffer, start: number, end: number): void {
     let h1 = 0x9747b28c;
     let h2 = 0x2f8f1b4d;
     const len = end - start;
@@ -91,15 +75,188 @@ export class RowDigest {
     this.rows++;
   }
 
-  /** 16 hex digits. A final row without its newline (never produced by COPY) is counted as a row. */
+  /** 16 hex digits. */
   digest(): string {
+    this.flush();
+    return hex8(this.s1) + hex8(this.s2);
+  }
+}
+
+/** The digest of COPY text: a row is the bytes before its newline. */
+export class RowDigest extends RowSums {
+  private carry: Buffer | null = null;
+
+  update(chunk: Buffer): void {
+    this.bytes += chunk.length;
+    let start = 0;
+    let nl = chunk.indexOf(10);
+    if (nl === -1) {
+      this.carry = this.carry ? Buffer.concat([this.carry, chunk]) : Buffer.from(chunk);
+      return;
+    }
+    if (this.carry) {
+      const row = Buffer.concat([this.carry, chunk.subarray(0, nl)]);
+      this.carry = null;
+      this.addRow(viewOf(row), row, 0, row.length);
+      start = nl + 1;
+      nl = chunk.indexOf(10, start);
+    }
+    const view = viewOf(chunk);
+    while (nl !== -1) {
+      this.addRow(view, chunk, start, nl);
+      start = nl + 1;
+      nl = chunk.indexOf(10, start);
+    }
+    if (start < chunk.length) this.carry = Buffer.from(chunk.subarray(start));
+  }
+
+  protected flush(): void {
     if (this.carry && this.carry.length > 0) {
       const row = this.carry;
       this.carry = null;
       this.addRow(viewOf(row), row, 0, row.length);
     }
-    return hex8(this.s1) + hex8(this.s2);
   }
+}
+
+/** COPY's binary signature: "PGCOPY\n\377\r\n\0", then a 32-bit flags field and a 32-bit header extension length. */
+const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+const HEADER_FIXED = SIGNATURE.length + 8;
+
+/**
+ * The digest of a COPY binary stream (the file header, tuples, the -1 trailer; several streams one after the
+ * other are read as one): a row is a tuple's bytes, from its 16-bit field count through its last field (each
+ * field a 32-bit length, -1 for NULL, and its bytes). The header and trailer are not rows. Rows are found by
+ * walking the field lengths: a row inside one chunk is hashed where it lies; only a row that spans chunks is
+ * gathered (its pieces kept in a list and joined once, so a row of many megabytes costs one copy).
+ */
+export class BinaryRowDigest extends RowSums {
+  /** Pieces of the unfinished header or row, from earlier chunks. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** Whether the next item is a file header (at the start, and after a trailer). */
+  private atHeader = true;
+
+  update(chunk: Buffer): void {
+    this.bytes += chunk.length;
+    let pos = 0;
+    if (this.pendingBytes > 0) {
+      const end = this.itemEnd(this.pending, this.pendingBytes, chunk);
+      if (end === -1) {
+        this.pending.push(Buffer.from(chunk));
+        this.pendingBytes += chunk.length;
+        return;
+      }
+      const item = Buffer.concat([...this.pending, chunk.subarray(0, end - this.pendingBytes)]);
+      pos = end - this.pendingBytes;
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.take(viewOf(item), item, 0, item.length);
+    }
+    const view = viewOf(chunk);
+    const n = chunk.length;
+    while (pos < n) {
+      const end = this.atHeader ? headerEnd(chunk, pos, n) : rowEnd(view, pos, n);
+      if (end === -1) {
+        this.pending = [Buffer.from(chunk.subarray(pos))];
+        this.pendingBytes = n - pos;
+        return;
+      }
+      this.take(view, chunk, pos, end);
+      pos = end;
+    }
+  }
+
+  /** A complete item at [start, end): a header (checked), the trailer, or a row (hashed). */
+  private take(view: DataView, b: Buffer, start: number, end: number): void {
+    if (this.atHeader) {
+      if (b.compare(SIGNATURE, 0, SIGNATURE.length, start, start + SIGNATURE.length) !== 0) throw notBinary();
+      this.atHeader = false;
+    } else if (end - start === 2 && view.getInt16(start) === -1) {
+      this.atHeader = true; // the trailer: another stream may follow
+    } else {
+      this.addRow(view, b, start, end);
+    }
+  }
+
+  /**
+   * Where the item that starts with the pending pieces ends, as an offset into pending + chunk; -1 if it does
+   * not end in this chunk. Reads only the few header and length bytes, through a view of the pieces.
+   */
+  private itemEnd(parts: Buffer[], partsBytes: number, chunk: Buffer): number {
+    const total = partsBytes + chunk.length;
+    const byteAt = (i: number): number => {
+      if (i >= partsBytes) return chunk[i - partsBytes]!;
+      for (const p of parts) {
+        if (i < p.length) return p[i]!;
+        i -= p.length;
+      }
+      return 0;
+    };
+    const int = (i: number, len: 2 | 4): number => {
+      let v = 0;
+      for (let k = 0; k < len; k++) v = (v << 8) | byteAt(i + k);
+      return len === 2 ? (v << 16) >> 16 : v | 0;
+    };
+    if (this.atHeader) {
+      if (total >= SIGNATURE.length && SIGNATURE.some((c, k) => byteAt(k) !== c)) throw notBinary();
+      if (total < HEADER_FIXED) return -1;
+      const end = HEADER_FIXED + (int(HEADER_FIXED - 4, 4) >>> 0);
+      return end <= total ? end : -1;
+    }
+    if (total < 2) return -1;
+    const fields = int(0, 2);
+    let i = 2;
+    if (fields === -1) return i;
+    for (let f = 0; f < fields; f++) {
+      if (i + 4 > total) return -1;
+      const len = int(i, 4);
+      i += 4 + (len > 0 ? len : 0);
+      if (i > total) return -1;
+    }
+    return i;
+  }
+
+  protected flush(): void {
+    if (this.pendingBytes > 0) {
+      const rest = Buffer.concat(this.pending);
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.addRow(viewOf(rest), rest, 0, rest.length);
+    }
+  }
+}
+
+function notBinary(): Error {
+  return new Error('not a COPY binary stream (bad signature)');
+}
+
+/** The end of the file header that starts at pos, or -1 if the chunk ends before it does. */
+function headerEnd(b: Buffer, pos: number, n: number): number {
+  if (n - pos >= SIGNATURE.length && b.compare(SIGNATURE, 0, SIGNATURE.length, pos, pos + SIGNATURE.length) !== 0) throw notBinary();
+  if (n - pos < HEADER_FIXED) return -1;
+  const end = pos + HEADER_FIXED + b.readUInt32BE(pos + HEADER_FIXED - 4);
+  return end <= n ? end : -1;
+}
+
+/** The end of the tuple (or the 2-byte trailer) that starts at pos, or -1 if the chunk ends before it does. */
+function rowEnd(view: DataView, pos: number, n: number): number {
+  if (n - pos < 2) return -1;
+  const fields = view.getInt16(pos);
+  let i = pos + 2;
+  if (fields === -1) return i;
+  for (let f = 0; f < fields; f++) {
+    if (i + 4 > n) return -1;
+    const len = view.getInt32(i);
+    i += 4 + (len > 0 ? len : 0);
+    if (i > n) return -1;
+  }
+  return i;
+}
+
+/** The digest for a data stream of the given COPY format. */
+export function rowDigestFor(format: CopyFormat): RowDigest | BinaryRowDigest {
+  return format === 'binary' ? new BinaryRowDigest() : new RowDigest();
 }
 
 function viewOf(b: Buffer): DataView {

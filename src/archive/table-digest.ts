@@ -9,7 +9,7 @@ import { mapPrivilege } from '../db/privilege.ts';
 import { spawnCodec, type Codec } from './compress.ts';
 import { copySessionSql } from './copy-sql.ts';
 import { CopyOutStream } from './copy-out.ts';
-import { RowDigest } from './row-digest.ts';
+import { rowDigestFor, type CopyFormat } from './row-digest.ts';
 import { checkExit, killAll, lostOrDb } from './stream-failure.ts';
 import { connectMidRun } from '../db/connect.ts';
 
@@ -17,8 +17,8 @@ import { connectMidRun } from '../db/connect.ts';
  * The row digest of a backup file, recomputed from its (checksummed) content: how manifests written before row
  * digests existed are compared with a restored copy.
  */
-export async function digestBackupFile(o: { file: string; codec: Codec; env: Readonly<Record<string, string | undefined>>; source?: Readable | null }): Promise<{ rows: number; rowDigest: string }> {
-  const d = new RowDigest();
+export async function digestBackupFile(o: { file: string; codec: Codec; env: Readonly<Record<string, string | undefined>>; source?: Readable | null; format?: CopyFormat }): Promise<{ rows: number; rowDigest: string }> {
+  const d = rowDigestFor(o.format ?? 'text');
   const src = o.source ?? null;
   const dec = o.codec.decompress ? o.codec.decompress(src ? '-' : o.file) : null;
   if (!dec) {
@@ -47,9 +47,9 @@ export async function digestBackupFile(o: { file: string; codec: Codec; env: Rea
  * own connection, the same pinned COPY session, CopyOutStream digesting each chunk), so both sides of the
  * comparison come from one mechanism.
  */
-export async function digestTable(o: { conn: ConnectionSettings; encoding: string; copySql: string; role: string }): Promise<{ rows: number; rowDigest: string }> {
+export async function digestTable(o: { conn: ConnectionSettings; encoding: string; copySql: string; role: string; format?: CopyFormat }): Promise<{ rows: number; rowDigest: string }> {
   const client = await connectMidRun(o.conn, 'axisor-db verify (compare)');
-  const d = new RowDigest();
+  const d = rowDigestFor(o.format ?? 'text');
   try {
     await client.query(copySessionSql(o.encoding));
     await mapPrivilege({ role: o.role, database: o.conn.database, action: `read back ${o.copySql.replace(/^COPY (.*?) \(.*$/, '$1')} for the verify drill` }, async () => {

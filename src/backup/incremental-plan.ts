@@ -1,7 +1,7 @@
 import { AxisorError, ConfigError, ExitCode, PrerequisiteError } from '../errors.ts';
 import type { CatalogEntry } from '../archive/catalog.ts';
 import { lsnToBigInt } from '../archive/changes.ts';
-import type { Manifest, ReplayGap, TableEntry } from '../archive/manifest.ts';
+import { manifestFormatFor, type Manifest, type ReplayGap, type TableEntry } from '../archive/manifest.ts';
 import { lsnText, PGOUTPUT_FORMAT, pgTimeToIso } from '../archive/pgoutput.ts';
 import { manifestEncryptionOf } from '../archive/encryption.ts';
 import type { CaptureResult } from './capture.ts';
@@ -131,7 +131,7 @@ export function incrementalManifest(ctx: RunContext, info: ServerInfo, s: Increm
   const tablesOut = tablesAfterChanges(parent.tables, cap.delta);
   const last = pgTimeToIso(cap.end.commitUs);
   return {
-    format: 1, id: ctx.id, type: 'incremental', parent: parent.id, chainRoot: root.id, database: info.database, encoding: info.encoding,
+    format: manifestFormatFor(tablesOut), id: ctx.id, type: 'incremental', parent: parent.id, chainRoot: root.id, database: info.database, encoding: info.encoding,
     server: { version: info.version, versionNum: info.versionNum },
     tools: { axisorDb: ctx.opts.toolVersion, pgDump: root.tools.pgDump, compressor: ctx.compressorVersion },
     startedAt: ctx.startedAt.toISOString(), finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - ctx.startedAt.getTime(),

@@ -2,6 +2,17 @@ import type pg from 'pg';
 import { qualifiedName } from '../db/ident.ts';
 import type { SequenceEntry } from '../archive/manifest.ts';
 
+/**
+ * A column type (b: the type, or a domain's base type) whose COPY binary form reads back in another database: an
+ * enum (sent as its label), or a type of the server's own (OID below 16384, FirstNormalObjectId) with send and
+ * receive functions whose element type, if any, is also the server's own. Not: the reg* types (sent as OIDs, which
+ * differ between databases), arrays of a user's type (array_recv checks the element type's OID), composite types
+ * (record_recv checks column type OIDs), domains over domains (not resolved here), extension and user base types.
+ * Tables with such a column keep COPY text.
+ */
+const BINARY_PORTABLE = `b.typtype = 'e' OR (b.oid < 16384 AND b.typtype IN ('b', 'r', 'm') AND b.typsend <> 0 AND b.typreceive <> 0
+  AND b.typelem < 16384 AND b.typname !~ '^_?reg' AND NOT EXISTS (SELECT 1 FROM pg_type e WHERE e.oid = b.typelem AND e.typname ~ '^reg'))`;
+
 /** Ordinary tables whose rows a backup carries: user schemas, not temporary, not owned by an extension. */
 const TABLES_SQL = `
 SELECT n.nspname AS schema, c.relname AS name, c.oid::int8 AS oid, pg_relation_size(c.oid)::int8 AS bytes,
@@ -9,6 +20,10 @@ SELECT n.nspname AS schema, c.relname AS name, c.oid::int8 AS oid, pg_relation_s
        EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS "hasPk",
        (SELECT coalesce(array_agg(a.attname::text ORDER BY a.attnum), '{}') FROM pg_attribute a
          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '') AS columns,
+       NOT EXISTS (SELECT 1 FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
+          LEFT JOIN pg_type b ON b.oid = CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END
+         WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+           AND NOT (${BINARY_PORTABLE})) AS "binaryPortable",
        (SELECT coalesce(array_agg(o::int8), '{}') FROM (
           SELECT indexrelid AS o FROM pg_index WHERE indrelid = c.oid
           UNION ALL SELECT oid FROM pg_constraint WHERE conrelid = c.oid AND contype <> 'f'
@@ -39,6 +54,8 @@ export interface SourceTable {
   persistence: string;
   hasPk: boolean;
   columns: string[];
+  /** Every column's type reads back from COPY binary in another database (BINARY_PORTABLE). */
+  binaryPortable: boolean;
   /** Source catalog OIDs of the table and everything attached to it (indexes, constraints, triggers...). */
   objects: number[];
   fkeys: Array<{ oid: number; ref: string }>;

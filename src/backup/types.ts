@@ -14,6 +14,11 @@ export interface BackupOptions {
   jobs: number;
   /** Wait this long for another backup of the same database to finish (0: fail at once with LOCK_HELD). */
   waitSeconds: number;
+  /**
+   * Full backups: auto writes every table whose column types read back in any database (introspect's
+   * BINARY_PORTABLE) as COPY binary, the rest as text; text writes all as text. Absent: auto.
+   */
+  copyFormat?: 'auto' | 'text';
   /** Full backups start an incremental chain (a logical slot) when the server allows it. */
   startChain: boolean;
   /** Environment for PATH / PG_BIN (passed in: nothing below commands/ reads process.env). */

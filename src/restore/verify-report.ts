@@ -56,7 +56,7 @@ export function summarize(c: Omit<VerifyCompared, 'summary'>, chainLength: numbe
   if (schemaOnly) return `schema-only backup: the schema was restored; it holds no rows, so no data was compared`;
   const rows = `row counts of ${c.rowCounts}/${tables} tables${chainLength > 1 ? ` after replaying ${chainLength - 1} incremental backup(s) (each UPDATE/DELETE had to match exactly one row)` : ''}`;
   if (c.method === null || c.content === 0) return `${rows}; content NOT compared${c.method === null ? ' (this backup records no content digest)' : ''}`;
-  const how = c.method === ROW_DIGEST_ALGORITHM ? 'order-independent row digest of the COPY text, recorded at backup time' : 'order-independent row digest of the COPY text, recomputed from the backup files (older manifest)';
+  const how = c.method === ROW_DIGEST_ALGORITHM ? 'order-independent row digest of the COPY rows, recorded at backup time' : 'order-independent row digest of the COPY rows, recomputed from the backup files (older manifest)';
   const asOf = chainLength > 1 ? ` as of the full backup ${c.contentAsOf} (before replay; the incrementals' changes are compared by row counts only)` : '';
   return `${rows}; content of ${c.content}/${tables} tables (${how})${asOf}`;
 }

@@ -181,8 +181,8 @@ async function compareContent(d: Drill, db: string, tables: TableEntry[]): Promi
     // Old manifests recorded no row digest: recompute it from the backup's own files (their sha256 was
     // checked above, so this is the content the backup holds).
     const want = d.basis.withDigest ? addDigests(t.chunks.map((c) => c.rowDigest!))
-      : addDigests(await Promise.all(t.chunks.map(async (c) => (await digestBackupFile({ file: join(chain[0]!.dir, c.file), codec: codecFor(base.compression), env: o.env })).rowDigest)));
-    const got = await digestTable({ conn, encoding: base.encoding, copySql: copyOutSql(t), role: d.config.connection.user });
+      : addDigests(await Promise.all(t.chunks.map(async (c) => (await digestBackupFile({ file: join(chain[0]!.dir, c.file), codec: codecFor(base.compression), env: o.env, format: t.copyFormat })).rowDigest)));
+    const got = await digestTable({ conn, encoding: base.encoding, copySql: copyOutSql(t), format: t.copyFormat, role: d.config.connection.user });
     d.content.set(`${t.schema}.${t.name}`, got.rowDigest === want && got.rows === t.rows ? 'identical' : 'differs');
   }, { signal: o.signal });
 }

@@ -134,8 +134,8 @@ export async function buildWork(r: LoadRun): Promise<WorkGraph> {
 /**
  * One task per data stream, or one per table loaded by one session. Such a table is truncated and loaded in one
  * transaction with COPY FREEZE (rows written frozen and hinted: the index builds that read it next do not rewrite
- * every page to set hint bits): its only stream, or all its streams one after the other (the files concatenated:
- * zstd and gzip decompress concatenated frames to the concatenated text): every split table, in order, unless
+ * every page to set hint bits): its only stream, or all its streams one after the other (one COPY per file, in the
+ * same transaction): every split table, in order, unless
  * AXISOR_RESTORE_SPLIT=parallel (serialStreams says why). Returns the number of data files.
  */
 function addDataTasks(g: Graph): number {
@@ -150,10 +150,7 @@ function addDataTasks(g: Graph): number {
     ? openBackupFile(base.dir, file, o.encryptionKey ?? null, { size: full.files.find((f) => f.path === file)?.bytes })
     : fileSource(join(base.dir, file)));
   const loadTable = async (t: TableEntry, files: string[], freeze: boolean) => {
-    const source = files.length === 1 ? await open(files[0]!) : Readable.from((async function* () {
-      for (const f of files) yield* await open(f);
-    })());
-    await loadChunk({ conn: r.conn, encoding: full.encoding, env: o.env, codec, source, table: qualifiedName(t.schema, t.name), columns: columnList(t.columns), freeze });
+    await loadChunk({ conn: r.conn, encoding: full.encoding, env: o.env, codec, sources: files.map((f) => () => open(f)), format: t.copyFormat, table: qualifiedName(t.schema, t.name), columns: columnList(t.columns), freeze });
     if (freeze) r.phases.frozenChunks! += files.length;
     done += files.length;
     o.onProgress?.({ phase: 'data', done, total, unit: 'items', message: `${t.schema}.${t.name}` });

@@ -21,7 +21,7 @@ const slot = (over: Partial<SlotState> = {}): SlotState => ({
   retainedBytes: 0, lagBytes: 0, safeWalSize: null, ...over,
 });
 const table = (over: Partial<SourceTable>): SourceTable => ({
-  schema: 'public', name: 't', oid: 1, bytes: 0, replident: 'd', persistence: 'p', hasPk: true, columns: ['id'], objects: [1], fkeys: [], ownedSequences: [], ...over,
+  schema: 'public', name: 't', oid: 1, bytes: 0, replident: 'd', persistence: 'p', hasPk: true, columns: ['id'], binaryPortable: true, objects: [1], fkeys: [], ownedSequences: [], ...over,
 });
 const tableEntry = (name: string, rows: number): TableEntry => ({
   schema: 'public', name, columns: ['id'], rows, chunks: [{ file: `${name}.copy`, rows, rawBytes: 1 }], objects: [], fkeys: [], ownedSequences: [], hasIdentity: true,

@@ -4,7 +4,9 @@ import { copyOutSql } from '../../src/archive/copy-sql.ts';
 import { dumpProgress, planChunks } from '../../src/backup/full.ts';
 import { ProgressTracker } from '../../src/render/progress.ts';
 import { isConfinedPath, validateManifestPaths, type Manifest, type TableEntry } from '../../src/archive/manifest.ts';
-import { addDigests, RowDigest } from '../../src/archive/row-digest.ts';
+import { addDigests, BinaryRowDigest, RowDigest } from '../../src/archive/row-digest.ts';
+import { copyFormatOf } from '../../src/backup/full.ts';
+import { manifestFormatFor } from '../../src/archive/manifest.ts';
 import { ownerAlive, ownerTag, parseOwnerTag } from '../../src/pgtools/owner.ts';
 import { firstErrorLine } from '../../src/pgtools/run.ts';
 import { makeOwnedTempDir, sweepTempDirs } from '../../src/pgtools/tempdirs.ts';
@@ -41,6 +43,8 @@ describe('chunk planning', () => {
     const t = { schema: 'public', name: 'Trade"Log', columns: ['id', 'Weird Col'] };
     expect(copyOutSql(t, { fromPage: null, toPage: null })).toBe('COPY "public"."Trade""Log" ("id", "Weird Col") TO STDOUT');
     expect(copyOutSql(t, { fromPage: 10, toPage: null })).toBe(`COPY (SELECT "id", "Weird Col" FROM ONLY "public"."Trade""Log" WHERE ctid >= '(10,0)'::tid) TO STDOUT`);
+    expect(copyOutSql({ ...t, copyFormat: 'binary' }, { fromPage: null, toPage: 3 })).toBe(`COPY (SELECT "id", "Weird Col" FROM ONLY "public"."Trade""Log" WHERE ctid < '(3,0)'::tid) TO STDOUT WITH (FORMAT binary)`);
+    expect(copyOutSql({ ...t, copyFormat: 'binary' })).toBe('COPY "public"."Trade""Log" ("id", "Weird Col") TO STDOUT WITH (FORMAT binary)');
   });
 });
 
@@ -186,6 +190,96 @@ describe('row digest (order-independent content fingerprint)', () => {
   test('digests of parts add up to the digest of the whole', () => {
     expect(addDigests([digestOf(rows.slice(0, 700)).digest, digestOf(rows.slice(700)).digest])).toBe(digestOf(rows).digest);
     expect(addDigests([])).toBe('0000000000000000');
+  });
+});
+
+describe('binary row digest (COPY binary streams)', () => {
+  // A COPY binary stream as the server writes it: signature, flags, header extension, tuples, the -1 trailer.
+  const header = (ext = 0) => Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.from([0, 0, 0, 0]), u32(ext), Buffer.alloc(ext, 7)]);
+  const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeInt32BE(n); return b; };
+  const tuple = (fields: Array<string | null | Buffer>) => {
+    const parts: Buffer[] = [Buffer.from([fields.length >> 8, fields.length & 255])];
+    for (const f of fields) {
+      if (f === null) parts.push(u32(-1));
+      else {
+        const b = typeof f === 'string' ? Buffer.from(f) : f;
+        parts.push(u32(b.length), b);
+      }
+    }
+    return Buffer.concat(parts);
+  };
+  const trailer = Buffer.from([0xff, 0xff]);
+  const rows = [
+    ...Array.from({ length: 300 }, (_, i) => tuple([`${i}`, i % 7 === 0 ? null : `user-${i}`, '', Buffer.alloc(8, i)])),
+    tuple([]), // a table without columns has tuples of no fields
+    tuple(['big', Buffer.alloc(70_000, 1)]), // a field longer than any chunk below
+    tuple([null, null]),
+  ];
+  const stream = (rs: Buffer[], ext = 0) => Buffer.concat([header(ext), ...rs, trailer]);
+  const digestOf = (b: Buffer, cuts: number[]) => {
+    const d = new BinaryRowDigest();
+    let o = 0;
+    for (const c of [...cuts, b.length]) {
+      d.update(b.subarray(o, c));
+      o = c;
+    }
+    return { digest: d.digest(), rows: d.rows, bytes: d.bytes };
+  };
+  const whole = stream(rows);
+  const want = digestOf(whole, []);
+
+  test('every row counts once, header and trailer are not rows, and the bytes are counted', () => {
+    expect(want.rows).toBe(rows.length);
+    expect(want.bytes).toBe(whole.length);
+  });
+  test('split at every byte of the header, the first rows and the trailer, and around the long field: the same digest', () => {
+    const longAt = whole.length - 2 - rows[rows.length - 1]!.length - rows[rows.length - 2]!.length;
+    const cuts = [...Array.from({ length: 400 }, (_, i) => i + 1), ...Array.from({ length: 40 }, (_, i) => longAt - 20 + i), ...Array.from({ length: 60_000 / 997 }, (_, i) => longAt + 10 + i * 997), whole.length - 3, whole.length - 2, whole.length - 1];
+    for (const c of cuts) expect(digestOf(whole, [c])).toEqual(want);
+    // Two cuts close together: a header or a row in three pieces.
+    for (let c = 1; c < 60; c++) expect(digestOf(whole, [c, c + 3])).toEqual(want);
+    // Small chunks everywhere (a row spanning many chunks, pieces joined once).
+    expect(digestOf(whole, Array.from({ length: Math.floor(whole.length / 509) }, (_, i) => (i + 1) * 509))).toEqual(want);
+  });
+  test('a header extension is skipped; the same rows in another order give the same digest', () => {
+    expect(digestOf(stream(rows, 13), [5, 25, 31]).digest).toBe(want.digest);
+    expect(digestOf(stream([...rows].reverse()), [1000]).digest).toBe(want.digest);
+  });
+  test('streams one after the other (a split table read back as one): the digests add up', () => {
+    const a = stream(rows.slice(0, 100));
+    const b = stream(rows.slice(100));
+    expect(digestOf(Buffer.concat([a, b]), [a.length - 1, a.length + 5])).toEqual({ ...want, bytes: a.length + b.length });
+    expect(addDigests([digestOf(a, []).digest, digestOf(b, []).digest])).toBe(want.digest);
+  });
+  test('a changed byte in a value, a NULL for an empty value, a dropped or duplicated row change it', () => {
+    const changed = [...rows];
+    changed[42] = tuple(['42', 'user-43', '', Buffer.alloc(8, 42)]);
+    expect(digestOf(stream(changed), []).digest).not.toBe(want.digest);
+    const nulled = [...rows];
+    nulled[1] = tuple(['1', 'user-1', null, Buffer.alloc(8, 1)]);
+    expect(digestOf(stream(nulled), []).digest).not.toBe(want.digest);
+    expect(digestOf(stream(rows.slice(1)), []).digest).not.toBe(want.digest);
+    expect(digestOf(stream([...rows, rows[3]!]), []).digest).not.toBe(want.digest);
+  });
+  test('text is not read as binary: a stream without the signature is refused', () => {
+    expect(() => new BinaryRowDigest().update(Buffer.from('1\tabc\n2\tdef\n................'))).toThrow(/signature/);
+  });
+  test('a stream cut short: its last bytes are hashed as a row, so the digest differs', () => {
+    expect(digestOf(whole.subarray(0, whole.length - 40), []).digest).not.toBe(want.digest);
+  });
+});
+
+describe('copy format per table', () => {
+  test('auto: binary where every column type is portable; text otherwise or with --copy-format text', () => {
+    expect(copyFormatOf({ binaryPortable: true }, 'auto')).toBe('binary');
+    expect(copyFormatOf({ binaryPortable: true }, undefined)).toBe('binary');
+    expect(copyFormatOf({ binaryPortable: false }, 'auto')).toBe('text');
+    expect(copyFormatOf({ binaryPortable: true }, 'text')).toBe('text');
+  });
+  test('a manifest with binary tables is format 2 (older versions refuse it); text only stays format 1', () => {
+    expect(manifestFormatFor([{}, { copyFormat: 'binary' }])).toBe(2);
+    expect(manifestFormatFor([{}, { copyFormat: 'text' }])).toBe(1);
+    expect(manifestFormatFor([])).toBe(1);
   });
 });
 

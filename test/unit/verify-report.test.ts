@@ -33,7 +33,7 @@ describe('verify: each table and the verdict', () => {
     const full = manifest({ id: 'f1', tables: [table('a', 1, ['d']), table('b', 0, [])] });
     const one = comparedOf(checks, [full], { withDigest: true, hasData: true });
     expect(one).toMatchObject({ rowCounts: 2, content: 1, method: ROW_DIGEST_ALGORITHM, contentAsOf: 'f1' });
-    expect(one.summary).toBe('row counts of 2/2 tables; content of 1/2 tables (order-independent row digest of the COPY text, recorded at backup time)');
+    expect(one.summary).toBe('row counts of 2/2 tables; content of 1/2 tables (order-independent row digest of the COPY rows, recorded at backup time)');
     const chain = [full, manifest({ id: 'i1', type: 'incremental', tables: full.tables }), manifest({ id: 'i2', type: 'incremental', tables: full.tables })];
     const replayed = comparedOf(checks, chain, { withDigest: false, hasData: true });
     expect(replayed.method).toMatch(/^rowsum64-v1 \(recomputed/);
