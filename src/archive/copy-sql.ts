@@ -17,14 +17,19 @@ function withFormat(format: CopyFormat | undefined, freeze = false): string {
 export function copyOutSql(t: { schema: string; name: string; columns: string[]; copyFormat?: CopyFormat }, p: { fromPage: number | null; toPage: number | null } = { fromPage: null, toPage: null }): string {
   const cols = columnList(t.columns);
   const w = withFormat(t.copyFormat);
-  if (p.fromPage === null && p.toPage === null) return `COPY ${qualifiedName(t.schema, t.name)} (${cols}) TO STDOUT${w}`;
+  if (p.fromPage === null && p.toPage === null) return `COPY ${qualifiedName(t.schema, t.name)}${listOf(cols)} TO STDOUT${w}`;
   const where = [p.fromPage !== null ? `ctid >= '(${p.fromPage},0)'::tid` : '', p.toPage !== null ? `ctid < '(${p.toPage},0)'::tid` : ''].filter(Boolean).join(' AND ');
   return `COPY (SELECT ${cols} FROM ONLY ${qualifiedName(t.schema, t.name)} WHERE ${where}) TO STDOUT${w}`;
 }
 
 /** COPY … FROM STDIN of a data stream into its table, in the stream's format, with FREEZE when the table was emptied in the loading transaction. */
 export function copyInSql(table: string, columns: string, format: CopyFormat | undefined, freeze: boolean): string {
-  return `COPY ${table} (${columns}) FROM STDIN${withFormat(format, freeze)}`;
+  return `COPY ${table}${listOf(columns)} FROM STDIN${withFormat(format, freeze)}`;
+}
+
+/** A COPY column list; none for a table without columns (`COPY t () …` is a syntax error; its rows are empty). */
+function listOf(columns: string): string {
+  return columns === '' ? '' : ` (${columns})`;
 }
 
 /** The value settings (src/archive/value-settings.ts), plus: every COPY reads its table from the first page. */

@@ -48,7 +48,12 @@ CREATE EXTENSION IF NOT EXISTS citext;
 CREATE TABLE odd (id int PRIMARY KEY, moods mood[], p pair, l2 label2, rc regclass, rts regtype[], ci citext);
 INSERT INTO odd VALUES (1, '{happy,sad}', '(1,"x y")', 'l', 'allv', '{int4,mood}', 'MiXeD'), (2, '{}', NULL, NULL, NULL, NULL, NULL);
 CREATE TABLE plain (id int PRIMARY KEY, v text);
-INSERT INTO plain SELECT g, 'v' || g FROM generate_series(1, 10) g;`;
+INSERT INTO plain SELECT g, 'v' || g FROM generate_series(1, 10) g;
+-- No columns at all (COPY has no column list then), and a generated column (not in the COPY: recomputed).
+CREATE TABLE nocols ();
+INSERT INTO nocols DEFAULT VALUES; INSERT INTO nocols DEFAULT VALUES;
+CREATE TABLE gen (a int, b int GENERATED ALWAYS AS (a * 2) STORED);
+INSERT INTO gen VALUES (1), (NULL);`;
 
 function readManifest(bdir: string): Manifest {
   return JSON.parse(readFileSync(join(bdir, 'manifest.json'), 'utf8')) as Manifest;
@@ -83,7 +88,8 @@ describe.each([
 
   test('the verify drill finds every table identical (row digests of the restored rows in the same format)', async () => {
     const v = await cli<VerifyResult>(['backup', 'verify', id, '--jobs', '2'], src.url, dir);
-    expect(v.json.result.drill.tables.map((t) => [t.name, t.content])).toEqual(expect.arrayContaining([['allv', 'identical'], ['odd', 'identical'], ['plain', 'identical']]));
+    expect(v.json.result.drill.tables.map((t) => [t.name, t.content])).toEqual(expect.arrayContaining([['allv', 'identical'], ['odd', 'identical'], ['plain', 'identical'], ['nocols', 'identical'], ['gen', 'identical']]));
+    expect(v.json.result.drill.tables.find((t) => t.name === 'nocols')).toMatchObject({ rows: 2 });
     expect(v.exitCode).toBe(0);
   }, 60_000);
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { lsnToBigInt, microsToIso, parseExact, scanHeader, timestampMicros } from '../../src/archive/changes.ts';
-import { copyOutSql } from '../../src/archive/copy-sql.ts';
+import { copyInSql, copyOutSql } from '../../src/archive/copy-sql.ts';
 import { dumpProgress, planChunks } from '../../src/backup/full.ts';
 import { ProgressTracker } from '../../src/render/progress.ts';
 import { isConfinedPath, validateManifestPaths, type Manifest, type TableEntry } from '../../src/archive/manifest.ts';
@@ -45,6 +45,11 @@ describe('chunk planning', () => {
     expect(copyOutSql(t, { fromPage: 10, toPage: null })).toBe(`COPY (SELECT "id", "Weird Col" FROM ONLY "public"."Trade""Log" WHERE ctid >= '(10,0)'::tid) TO STDOUT`);
     expect(copyOutSql({ ...t, copyFormat: 'binary' }, { fromPage: null, toPage: 3 })).toBe(`COPY (SELECT "id", "Weird Col" FROM ONLY "public"."Trade""Log" WHERE ctid < '(3,0)'::tid) TO STDOUT WITH (FORMAT binary)`);
     expect(copyOutSql({ ...t, copyFormat: 'binary' })).toBe('COPY "public"."Trade""Log" ("id", "Weird Col") TO STDOUT WITH (FORMAT binary)');
+    // A table without columns: no column list (`()` is a syntax error); a page range selects nothing per row.
+    expect(copyOutSql({ ...t, columns: [] })).toBe('COPY "public"."Trade""Log" TO STDOUT');
+    expect(copyOutSql({ ...t, columns: [], copyFormat: 'binary' }, { fromPage: 1, toPage: 2 })).toBe(`COPY (SELECT  FROM ONLY "public"."Trade""Log" WHERE ctid >= '(1,0)'::tid AND ctid < '(2,0)'::tid) TO STDOUT WITH (FORMAT binary)`);
+    expect(copyInSql('"t"', '', 'binary', true)).toBe('COPY "t" FROM STDIN WITH (FORMAT binary, FREEZE)');
+    expect(copyInSql('"t"', '"a"', undefined, false)).toBe('COPY "t" ("a") FROM STDIN');
   });
 });
 
