@@ -46,7 +46,7 @@ export function configure(cmd: Command, ctx: CliContext): void {
   common(cmd)
     .addOption(new Option('-t, --type <type>', 'full | schema-only | incremental').choices(BACKUP_TYPES as string[]).default('full'))
     .addOption(new Option('--compress <codec>', 'compression of the data streams').choices(COMPRESSION_CHOICES).default('zstd'))
-    .option('--compress-level <n>', 'zstd 1-19 (default 1), gzip 1-9 (default 6)')
+    .option('--compress-level <n>', 'zstd 1-19 (default: 2 for COPY binary streams, 1 with long-distance matching for text), gzip 1-9 (default 6)')
     .option('-j, --jobs <n>', `parallel data streams (default ${DEFAULT_JOBS})`)
     .option('--wait <seconds>', 'wait this long for another backup of the database to finish (default: fail at once, exit 75)', '0')
     .option('--no-chain', 'a full backup does not start an incremental chain (no replication slot)')

@@ -212,6 +212,20 @@ describe('CopyOutStream: COPY TO STDOUT read from the socket', () => {
   });
 });
 
+describe('the compressor per stream format', () => {
+  test('default zstd: -2 for COPY binary streams, level 1 with long-distance matching for text; an explicit level or another codec applies to all', async () => {
+    const { codecFor, streamCodec } = await import('../../src/archive/compress.ts');
+    const z = codecFor('zstd');
+    expect(streamCodec(z, 'binary').compress!.args).toEqual(['-q', '-c', '-2', '-T1']);
+    expect(streamCodec(z, 'text').compress!.args).toEqual(expect.arrayContaining(['-1', '--long=21']));
+    expect(streamCodec(z, 'binary').decompress).toBe(z.decompress);
+    expect(streamCodec(codecFor('zstd', 5), 'binary').compress!.args).toEqual(expect.arrayContaining(['-5', '-T1']));
+    expect(streamCodec(codecFor('zstd', 5), 'binary').compress!.args).not.toContain('-2');
+    expect(streamCodec(codecFor('gzip'), 'binary').compress!.args).toEqual(['-c', '-6']);
+    expect(streamCodec(codecFor('none'), 'binary').compress).toBeNull();
+  });
+});
+
 describe('zstd level 1 with long-distance matching', () => {
   test('only the default level adds it, and plain `zstd -d` (what restore and verify run) reads it back', async () => {
     const { codecFor } = await import('../../src/archive/compress.ts');
