@@ -58,7 +58,7 @@ export async function dumpChunk(o: {
   const timings: StreamTimings = { connectMs: 0, copyMs: 0, digestMs: 0, fileHashMs: 0, fsyncMs: 0 };
   let comp: ResultPromise | null = null;
   try {
-    const digest = rowDigestFor(o.format ?? 'text');
+    const digest = rowDigestFor(o.format);
     // The COPY bytes are digested and counted inside the reader, on each compacted socket chunk (no stream hop).
     const onText = (text: Buffer) => {
       const s = performance.now();

@@ -168,7 +168,7 @@ export async function readManifest(dir: string, id: string): Promise<Manifest> {
     throw new IntegrityError('manifest_checksum', `the manifest of backup ${id} does not match its checksum`, { hint: 'the backup directory was modified or damaged; restore from another backup' });
   }
   const m = JSON.parse(text) as Manifest;
-  if (!READABLE_FORMATS.has(m.format) || m.id !== id || (m.format === 1 && m.tables?.some((t) => t.copyFormat === 'binary'))) {
+  if (!READABLE_FORMATS.has(m.format) || m.id !== id || m.format < manifestFormatFor(m.tables ?? [])) {
     throw new IntegrityError('manifest_format', `the manifest of backup ${id} has format ${m.format} / id ${m.id}`, { hint: 'this backup was written by an incompatible axisor-db version or renamed' });
   }
   validateManifestPaths(m);

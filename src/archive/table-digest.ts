@@ -4,10 +4,11 @@ import { createReadStream } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ConnectionSettings } from '../config/types.ts';
-import { asciiIdentifiers } from '../db/ident.ts';
+import { asciiIdentifiers, qualifiedName } from '../db/ident.ts';
 import { mapPrivilege } from '../db/privilege.ts';
 import { spawnCodec, type Codec } from './compress.ts';
-import { copySessionSql } from './copy-sql.ts';
+import { copyOutSql, copySessionSql } from './copy-sql.ts';
+import type { TableEntry } from './manifest.ts';
 import { CopyOutStream } from './copy-out.ts';
 import { rowDigestFor, type CopyFormat } from './row-digest.ts';
 import { checkExit, killAll, lostOrDb } from './stream-failure.ts';
@@ -18,7 +19,7 @@ import { connectMidRun } from '../db/connect.ts';
  * digests existed are compared with a restored copy.
  */
 export async function digestBackupFile(o: { file: string; codec: Codec; env: Readonly<Record<string, string | undefined>>; source?: Readable | null; format?: CopyFormat }): Promise<{ rows: number; rowDigest: string }> {
-  const d = rowDigestFor(o.format ?? 'text');
+  const d = rowDigestFor(o.format);
   const src = o.source ?? null;
   const dec = o.codec.decompress ? o.codec.decompress(src ? '-' : o.file) : null;
   if (!dec) {
@@ -47,13 +48,13 @@ export async function digestBackupFile(o: { file: string; codec: Codec; env: Rea
  * own connection, the same pinned COPY session, CopyOutStream digesting each chunk), so both sides of the
  * comparison come from one mechanism.
  */
-export async function digestTable(o: { conn: ConnectionSettings; encoding: string; copySql: string; role: string; format?: CopyFormat }): Promise<{ rows: number; rowDigest: string }> {
+export async function digestTable(o: { conn: ConnectionSettings; encoding: string; table: Pick<TableEntry, 'schema' | 'name' | 'columns' | 'copyFormat'>; role: string }): Promise<{ rows: number; rowDigest: string }> {
   const client = await connectMidRun(o.conn, 'axisor-db verify (compare)');
-  const d = rowDigestFor(o.format ?? 'text');
+  const d = rowDigestFor(o.table.copyFormat);
   try {
     await client.query(copySessionSql(o.encoding));
-    await mapPrivilege({ role: o.role, database: o.conn.database, action: `read back ${o.copySql.replace(/^COPY (.*?) \(.*$/, '$1')} for the verify drill` }, async () => {
-      const source = client.query(new CopyOutStream(asciiIdentifiers(o.copySql), (text) => d.update(text)));
+    await mapPrivilege({ role: o.role, database: o.conn.database, action: `read back ${qualifiedName(o.table.schema, o.table.name)} for the verify drill` }, async () => {
+      const source = client.query(new CopyOutStream(asciiIdentifiers(copyOutSql(o.table)), (text) => d.update(text)));
       try {
         // The text is digested inside the reader; what it pushes on is only drained here.
         for await (const _chunk of source) { /* drained */ }

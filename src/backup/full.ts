@@ -90,7 +90,6 @@ export interface FullParams {
 
 /** Writes a full or schema-only backup into ctx.tmpDir and returns its manifest (not yet published). */
 export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<Manifest> {
-  const formatOf = (t: SourceTable) => copyFormatOf(t, ctx.opts.copyFormat);
   const { config, opts } = ctx;
   const conn = config.connection;
   const pgDump = await findPgTool('pg_dump', { minMajor: p.info.major, env: opts.env });
@@ -104,7 +103,8 @@ export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<M
     // The catalog, the table locks and the sequences are read in the snapshot every data stream imports.
     const read = await withTransaction(meta, { isolationLevel: 'repeatable read', readOnly: true, snapshot: snap.name, mapErrors: false }, async () => {
       const consistentAt = (await meta.query<{ t: string }>(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t`)).rows[0]!.t;
-      const tables = await listTables(meta);
+      // Each table's data format, decided once: its streams and its manifest entry use it.
+      const tables = (await listTables(meta)).map((t) => ({ ...t, copyFormat: copyFormatOf(t, opts.copyFormat) }));
       // Like pg_dump: hold ACCESS SHARE on every table until the end, so no DDL changes what we are reading.
       if (tables.length > 0) await meta.query(`LOCK TABLE ${tables.map((t) => `ONLY ${qualifiedName(t.schema, t.name)}`).join(', ')} IN ACCESS SHARE MODE`);
       const fingerprint = await schemaFingerprint(meta);
@@ -140,7 +140,7 @@ export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<M
           ph.schemaMs = Math.round(performance.now() - s0);
         } },
         ...plan.map((c) => ({ id: `data:${c.table}:${c.chunk}`, run: async () => {
-          const t = { ...tables[c.table]!, copyFormat: formatOf(tables[c.table]!) };
+          const t = tables[c.table]!;
           const file = `data/${String(c.table).padStart(4, '0')}-${String(c.chunk).padStart(3, '0')}.copy${ctx.codec.ext}`;
           const r = await dumpChunk({
             conn, encoding: p.info.encoding, env: opts.env, snapshot: snap.name, copySql: copyOutSql(t, c), format: t.copyFormat, codec: streamCodec(ctx.codec, t.copyFormat), encrypt: encryptStage(opts.encryptionKey),
@@ -175,17 +175,16 @@ export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<M
 
 async function buildManifest(
   ctx: RunContext, p: FullParams,
-  d: { tables: SourceTable[]; chunkResults: Map<string, { file: string; rows: number; rawBytes: number; rowDigest: string; bytes: number; sha256: string }>; sequences: Manifest['sequences']; fingerprint: string; consistentAt: string; snapshot: { name: string; lsn: string | null; slot: string | null }; pgDump: PgTool; schemaStored: { sha256: string; bytes: number } | null },
+  d: { tables: Array<SourceTable & { copyFormat: CopyFormat }>; chunkResults: Map<string, { file: string; rows: number; rawBytes: number; rowDigest: string; bytes: number; sha256: string }>; sequences: Manifest['sequences']; fingerprint: string; consistentAt: string; snapshot: { name: string; lsn: string | null; slot: string | null }; pgDump: PgTool; schemaStored: { sha256: string; bytes: number } | null },
 ): Promise<Manifest> {
   const files: ManifestFile[] = [{ path: 'schema.dump', ...(d.schemaStored ?? (await sha256File(join(ctx.tmpDir, 'schema.dump')))) }];
-  const formatOf = (t: SourceTable) => copyFormatOf(t, ctx.opts.copyFormat);
   const tables: TableEntry[] = d.tables.map((t, ti) => {
     const chunks = [...d.chunkResults.entries()].filter(([k]) => k.startsWith(`${ti}:`)).sort((a, b) => Number(a[0].split(':')[1]) - Number(b[0].split(':')[1])).map(([, r]) => {
       files.push({ path: r.file, bytes: r.bytes, sha256: r.sha256 });
       return { file: r.file, rows: r.rows, rawBytes: r.rawBytes, rowDigest: r.rowDigest };
     });
     return {
-      schema: t.schema, name: t.name, columns: t.columns, ...(formatOf(t) === 'binary' ? { copyFormat: 'binary' as const } : {}), rows: chunks.reduce((s, c) => s + c.rows, 0), chunks,
+      schema: t.schema, name: t.name, columns: t.columns, ...(t.copyFormat === 'binary' ? { copyFormat: 'binary' as const } : {}), rows: chunks.reduce((s, c) => s + c.rows, 0), chunks,
       objects: t.objects, fkeys: t.fkeys, ownedSequences: t.ownedSequences, hasIdentity: !(t.replident === 'n' || (t.replident === 'd' && !t.hasPk)),
     };
   });

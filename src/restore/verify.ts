@@ -17,7 +17,6 @@ import { join } from 'node:path';
 import { classifyFailure } from '../archive/classify.ts';
 import { codecFor } from '../archive/compress.ts';
 import { runTasks } from '../tasks.ts';
-import { copyOutSql } from '../archive/copy-sql.ts';
 import { digestBackupFile, digestTable } from '../archive/table-digest.ts';
 import { addDigests } from '../archive/row-digest.ts';
 import type { Manifest, TableEntry } from '../archive/manifest.ts';
@@ -182,7 +181,7 @@ async function compareContent(d: Drill, db: string, tables: TableEntry[]): Promi
     // checked above, so this is the content the backup holds).
     const want = d.basis.withDigest ? addDigests(t.chunks.map((c) => c.rowDigest!))
       : addDigests(await Promise.all(t.chunks.map(async (c) => (await digestBackupFile({ file: join(chain[0]!.dir, c.file), codec: codecFor(base.compression), env: o.env, format: t.copyFormat })).rowDigest)));
-    const got = await digestTable({ conn, encoding: base.encoding, copySql: copyOutSql(t), format: t.copyFormat, role: d.config.connection.user });
+    const got = await digestTable({ conn, encoding: base.encoding, table: t, role: d.config.connection.user });
     d.content.set(`${t.schema}.${t.name}`, got.rowDigest === want && got.rows === t.rows ? 'identical' : 'differs');
   }, { signal: o.signal });
 }
