@@ -82,21 +82,24 @@ abstract class RowSums {
   }
 }
 
-/** The digest of COPY text: a row is the bytes before its newline. */
+/**
+ * The digest of COPY text: a row is the bytes before its newline. A row that spans chunks is gathered as a list of
+ * pieces and joined once at its newline (joining at every chunk copied a row of many megabytes once per chunk).
+ */
 export class RowDigest extends RowSums {
-  private carry: Buffer | null = null;
+  private carry: Buffer[] = [];
 
   update(chunk: Buffer): void {
     this.bytes += chunk.length;
     let start = 0;
     let nl = chunk.indexOf(10);
     if (nl === -1) {
-      this.carry = this.carry ? Buffer.concat([this.carry, chunk]) : Buffer.from(chunk);
+      if (chunk.length > 0) this.carry.push(Buffer.from(chunk));
       return;
     }
-    if (this.carry) {
-      const row = Buffer.concat([this.carry, chunk.subarray(0, nl)]);
-      this.carry = null;
+    if (this.carry.length > 0) {
+      const row = Buffer.concat([...this.carry, chunk.subarray(0, nl)]);
+      this.carry = [];
       this.addRow(viewOf(row), row, 0, row.length);
       start = nl + 1;
       nl = chunk.indexOf(10, start);
@@ -107,13 +110,13 @@ export class RowDigest extends RowSums {
       start = nl + 1;
       nl = chunk.indexOf(10, start);
     }
-    if (start < chunk.length) this.carry = Buffer.from(chunk.subarray(start));
+    if (start < chunk.length) this.carry = [Buffer.from(chunk.subarray(start))];
   }
 
   protected flush(): void {
-    if (this.carry && this.carry.length > 0) {
-      const row = this.carry;
-      this.carry = null;
+    if (this.carry.length > 0) {
+      const row = Buffer.concat(this.carry);
+      this.carry = [];
       this.addRow(viewOf(row), row, 0, row.length);
     }
   }

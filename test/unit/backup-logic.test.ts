@@ -1,4 +1,4 @@
-import { describe, expect, test } from '@jest/globals';
+import { describe, expect, jest, test } from '@jest/globals';
 import { lsnToBigInt, microsToIso, parseExact, scanHeader, timestampMicros } from '../../src/archive/changes.ts';
 import { copyInSql, copyOutSql } from '../../src/archive/copy-sql.ts';
 import { dumpProgress, planChunks } from '../../src/backup/full.ts';
@@ -191,6 +191,25 @@ describe('row digest (order-independent content fingerprint)', () => {
     expect(digestOf(swapped).digest).not.toBe(a);
     // Duplicates count (a sum, not an xor): two copies of a row are not zero copies.
     expect(digestOf([rows[0]!, rows[0]!]).digest).not.toBe(digestOf([]).digest);
+  });
+  test('a row of megabytes fed in small chunks is joined once, with the digest of the row fed whole', () => {
+    // A text row that spans 2,000 chunks: its pieces are kept and joined at its newline (one Buffer.concat), not
+    // concatenated again at every chunk (2,000 copies of a growing row).
+    const big = `1\t${'x'.repeat(2_000_000)}\n`;
+    const text = Buffer.from(rows[0]! + big + rows[1]!);
+    const whole = new RowDigest();
+    whole.update(text);
+    const expected = { digest: whole.digest(), rows: whole.rows };
+    const concat = jest.spyOn(Buffer, 'concat');
+    try {
+      const d = new RowDigest();
+      for (let o = 0; o < text.length; o += 1000) d.update(text.subarray(o, o + 1000));
+      expect(concat.mock.calls.length).toBeLessThanOrEqual(3); // the big row once, the rows split by a boundary once each
+      expect({ digest: d.digest(), rows: d.rows }).toEqual(expected);
+    } finally {
+      concat.mockRestore();
+    }
+    expect(expected.rows).toBe(3);
   });
   test('digests of parts add up to the digest of the whole', () => {
     expect(addDigests([digestOf(rows.slice(0, 700)).digest, digestOf(rows.slice(700)).digest])).toBe(digestOf(rows).digest);
