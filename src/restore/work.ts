@@ -80,6 +80,15 @@ export function buildsIndex(it: { desc: string; sql: string }): boolean {
 }
 
 /**
+ * A post-data item's estimated cost (bytes of its table's rows, scaled): an index build (an index, a primary key, a
+ * unique or exclusion constraint) sorts the table, more so with more key columns; anything else (a CHECK, which
+ * pg_dump puts in post-data only when it is NOT VALID, a trigger, a rule, a comment) is a catalog change.
+ */
+export function postDataCost(it: { desc: string; sql: string }, tableBytes: number): number {
+  return tableBytes * (buildsIndex(it) ? INDEX_COST * (1 + (keyColumns(it.sql) - 1) / 2) : 0.001);
+}
+
+/**
  * A post-data item's statements, run where `idle` of the --jobs sessions have nothing to do: an index build then
  * may use that many parallel maintenance workers (the sessions run with none: postDataSettings), so the big
  * table's primary key, which runs alone under ACCESS EXCLUSIVE, and its last index builds use the cores the other
@@ -184,7 +193,7 @@ function addPostDataTasks(g: Graph): void {
       // Within a table: an exclusive item (ALTER TABLE) after the items listed before it, and every item after
       // the exclusive items listed before it (TOC order, as pg_restore -j's lock dependencies).
       ...post.items.slice(0, i).flatMap((p, j) => p.table === it.table && (it.exclusive || p.exclusive) ? [`post:${j}:${p.label}`] : [])];
-    g.work.push({ id, deps, locks: [{ table: it.table, mode: postDataLock(it.desc) }], cost: (g.bytesOf.get(it.table) ?? 0) * (it.desc === 'INDEX' || it.desc === 'CONSTRAINT' ? INDEX_COST * (1 + (keyColumns(it.sql) - 1) / 2) : 0.001),
+    g.work.push({ id, deps, locks: [{ table: it.table, mode: postDataLock(it.desc) }], cost: postDataCost(it, g.bytesOf.get(it.table) ?? 0),
       run: async (client, idle) => {
         const c = await client();
         await mapPrivilege({ ...ctx, action: `restore ${it.label}` }, () => c.query(lonePostDataSql(it, idle, r.o.jobs))).catch((err) => {

@@ -1,5 +1,5 @@
 import { expect, test } from '@jest/globals';
-import { buildsIndex, checksAfterIndexes, lonePostDataSql, postDataSettings } from '../../src/restore/work.ts';
+import { buildsIndex, checksAfterIndexes, lonePostDataSql, postDataCost, postDataSettings } from '../../src/restore/work.ts';
 import { nextTask, runTasks } from '../../src/tasks.ts';
 import { locksConflict, planPostData, postDataLock, serialStreams, withRanks, type LockMode, type Task } from '../../src/restore/schedule.ts';
 import { keyColumns, splitPostDataScript } from '../../src/restore/post-data.ts';
@@ -171,6 +171,18 @@ test('buildsIndex and lonePostDataSql: an index build given the idle sessions as
   expect(lonePostDataSql(idx, 1, 1)).toBe(idx.sql);
   expect(lonePostDataSql(check, 1, 2)).toBe(check.sql);
   expect(lonePostDataSql(trigger, 1, 2)).toBe(trigger.sql);
+});
+
+test('postDataCost: index builds cost by their key columns; a NOT VALID CHECK is a catalog change like a trigger', () => {
+  const pk = { desc: 'CONSTRAINT', sql: 'ALTER TABLE ONLY public."TradeLog"\n    ADD CONSTRAINT "TradeLog_pkey" PRIMARY KEY (id);' };
+  const idx2 = { desc: 'INDEX', sql: 'CREATE INDEX "T_u_e_idx" ON public."TradeLog" USING btree (user_id, executed_at);' };
+  const check = { desc: 'CONSTRAINT', sql: 'ALTER TABLE public.t\n    ADD CONSTRAINT c CHECK ((a > 0)) NOT VALID;' };
+  const trigger = { desc: 'TRIGGER', sql: 'CREATE TRIGGER x AFTER INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION public.f();' };
+  const bytes = 1e9;
+  expect(postDataCost(pk, bytes)).toBeCloseTo(0.12e9);
+  expect(postDataCost(idx2, bytes)).toBeCloseTo(0.18e9);
+  expect(postDataCost(check, bytes)).toBe(postDataCost(trigger, bytes));
+  expect(postDataCost(check, bytes)).toBeLessThan(postDataCost(pk, bytes) / 100);
 });
 
 test('checksAfterIndexes: the keys of a table nothing references validate after its indexes; a referenced table\'s keys do not wait', () => {
