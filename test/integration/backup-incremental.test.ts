@@ -115,6 +115,44 @@ test('a chain of incrementals restores exactly, to the end and to points in time
   expect(status.json.result.slots[0].retainedBytes).toEqual(expect.any(Number));
 });
 
+test('incrementals of a LATIN1 database replay non-ASCII table, column and key names and values exactly', async () => {
+  // pgoutput names relations and columns in the server's encoding, converted for the capturing session: a
+  // LATIN1 database's names must come back to the same tables and columns on replay, and the values unchanged.
+  await q(cluster.url, `CREATE DATABASE latin ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`);
+  const lat = dbUrl('latin');
+  const ldir = mkdtempSync(join(tmpdir(), 'axisor-bk-latin-'));
+  try {
+    await q(lat, `CREATE TABLE "Café" ("clé" text PRIMARY KEY, "naïve" text, "größe" numeric);
+      CREATE TABLE "Señal" (id int PRIMARY KEY, "año" int, "¿qué?" text);
+      INSERT INTO "Café" VALUES ('é', 'ÿ', 1.5), ('ß', NULL, 2), ('x', 'à bientôt', 3);
+      INSERT INTO "Señal" VALUES (1, 1999, '½ µ')`);
+    const full = await cli<BackupResult>(['backup', '--type', 'full'], lat, ldir);
+    expect(full.exitCode).toBe(0);
+    expect(full.json.result.slot).toMatch(/^axisor_/);
+    await q(lat, `INSERT INTO "Café" VALUES ('ñ', 'àéîõü', 4);
+      UPDATE "Café" SET "naïve" = 'Ünïcödé' WHERE "clé" = 'é';
+      UPDATE "Café" SET "clé" = 'ss' WHERE "clé" = 'ß';
+      DELETE FROM "Café" WHERE "clé" = 'x';
+      UPDATE "Señal" SET "año" = 2026, "¿qué?" = 'sí' WHERE id = 1;
+      INSERT INTO "Señal" VALUES (2, NULL, 'ñandú')`);
+    const inc = await cli<BackupResult>(['backup', '--type', 'incremental'], lat, ldir);
+    expect(inc.exitCode).toBe(0);
+    expect(inc.json.result).toMatchObject({ type: 'incremental', parent: full.json.result.id });
+    const want = await contentFingerprint(lat);
+    const restored = await cli<RestoreResult>(['restore', '--latest', '--target-db', 'latin_r'], lat, ldir);
+    expect(restored.exitCode).toBe(0);
+    expect(restored.json.result.chain).toHaveLength(2);
+    const [{ enc }] = await q(cluster.url, `SELECT pg_encoding_to_char(encoding) AS enc FROM pg_database WHERE datname = 'latin_r'`);
+    expect(enc).toBe('LATIN1');
+    expect(await contentFingerprint(dbUrl('latin_r'))).toEqual(want);
+    expect(await q(dbUrl('latin_r'), `SELECT "clé", "naïve" FROM "Café" ORDER BY 1`)).toEqual([
+      { clé: 'ss', naïve: null }, { clé: 'é', naïve: 'Ünïcödé' }, { clé: 'ñ', naïve: 'àéîõü' },
+    ]);
+  } finally {
+    rmSync(ldir, { recursive: true, force: true });
+  }
+});
+
 test('a server without wal_level = logical refuses incrementals with the prerequisite code', async () => {
   // A server of its own: the local one may well run with wal_level = logical.
   const replica = await startThrowawayCluster({ env: process.env, settings: { wal_level: 'replica' } });
