@@ -4,7 +4,6 @@ import type { Connection, Submittable } from 'pg';
 
 const COPY_DATA = 0x64; // d
 const COPY_DONE = 0x63; // c
-const ERROR_RESPONSE = 0x45; // E
 /** Messages the server may send between CopyData messages (protocol-flow, "COPY Operations"); skipped. */
 const INTERSPERSED = new Set([0x48 /* H CopyOutResponse */, 0x4e /* N notice */, 0x53 /* S parameter status */, 0x41 /* A notification */]);
 

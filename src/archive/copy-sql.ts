@@ -10,11 +10,17 @@ function withFormat(format: CopyFormat | undefined, freeze = false): string {
   return opts.length > 0 ? ` WITH (${opts.join(', ')})` : '';
 }
 
+/** A table as COPY reads it: its name, its columns and the format its rows are written in (absent: text). */
+export interface CopyTable { schema: string; name: string; columns: string[]; copyFormat?: CopyFormat }
+
+/** A split table's stream: pages [fromPage, toPage) by ctid; null on a side: open. */
+export interface PageRange { fromPage: number | null; toPage: number | null }
+
 /**
  * COPY … TO STDOUT of a table's columns in manifest order: the whole table, or (a stream of a big table's full
  * backup) the pages [fromPage, toPage) by ctid range. The restore drill reads the whole table back the same way.
  */
-export function copyOutSql(t: { schema: string; name: string; columns: string[]; copyFormat?: CopyFormat }, p: { fromPage: number | null; toPage: number | null } = { fromPage: null, toPage: null }): string {
+export function copyOutSql(t: CopyTable, p: PageRange = { fromPage: null, toPage: null }): string {
   const cols = columnList(t.columns);
   const w = withFormat(t.copyFormat);
   if (p.fromPage === null && p.toPage === null) return `COPY ${qualifiedName(t.schema, t.name)}${listOf(cols)} TO STDOUT${w}`;

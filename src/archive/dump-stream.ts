@@ -7,10 +7,10 @@ import type { ResultPromise } from 'execa';
 import type { ConnectionSettings } from '../config/types.ts';
 import { asciiIdentifiers } from '../db/ident.ts';
 import { withTransaction } from '../db/transaction.ts';
-import { spawnCodec, type Codec } from './compress.ts';
-import { copySessionSql } from './copy-sql.ts';
+import { spawnCodec, streamCodec, type Codec } from './compress.ts';
+import { copyOutSql, copySessionSql, type CopyTable, type PageRange } from './copy-sql.ts';
 import { CopyOutStream } from './copy-out.ts';
-import { rowDigestFor, type CopyFormat } from './row-digest.ts';
+import { rowDigestFor } from './row-digest.ts';
 import type { ChunkSink } from './sinks.ts';
 import { checkExit, killAll, lostOrDb } from './stream-failure.ts';
 import { connectMidRun } from '../db/connect.ts';
@@ -45,9 +45,12 @@ export interface StreamTimings {
  */
 export async function dumpChunk(o: {
   conn: ConnectionSettings; encoding: string; env: Readonly<Record<string, string | undefined>>; snapshot: string;
-  copySql: string; codec: Codec; sink: ChunkSink; onBytes?: (n: number) => void;
-  /** The format copySql writes in (the row digest must parse it); absent: text. */
-  format?: CopyFormat;
+  /** The table, in the format its rows are written in (absent: text); its COPY, row digest and compressor follow from it. */
+  table: CopyTable;
+  /** The page range of a split table; absent: the whole table. */
+  pages?: PageRange;
+  /** The backup's codec (streamCodec picks its compressor for the table's format). */
+  codec: Codec; sink: ChunkSink; onBytes?: (n: number) => void;
   /** COPY text bytes read from the server (the progress measure: its total can be estimated from the table sizes). */
   onRawBytes?: (n: number) => void;
   /** Encrypts the compressed bytes before they are hashed and stored (the manifest sums stored bytes). */
@@ -57,8 +60,10 @@ export async function dumpChunk(o: {
   const client = await connectMidRun(o.conn, 'axisor-db backup (data)');
   const timings: StreamTimings = { connectMs: 0, copyMs: 0, digestMs: 0, fileHashMs: 0, fsyncMs: 0 };
   let comp: ResultPromise | null = null;
+  const format = o.table.copyFormat ?? 'text';
+  const codec = streamCodec(o.codec, format);
   try {
-    const digest = rowDigestFor(o.format);
+    const digest = rowDigestFor(format);
     // The COPY bytes are digested and counted inside the reader, on each compacted socket chunk (no stream hop).
     const onText = (text: Buffer) => {
       const s = performance.now();
@@ -84,14 +89,14 @@ export async function dumpChunk(o: {
     await withTransaction(client, { sessionSql: copySessionSql(o.encoding), isolationLevel: 'repeatable read', readOnly: true, snapshot: o.snapshot, onError: 'abandon', mapErrors: false }, async () => {
       timings.connectMs = performance.now() - t0;
       t1 = performance.now();
-      comp = o.codec.compress ? spawnCodec(o.codec.compress, o.env) : null;
-      const source = client.query(new CopyOutStream(asciiIdentifiers(o.copySql), onText));
+      comp = codec.compress ? spawnCodec(codec.compress, o.env) : null;
+      const source = client.query(new CopyOutStream(asciiIdentifiers(copyOutSql(o.table, o.pages)), onText));
       try {
         if (comp) {
           await Promise.all([
             pipeline(source, comp.stdin as Writable),
             o.encrypt ? pipeline(comp.stdout as Readable, o.encrypt, hasher, o.sink.stream) : pipeline(comp.stdout as Readable, hasher, o.sink.stream),
-            checkExit(comp, o.codec.compress!.bin),
+            checkExit(comp, codec.compress!.bin),
           ]);
         } else if (o.encrypt) {
           await pipeline(source, o.encrypt, hasher, o.sink.stream);

@@ -6,8 +6,6 @@ import { withTransaction } from '../db/transaction.ts';
 import { qualifiedName } from '../db/ident.ts';
 import { findPgTool, runPgTool, type PgTool } from '../pgtools/index.ts';
 import { makeOwnedTempDir } from '../pgtools/tempdirs.ts';
-import { copyOutSql } from '../archive/copy-sql.ts';
-import { streamCodec } from '../archive/compress.ts';
 import { dumpChunk } from '../archive/dump-stream.ts';
 import { fileSink, storeSink } from '../archive/sinks.ts';
 import { encryptFileInPlace, encryptStage } from '../archive/encryption.ts';
@@ -143,7 +141,7 @@ export async function writeFullBackup(ctx: RunContext, p: FullParams): Promise<M
           const t = tables[c.table]!;
           const file = `data/${String(c.table).padStart(4, '0')}-${String(c.chunk).padStart(3, '0')}.copy${ctx.codec.ext}`;
           const r = await dumpChunk({
-            conn, encoding: p.info.encoding, env: opts.env, snapshot: snap.name, copySql: copyOutSql(t, c), format: t.copyFormat, codec: streamCodec(ctx.codec, t.copyFormat), encrypt: encryptStage(opts.encryptionKey),
+            conn, encoding: p.info.encoding, env: opts.env, snapshot: snap.name, table: t, pages: c, codec: ctx.codec, encrypt: encryptStage(opts.encryptionKey),
             sink: ctx.repo ? storeSink((body) => ctx.repo!.repo.put(`${ctx.repo!.prefix}${file}`, body, { signal: opts.signal })) : fileSink(join(ctx.tmpDir, file)),
             onRawBytes: (n) => {
               rawDone += n;

@@ -1,6 +1,5 @@
 import { createInterface } from 'node:readline';
 import { createReadStream } from 'node:fs';
-import { join } from 'node:path';
 import { pipeline as pipelineCb, type Readable, type Writable } from 'node:stream';
 import type { BackupKey } from '../crypto/key.ts';
 import { manifestEncryptionOf, openBackupFile } from '../archive/encryption.ts';
